@@ -1,0 +1,194 @@
+"""A candidate's timed attempt: starting it, saving answers, submitting and auto-scoring."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
+from app.events.service import record_event
+from app.invitations.service import ensure_can_start
+from app.models import (
+    Answer,
+    AnswerRevision,
+    AssessmentItem,
+    Attempt,
+    CloseReason,
+    Invitation,
+    InvitationStatus,
+    utcnow,
+)
+from app.questions.service import spec_of
+from app.questions.spec import McqMulti, McqSingle, Written
+
+MAX_TEXT_CHARS = 20_000
+
+
+def start_attempt(session: Session, invitation: Invitation) -> Attempt:
+    """Idempotent: a second start (reload, second device) returns the attempt already running."""
+    if invitation.attempt is not None:
+        return invitation.attempt
+    ensure_can_start(invitation)
+    now = utcnow()
+    minutes = invitation.assessment.duration_minutes * (1 + invitation.extra_time_pct / 100)
+    attempt = Attempt(
+        invitation=invitation,
+        started_at=now,
+        deadline_at=now + timedelta(minutes=minutes),
+        seed=secrets.randbits(31),
+    )
+    session.add(attempt)
+    invitation.status = InvitationStatus.STARTED
+    record_event(
+        session,
+        invitation.organization_id,
+        "invitation.started",
+        {"invitation_id": invitation.id, "started_at": now.isoformat()},
+    )
+    session.flush()
+    return attempt
+
+
+def option_order(attempt: Attempt, item: AssessmentItem, option_ids: list[str]) -> list[str]:
+    """Per-attempt, stable order: a reload shows the same order, two candidates rarely share one."""
+    if not item.assessment.shuffle_options:
+        return option_ids
+    shuffled = list(option_ids)
+    random.Random(f"{attempt.seed}:{item.id}").shuffle(shuffled)  # noqa: S311 - ordering, not security
+    return shuffled
+
+
+def _clean_value(item: AssessmentItem, raw: dict[str, Any]) -> dict[str, Any]:
+    spec = spec_of(item.question_version)
+    field = f"items.{item.id}"
+    if isinstance(spec, McqSingle):
+        choice = raw.get("choice")
+        if choice in (None, ""):
+            return {"choice": None}
+        if choice not in {o.id for o in spec.options}:
+            raise ValidationFailed("Unknown option.", errors=[FieldError(field, f"{choice!r} is not an option")])
+        return {"choice": choice}
+    if isinstance(spec, McqMulti):
+        choices = raw.get("choices") or []
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise ValidationFailed("Choices must be a list of option ids.", errors=[FieldError(field, "bad type")])
+        known = {o.id for o in spec.options}
+        unknown = [c for c in choices if c not in known]
+        if unknown:
+            raise ValidationFailed("Unknown option.", errors=[FieldError(field, f"{unknown} are not options")])
+        return {"choices": sorted(set(choices))}
+    text = raw.get("text") or ""
+    if not isinstance(text, str):
+        raise ValidationFailed("The answer must be text.", errors=[FieldError(field, "bad type")])
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValidationFailed(
+            "The answer is too long.", errors=[FieldError(field, f"at most {MAX_TEXT_CHARS} characters")]
+        )
+    return {"text": text}
+
+
+def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
+    if attempt.closed_at is not None:
+        raise Gone("This attempt has been submitted; answers can no longer change.")
+    if now > attempt.deadline_at + grace:
+        raise Gone("Time is up: answers can no longer be saved.")
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    answer: Answer
+    applied: bool  # False when a newer save had already been stored
+
+
+def save_answer(
+    session: Session, attempt: Attempt, item_id: int, raw_value: dict[str, Any], *, seq: int, grace: timedelta
+) -> SaveOutcome:
+    """Store the value only when `seq` is newer than the attempt's last accepted save.
+
+    A late, older save is a no-op that still reports the stored state, so retries never reorder history.
+    """
+    now = utcnow()
+    _ensure_open(attempt, now, grace)
+    item = session.get(AssessmentItem, item_id)
+    if item is None or item.assessment_id != attempt.invitation.assessment_id:
+        raise NotFound("question not found in this assessment")
+    value = _clean_value(item, raw_value)
+    answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+    if seq <= attempt.last_seq:
+        if answer is None:
+            raise Conflict("this save is older than one already stored")
+        return SaveOutcome(answer=answer, applied=False)
+    attempt.last_seq = seq
+    if answer is None:
+        answer = Answer(attempt=attempt, item=item, value=value, seq=seq, saved_at=now)
+        session.add(answer)
+    else:
+        answer.value, answer.seq, answer.saved_at = value, seq, now
+    answer.revisions.append(AnswerRevision(value=value, seq=seq, saved_at=now))
+    session.flush()
+    return SaveOutcome(answer=answer, applied=True)
+
+
+def auto_points(item: AssessmentItem, value: dict[str, Any]) -> float | None:
+    """Points earned automatically, or None when a person must score it (written answers)."""
+    spec = spec_of(item.question_version)
+    if isinstance(spec, Written):
+        return None
+    if isinstance(spec, McqSingle):
+        return item.points if value.get("choice") in spec.correct_ids else 0.0
+    chosen = set(value.get("choices") or [])
+    hits = len(chosen & spec.correct_ids)
+    false_alarms = len(chosen - spec.correct_ids)
+    # Each wrong tick cancels a right one, so ticking everything earns nothing.
+    return item.points * max(0.0, (hits - false_alarms) / len(spec.correct_ids))
+
+
+def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> Attempt:
+    if attempt.closed_at is not None:
+        return attempt
+    items = attempt.invitation.assessment.items
+    answers = {a.item_id: a for a in attempt.answers}
+    total, needs_review = 0.0, False
+    for item in items:
+        answer = answers.get(item.id)
+        points = auto_points(item, answer.value if answer else {})
+        if points is None:
+            needs_review = needs_review or answer is not None
+            continue
+        if answer is not None:
+            answer.auto_points = points
+        total += points
+    attempt.closed_at = utcnow()
+    attempt.close_reason = reason
+    attempt.auto_score = total
+    attempt.max_score = sum(item.points for item in items)
+    attempt.needs_manual_review = needs_review
+    attempt.invitation.status = InvitationStatus.COMPLETED
+    record_event(
+        session,
+        attempt.invitation.organization_id,
+        "invitation.completed",
+        {
+            "invitation_id": attempt.invitation_id,
+            "auto_score": total,
+            "max_score": attempt.max_score,
+            "needs_manual_review": needs_review,
+            "reason": reason.value,
+        },
+    )
+    session.flush()
+    return attempt
+
+
+def submit_attempt(session: Session, attempt: Attempt, *, grace: timedelta) -> Attempt:
+    if attempt.closed_at is not None:
+        return attempt
+    now = utcnow()
+    reason = CloseReason.SUBMITTED if now <= attempt.deadline_at + grace else CloseReason.DEADLINE
+    return close_attempt(session, attempt, reason)

@@ -1,0 +1,268 @@
+"""The `assay` command. Every failure an operator can cause prints one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app.config import ConfigError, Settings, get_settings
+from app.db import make_engine, make_session_factory, session_scope
+from app.errors import AppError
+
+app = typer.Typer(help="Assay: candidate assessments for machine-learning hiring.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+bank_app = typer.Typer(help="The question bank.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+demo_app = typer.Typer(help="Sample content.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Coding tasks the grader knows.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(bank_app, name="bank")
+app.add_typer(users_app, name="users")
+app.add_typer(demo_app, name="demo")
+app.add_typer(tasks_app, name="tasks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _describe_db(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def operator_errors(func: F) -> F:
+    """Turn the errors an operator can cause into one clear line and a non-zero exit."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+            raise fail(f"cannot use the database at {_describe_db(get_settings())}: {reason}") from None
+        except AppError as exc:
+            raise fail(exc.message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def database() -> Iterator[tuple[Settings, Engine, Session]]:
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield settings, engine, session
+    finally:
+        engine.dispose()
+
+
+def _require_schema_at_head(engine: Engine) -> None:
+    from app.migrate import current_revision, head_revision
+
+    with engine.connect() as connection:
+        current = current_revision(connection)
+    if current != head_revision():
+        raise fail(f"the database schema is at {current or 'nothing'}, not at head: run `assay db upgrade` first")
+
+
+@db_app.command("upgrade")
+@operator_errors
+def db_upgrade() -> None:
+    """Apply every pending migration (safe to run repeatedly)."""
+    from app.migrate import upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"database at head: {_describe_db(settings)}")
+
+
+@bank_app.command("validate")
+def bank_validate(path: Annotated[Path | None, typer.Option(help="Bank folder")] = None) -> None:
+    """Check every question file; print each problem as file:line: field: message."""
+    from app.questions.service import DEFAULT_BANK_DIR, load_bank
+
+    bank = load_bank(path or DEFAULT_BANK_DIR)
+    for problem in bank.problems:
+        typer.echo(str(problem), err=True)
+    if bank.problems:
+        raise typer.Exit(1)
+    typer.echo(f"{len(bank.entries)} questions valid")
+
+
+@bank_app.command("sync")
+@operator_errors
+def bank_sync(path: Annotated[Path | None, typer.Option(help="Bank folder")] = None) -> None:
+    """Upsert the bank into the database: edits become new versions, removed questions are retired."""
+    from app.questions.service import DEFAULT_BANK_DIR, load_bank, sync_bank
+
+    bank = load_bank(path or DEFAULT_BANK_DIR)
+    if bank.problems:
+        for problem in bank.problems:
+            typer.echo(str(problem), err=True)
+        raise fail("the bank has problems; nothing was synced")
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        report = sync_bank(session, bank)
+    typer.echo(f"question bank synced: {report}")
+
+
+@bank_app.command("schema")
+def bank_schema() -> None:
+    """Print the question file format as JSON Schema."""
+    from app.questions.service import bank_json_schema
+
+    typer.echo(json.dumps(bank_json_schema(), indent=2))
+
+
+@users_app.command("create-owner")
+@operator_errors
+def create_owner_cmd(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    password: Annotated[str, typer.Option(help="At least 10 characters", prompt=True, hide_input=True)],
+    org: Annotated[str, typer.Option(help="Organization name (created)")],
+) -> None:
+    """Create an organization with this user as its owner."""
+    from app.accounts.service import create_owner
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        user, organization = create_owner(session, email=email, password=password, org_name=org)
+    typer.echo(f"{user.email} is owner of {organization.name} ({organization.slug})")
+
+
+@demo_app.command("seed")
+@operator_errors
+def demo_seed(org: Annotated[str, typer.Option(help="Organization name or slug")]) -> None:
+    """Add a published sample assessment and a ready invitation link to an organization."""
+    from app.accounts.service import find_organization
+    from app.onboarding.service import seed_demo
+
+    with database() as (settings, engine, session):
+        _require_schema_at_head(engine)
+        organization = find_organization(session, org)
+        seeded = seed_demo(session, organization, invitation_ttl=timedelta(days=settings.invitation_ttl_days))
+        link = seeded.issued.link(settings.base_url)
+    typer.echo(f"sample assessment: {settings.base_url}/assessments/{seeded.assessment.id}")
+    typer.echo(f"candidate link:    {link}")
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Print the coding task ids, one per line."""
+    import grader
+
+    for task_id in grader.list_tasks():
+        typer.echo(task_id)
+
+
+@app.command("grade")
+def grade(
+    task_id: Annotated[str, typer.Argument(help="Task id (see `assay tasks list`)")],
+    file: Annotated[Path, typer.Argument(help="Candidate source file")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for hidden cases")] = 0,
+) -> None:
+    """Grade a candidate file against a task; exits 0 whenever grading completed."""
+    import grader
+
+    try:
+        grader.require_task(task_id)
+    except grader.UnknownTask as exc:
+        raise fail(str(exc), code=2) from None
+    if not file.is_file():
+        raise fail(f"cannot read {file}", code=2)
+    raise fail("grading is not available in this build", code=2)
+
+
+def _print_first_run(settings: Settings, result: Any) -> None:
+    lines = [
+        "Assay is ready. Sign in at " + settings.base_url + "/login",
+        f"  email:    {result.email}",
+        f"  password: {result.password}  (generated; shown only this once)"
+        if result.password
+        else "  password: the one in ASSAY_ADMIN_PASSWORD",
+    ]
+    if result.demo is not None:
+        lines.append(f"Sample candidate link: {result.demo.issued.link(settings.base_url)}")
+    width = max(len(line) for line in lines) + 2
+    typer.echo("=" * width)
+    for line in lines:
+        typer.echo(" " + line)
+    typer.echo("=" * width)
+
+
+@app.command("serve")
+@operator_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: ASSAY_HOST or 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: ASSAY_PORT or 8000]")] = None,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the web app and API. On a database with no users, create the first owner and a sample."""
+    import uvicorn
+
+    from app.onboarding.service import first_run
+
+    with database() as (settings, engine, session):
+        _require_schema_at_head(engine)
+        password = settings.admin_password.get_secret_value() if settings.admin_password else None
+        result = first_run(
+            session,
+            email=settings.admin_email,
+            password=password,
+            org_name=settings.admin_org,
+            invitation_ttl=timedelta(days=settings.invitation_ttl_days),
+        )
+    if result is not None:
+        _print_first_run(settings, result)
+    typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}", err=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@app.command("worker")
+@operator_errors
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    threads: Annotated[int, typer.Option(help="Threads per process")] = 2,
+) -> None:
+    """Consume background jobs from Redis (needs ASSAY_BROKER_URL)."""
+    import os
+
+    settings = get_settings()
+    if not settings.uses_external_broker:
+        raise fail("set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself")
+    args = ["dramatiq", "app.worker", "--processes", str(processes), "--threads", str(threads)]
+    os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process, fixed args
+
+
+def main() -> None:
+    app()

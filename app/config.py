@@ -1,0 +1,113 @@
+"""Settings read from the environment (prefix ``ASSAY_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Shipped so that `make run` works with no configuration; production refuses it.
+DEFAULT_SECRET_KEY = "assay-development-secret-change-me"  # noqa: S105
+
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+SUPPORTED_BROKER_SCHEMES = ("redis", "rediss")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///var/assay.db"
+    broker_url: str = Field(default="", description="redis://… to use Redis and external workers")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    admin_email: str = "owner@example.com"
+    admin_password: SecretStr | None = None
+    admin_org: str = "My Company"
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    mail_from: str = "Assay <no-reply@example.com>"
+
+    session_ttl_hours: int = Field(default=12, ge=1)
+    invitation_ttl_days: int = Field(default=14, ge=1)
+    autosave_grace_seconds: int = Field(default=30, ge=0)
+    login_max_failures: int = Field(default=5, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in SUPPORTED_DATABASE_SCHEMES:
+            raise ValueError(
+                f"unsupported database URL scheme {scheme or value!r}; "
+                "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+            )
+        if scheme == "postgresql":
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value and value.split("://", 1)[0] not in SUPPORTED_BROKER_SCHEMES:
+            raise ValueError(f"unsupported broker URL {value!r}; leave it empty or use redis://host:6379/0")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise ValueError("ASSAY_SECRET_KEY must be set to a random value in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_external_broker(self) -> bool:
+        return bool(self.broker_url)
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        return Path(path) if path and path != ":memory:" else None
+
+
+def load_settings() -> Settings:
+    """Build settings, turning pydantic's report into one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ASSAY_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

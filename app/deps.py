@@ -1,0 +1,46 @@
+"""Annotated dependency aliases used by routes: the session, settings, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.orm import Session
+
+from app.accounts.service import Principal, resolve_session
+from app.config import Settings
+from app.db import get_session
+from app.errors import Unauthenticated
+from app.invitations.service import invitation_for_token
+from app.models import Invitation
+
+SESSION_COOKIE = "assay_session"
+
+# scope="function": the commit runs when the route returns, before the response is sent, so nothing is
+# acknowledged that is not durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("Please sign in to continue.")
+    return resolve_session(session, token)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def valid_invitation(session: SessionDep, token: Annotated[str, Path(max_length=100)]) -> Invitation:
+    return invitation_for_token(session, token)
+
+
+InvitationDep = Annotated[Invitation, Depends(valid_invitation)]

@@ -1,0 +1,117 @@
+"""create_app(): settings, database, routers, pages, error handlers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory
+from app.errors import AppError, FieldError, RateLimited, Unauthenticated
+from app.health import router as health_router
+from app.web.pages import templates
+from app.web.router import router as web_router
+
+log = logging.getLogger("assay")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _problem(status: int, title: str, detail: str, errors: list[FieldError], **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldError]) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "title": title, "detail": detail, "errors": errors},
+        status_code=status,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        if isinstance(exc, Unauthenticated) and not _is_api(request) and request.method == "GET":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+        if _is_api(request):
+            response: Response = _problem(exc.status_code, exc.title, exc.message, exc.errors)
+        else:
+            response = _error_page(request, exc.status_code, exc.title, exc.message, exc.errors)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path", "form")), err["msg"])
+            for err in exc.errors()
+        ]
+        detail = "The request has invalid or missing fields."
+        if _is_api(request):
+            return _problem(422, "Invalid input", detail, errors)
+        return _error_page(request, 422, "Please check what you entered", detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = "Not found" if exc.status_code == 404 else "Request failed"
+        detail = "There is nothing at this address." if exc.status_code == 404 else str(exc.detail)
+        if _is_api(request):
+            return _problem(exc.status_code, title, detail, [])
+        return _error_page(request, exc.status_code, title, detail, [])
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unhandled error (incident %s) on %s %s", incident, request.method, request.url.path)
+        detail = f"Something went wrong on our side. Nothing you saved was lost. Incident {incident}."
+        if _is_api(request):
+            return _problem(500, "Internal error", detail, [], incident=incident)
+        return _error_page(request, 500, "Internal error", detail, [])
+
+
+def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+    """Build the app. Tests pass a session factory bound to a connection whose transaction they roll back."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if session_factory is None:
+            engine = make_engine(settings)
+            app.state.session_factory = make_session_factory(engine)
+        try:
+            yield
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+    app = FastAPI(title="Assay", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.settings = settings
+    if session_factory is not None:
+        app.state.session_factory = session_factory
+    _install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health_router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,101 @@
+"""One timed attempt per invitation, with the answers saved during it and what happened along the way."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.accounts import User
+from app.models.assessments import AssessmentItem
+from app.models.base import Base, IdMixin, enum_column, utcnow
+from app.models.candidates import Invitation
+
+
+class CloseReason(enum.StrEnum):
+    SUBMITTED = "submitted"
+    DEADLINE = "deadline"
+    CANCELLED = "cancelled"
+
+
+class Attempt(IdMixin, Base):
+    __tablename__ = "attempts"
+
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), unique=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
+    # Seeds per-candidate variants: option order, numeric parameters, hidden coding cases.
+    seed: Mapped[int]
+    # Highest autosave sequence number accepted; older saves arriving late are ignored.
+    last_seq: Mapped[int] = mapped_column(default=0)
+    auto_score: Mapped[float | None]
+    max_score: Mapped[float | None]
+    needs_manual_review: Mapped[bool] = mapped_column(default=False)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="attempt")
+    answers: Mapped[list[Answer]] = relationship(back_populates="attempt", cascade="all, delete-orphan")
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Answer(IdMixin, Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "item_id"),)
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("assessment_items.id", ondelete="RESTRICT"))
+    value: Mapped[dict[str, Any]]
+    seq: Mapped[int]
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+    flagged: Mapped[bool] = mapped_column(default=False)
+    auto_points: Mapped[float | None]
+
+    attempt: Mapped[Attempt] = relationship(back_populates="answers")
+    item: Mapped[AssessmentItem] = relationship()
+    revisions: Mapped[list[AnswerRevision]] = relationship(
+        back_populates="answer", order_by="AnswerRevision.seq", cascade="all, delete-orphan"
+    )
+
+
+class AnswerRevision(IdMixin, Base):
+    """Every accepted save, so a dispute about what a candidate wrote can be settled."""
+
+    __tablename__ = "answer_revisions"
+
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    value: Mapped[dict[str, Any]]
+    seq: Mapped[int]
+    saved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    answer: Mapped[Answer] = relationship(back_populates="revisions")
+
+
+class ManualScore(IdMixin, Base):
+    __tablename__ = "manual_scores"
+    __table_args__ = (UniqueConstraint("attempt_id", "item_id"),)
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("assessment_items.id", ondelete="RESTRICT"))
+    points: Mapped[float]
+    rubric: Mapped[dict[str, Any]]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    scorer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    scorer: Mapped[User | None] = relationship()
+
+
+class IntegrityEvent(IdMixin, Base):
+    __tablename__ = "integrity_events"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[dict[str, Any]]

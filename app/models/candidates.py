@@ -1,0 +1,63 @@
+"""Candidates and the invitations that let them take an assessment."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.assessments import Assessment
+from app.models.base import Base, CreatedMixin, IdMixin, enum_column
+
+if TYPE_CHECKING:
+    from app.models.attempts import Attempt
+
+
+class Candidate(IdMixin, CreatedMixin, Base):
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("organization_id", "email"),)
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), default="")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class InvitationStatus(enum.StrEnum):
+    SENT = "sent"
+    STARTED = "started"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class Invitation(IdMixin, CreatedMixin, Base):
+    """The link a candidate receives; only the SHA-256 of its token is stored, so a leaked DB opens nothing."""
+
+    __tablename__ = "invitations"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"), index=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[InvitationStatus] = mapped_column(
+        enum_column(InvitationStatus), default=InvitationStatus.SENT
+    )
+    expires_at: Mapped[datetime]
+    extra_time_pct: Mapped[int] = mapped_column(default=0)
+    external_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    assessment: Mapped[Assessment] = relationship()
+    candidate: Mapped[Candidate] = relationship()
+    attempt: Mapped[Attempt | None] = relationship(back_populates="invitation")

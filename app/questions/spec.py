@@ -1,0 +1,109 @@
+"""The question file format: one YAML file per question under question_bank/<pack>/.
+
+This pydantic model is the single definition; `assay bank schema` exports it as JSON Schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+Topic = Literal[
+    "normalization-basics",
+    "internal-covariate-shift",
+    "mean-variance",
+    "scale-shift",
+    "train-vs-inference",
+    "benefits",
+    "placement",
+    "small-batch",
+    "backward",
+    "deployment",
+    "applications",
+]
+JobRole = Literal[
+    "data-scientist", "ai-engineer", "deep-learning-engineer", "ml-engineer", "research-scientist"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,20}$")]
+    text: Annotated[str, Field(min_length=1)]
+    correct: bool = False
+    explanation: Annotated[str, Field(min_length=1, description="Why this option is right or wrong")]
+
+
+class RubricCriterion(_Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
+    description: Annotated[str, Field(min_length=1, description="What an answer must say to earn the points")]
+    points: Annotated[float, Field(gt=0)]
+
+
+class _QuestionBase(_Strict):
+    uuid: UUID
+    title: Annotated[str, Field(min_length=3, max_length=300)]
+    topic: Topic
+    difficulty: Annotated[int, Field(ge=1, le=3, description="1 easy, 2 medium, 3 hard")]
+    roles: Annotated[list[JobRole], Field(min_length=1)]
+    points: Annotated[float, Field(gt=0)]
+    time_estimate_s: Annotated[int, Field(gt=0, le=3600)]
+    prompt: Annotated[str, Field(min_length=1, description="Markdown; $…$ for math")]
+
+
+class _ChoiceQuestion(_QuestionBase):
+    options: Annotated[list[Option], Field(min_length=2, max_length=8)]
+
+    @model_validator(mode="after")
+    def _distinct_ids(self) -> _ChoiceQuestion:
+        ids = [o.id for o in self.options]
+        if len(set(ids)) != len(ids):
+            raise ValueError("option ids must be unique")
+        return self
+
+    @property
+    def correct_ids(self) -> frozenset[str]:
+        return frozenset(o.id for o in self.options if o.correct)
+
+
+class McqSingle(_ChoiceQuestion):
+    type: Literal["mcq_single"]
+
+    @model_validator(mode="after")
+    def _exactly_one_correct(self) -> McqSingle:
+        if len(self.correct_ids) != 1:
+            raise ValueError(f"mcq_single needs exactly one correct option, found {len(self.correct_ids)}")
+        return self
+
+
+class McqMulti(_ChoiceQuestion):
+    type: Literal["mcq_multi"]
+
+    @model_validator(mode="after")
+    def _some_correct(self) -> McqMulti:
+        if not self.correct_ids:
+            raise ValueError("mcq_multi needs at least one correct option")
+        return self
+
+
+class Written(_QuestionBase):
+    type: Literal["written"]
+    reference_answer: Annotated[str, Field(min_length=1)]
+    rubric: Annotated[list[RubricCriterion], Field(min_length=1)]
+    max_words: Annotated[int, Field(gt=0)] = 400
+
+    @model_validator(mode="after")
+    def _rubric_adds_up(self) -> Written:
+        total = sum(c.points for c in self.rubric)
+        if abs(total - self.points) > 1e-9:
+            raise ValueError(f"rubric points add up to {total:g} but the question is worth {self.points:g}")
+        return self
+
+
+QuestionSpec = Annotated[McqSingle | McqMulti | Written, Field(discriminator="type")]
+question_adapter: TypeAdapter[McqSingle | McqMulti | Written] = TypeAdapter(QuestionSpec)

@@ -1,0 +1,129 @@
+"""Candidate pages, reached through the invitation link. No account: the link's token is the credential."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.attempts.service import option_order, save_answer, start_attempt, submit_attempt
+from app.deps import InvitationDep, SessionDep, SettingsDep
+from app.errors import Gone
+from app.invitations.service import ensure_can_start
+from app.models import Attempt, Invitation, InvitationStatus, QuestionType, utcnow
+from app.questions.service import spec_of
+from app.web.pages import templates
+
+router = APIRouter(prefix="/i/{token}")
+
+
+def _attempt_or_landing(invitation: Invitation, token: str) -> Attempt | RedirectResponse:
+    if invitation.attempt is None:
+        return RedirectResponse(f"/i/{token}", status_code=303)
+    if invitation.attempt.closed_at is not None:
+        return RedirectResponse(f"/i/{token}/done", status_code=303)
+    return invitation.attempt
+
+
+@router.get("")
+def landing(request: Request, invitation: InvitationDep, token: str) -> Response:
+    if invitation.status == InvitationStatus.COMPLETED:
+        return RedirectResponse(f"/i/{token}/done", status_code=303)
+    ensure_can_start(invitation)
+    assessment = invitation.assessment
+    kinds: dict[str, int] = {}
+    for item in assessment.items:
+        kinds[item.question_version.type.value] = kinds.get(item.question_version.type.value, 0) + 1
+    minutes = round(assessment.duration_minutes * (1 + invitation.extra_time_pct / 100))
+    return templates.TemplateResponse(
+        request,
+        "candidate/landing.html",
+        {"invitation": invitation, "assessment": assessment, "kinds": kinds, "minutes": minutes, "token": token},
+    )
+
+
+@router.post("/start")
+def start(session: SessionDep, invitation: InvitationDep, token: str) -> Response:
+    start_attempt(session, invitation)
+    return RedirectResponse(f"/i/{token}/attempt", status_code=303)
+
+
+def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
+    answers = {a.item_id: a.value for a in attempt.answers}
+    views = []
+    for item in attempt.invitation.assessment.items:
+        spec = spec_of(item.question_version)
+        options = getattr(spec, "options", [])
+        by_id = {o.id: o for o in options}
+        views.append(
+            {
+                "item": item,
+                "spec": spec,
+                "options": [by_id[i] for i in option_order(attempt, item, list(by_id))],
+                "value": answers.get(item.id, {}),
+            }
+        )
+    return views
+
+
+@router.get("/attempt")
+def attempt_page(request: Request, invitation: InvitationDep, token: str, saved: int = 0) -> Response:
+    attempt = _attempt_or_landing(invitation, token)
+    if isinstance(attempt, Response):
+        return attempt
+    remaining = max(0, int((attempt.deadline_at - utcnow()).total_seconds()))
+    return templates.TemplateResponse(
+        request,
+        "candidate/attempt.html",
+        {
+            "invitation": invitation,
+            "attempt": attempt,
+            "items": _item_views(attempt),
+            "remaining_s": remaining,
+            "token": token,
+            "saved": bool(saved),
+        },
+    )
+
+
+@router.post("/attempt")
+async def save_or_submit(
+    request: Request, session: SessionDep, settings: SettingsDep, invitation: InvitationDep, token: str
+) -> Response:
+    attempt = _attempt_or_landing(invitation, token)
+    if isinstance(attempt, Response):
+        return attempt
+    form = await request.form()
+    grace = timedelta(seconds=settings.autosave_grace_seconds)
+    existing = {a.item_id: a.value for a in attempt.answers}
+    for item in attempt.invitation.assessment.items:
+        key = f"item_{item.id}"
+        kind = item.question_version.type
+        if kind == QuestionType.MCQ_MULTI:
+            value: dict[str, Any] = {"choices": [str(v) for v in form.getlist(key)]}
+        elif kind == QuestionType.MCQ_SINGLE:
+            value = {"choice": str(form.get(key) or "") or None}
+        else:
+            value = {"text": str(form.get(key) or "")}
+        if value == existing.get(item.id) or (item.id not in existing and not any(value.values())):
+            continue
+        try:
+            save_answer(session, attempt, item.id, value, seq=attempt.last_seq + 1, grace=grace)
+        except Gone:
+            break  # past the deadline: what was saved before stands and the attempt is closed below
+    if form.get("action") == "submit" or utcnow() > attempt.deadline_at + grace:
+        submit_attempt(session, attempt, grace=grace)
+        return RedirectResponse(f"/i/{token}/done", status_code=303)
+    return RedirectResponse(f"/i/{token}/attempt?saved=1", status_code=303)
+
+
+@router.get("/done")
+def done(request: Request, invitation: InvitationDep, token: str) -> Response:
+    attempt = invitation.attempt
+    if attempt is None or attempt.closed_at is None:
+        return RedirectResponse(f"/i/{token}", status_code=303)
+    return templates.TemplateResponse(
+        request, "candidate/done.html", {"invitation": invitation, "attempt": attempt}
+    )
