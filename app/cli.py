@@ -266,3 +266,7 @@ def worker(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

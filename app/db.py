@@ -10,14 +10,17 @@ from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.config import ConfigError, Settings
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"cannot create the folder for the SQLite database {path}: {exc.strerror}") from None
         engine = create_engine(
             settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -1,0 +1,56 @@
+# The two commands a user needs: `make run` and `make test`. Both install whatever is missing first and
+# are quick when nothing changed (pip runs only when pyproject.toml is newer than the install stamp).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint typecheck pytest install install-dev system-test-deps services clean help
+
+help:
+	@echo "make run    install, migrate, sync the question bank, serve on http://127.0.0.1:8000"
+	@echo "make test   install, then ruff, mypy and the whole pytest suite (SQLite and PostgreSQL)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+run: install
+	@mkdir -p var
+	$(BIN)/assay db upgrade
+	$(BIN)/assay bank sync
+	$(BIN)/assay serve
+
+system-test-deps:
+	@scripts/ensure-system-packages.sh docker-compose
+
+services:
+	@scripts/ensure-services.sh
+
+lint: install-dev
+	$(BIN)/ruff check app grader tests migrations bench
+	$(BIN)/ruff format --check app grader tests migrations bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev system-test-deps services
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""Fixtures shared by the whole suite.
+
+Every database test runs once on SQLite and once on PostgreSQL (`--db` narrows that). Each backend gets a
+fresh database migrated with Alembic (never create_all); each test runs inside a transaction that is rolled
+back at the end, while the code under test commits savepoints as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.migrate import upgrade
+from app.questions.service import load_bank, sync_bank
+
+BACKENDS = ("sqlite", "postgresql")
+PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default=",".join(BACKENDS),
+        help="comma-separated database backends to run against (default: sqlite,postgresql)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = [b for b in metafunc.config.getoption("--db").split(",") if b]
+        unknown = set(chosen) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"--db: unknown backend(s) {sorted(unknown)}; choose from {BACKENDS}")
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+class Databases:
+    """Creates throw-away databases (a file for SQLite, a database for PostgreSQL) and drops them."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.pg_names: list[str] = []
+        self._admin: Engine | None = None
+
+    def _pg_admin(self) -> Engine:
+        if self._admin is None:
+            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        return self._admin
+
+    def new_url(self, backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{self.tmp / f'assay-{secrets.token_hex(4)}.db'}"
+        name = f"assay_test_{secrets.token_hex(6)}"
+        with self._pg_admin().connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.pg_names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop_all(self) -> None:
+        if self._admin is None:
+            return
+        with self._admin.connect() as conn:
+            for name in self.pg_names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("db"))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def settings_for(databases: Databases):  # type: ignore[no-untyped-def]
+    def build(backend: str, **overrides: object) -> Settings:
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="test",
+            database_url=databases.new_url(backend),
+            base_url="http://testserver",
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def settings(backend: str, settings_for) -> Settings:  # type: ignore[no-untyped-def]
+    return settings_for(backend)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """One migrated database per backend, with the question bank synced (as `make run` does)."""
+    eng = make_engine(settings)
+    upgrade(eng)
+    with Session(eng) as session:
+        sync_bank(session, load_bank())
+        session.commit()
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    yield factory
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def client(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    app = create_app(settings, session_factory=session_factory)
+    with TestClient(app, follow_redirects=False) as c:
+        yield c

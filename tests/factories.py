@@ -1,0 +1,37 @@
+"""Small builders for test data, going through the real services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from app.accounts.service import create_owner
+from app.assessments.service import create_assessment, publish_assessment
+from app.invitations.service import IssuedInvitation, create_invitation
+from app.models import Assessment, Organization, QuestionType, User
+from app.questions.service import current_versions
+
+PASSWORD = "correct horse battery"
+
+
+def owner(session: Session, email: str = "owner@acme.test", org: str = "Acme") -> tuple[User, Organization]:
+    return create_owner(session, email=email, password=PASSWORD, org_name=org)
+
+
+def published_assessment(
+    session: Session, org: Organization, *, types: tuple[QuestionType, ...] | None = None, minutes: int = 30
+) -> Assessment:
+    versions = current_versions(session, types=list(types) if types else None)
+    assessment = create_assessment(
+        session, org, title="Screen", duration_minutes=minutes, question_version_ids=[v.id for v in versions]
+    )
+    return publish_assessment(session, assessment)
+
+
+def invitation(
+    session: Session, org: Organization, assessment: Assessment, email: str = "cand@example.com"
+) -> IssuedInvitation:
+    return create_invitation(
+        session, org, assessment, email=email, first_name="Ada", last_name="Byron", ttl=timedelta(days=3)
+    )

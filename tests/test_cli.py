@@ -1,0 +1,87 @@
+"""The `assay` command as an operator runs it: real processes, real databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSAY = [sys.executable, "-m", "app.cli"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")} | env
+    return subprocess.run([*ASSAY, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"ASSAY_DATABASE_URL": "oracle://scott@db/x"}, "unsupported database URL scheme"),
+        ({"ASSAY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"}, "cannot use the database at"),
+        ({"ASSAY_DATABASE_URL": "sqlite:///{tmp}/a-file/x.db"}, "cannot create the folder for the SQLite database"),
+        ({"ASSAY_ENVIRONMENT": "production"}, "ASSAY_SECRET_KEY must be set"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_not_a_traceback(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run(["db", "upgrade"], {k: v.format(tmp=tmp_path) for k, v in env.items()})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = run(["serve", "--port", "1"], {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path}/empty.db"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: the database schema is at nothing, not at head: run `assay db upgrade` first"
+    )
+
+
+def test_upgrade_sync_create_owner_and_demo_seed(tmp_path: Path) -> None:
+    env = {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "ASSAY_BASE_URL": "http://assay.example"}
+    assert run(["db", "upgrade"], env).returncode == 0
+    first = run(["bank", "sync"], env)
+    assert first.returncode == 0 and "0 unchanged" in first.stdout
+    second = run(["bank", "sync"], env)
+    assert " 0 new, 0 changed" in " " + second.stdout.split(": ", 1)[1]
+    owner = run(["users", "create-owner", "--email", "x@y.test", "--password", "long enough pw", "--org", "Initech"], env)
+    assert owner.returncode == 0, owner.stderr
+    assert "x@y.test is owner of Initech (initech)" in owner.stdout
+    seeded = run(["demo", "seed", "--org", "initech"], env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "candidate link:    http://assay.example/i/" in seeded.stdout
+    missing = run(["demo", "seed", "--org", "nope"], env)
+    assert missing.returncode == 1 and missing.stderr.strip() == "error: no organization named 'nope'"
+    weak = run(["users", "create-owner", "--email", "z@y.test", "--password", "short", "--org", "Z"], env)
+    assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
+
+
+def test_every_command_has_help() -> None:
+    commands = [[], ["serve"], ["worker"], ["db", "upgrade"], ["bank", "validate"], ["bank", "sync"],
+                ["bank", "schema"], ["users", "create-owner"], ["demo", "seed"], ["tasks", "list"], ["grade"]]
+    for command in commands:
+        result = run([*command, "--help"], {})
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Usage:" in result.stdout
+
+
+def test_grade_with_an_unknown_task_is_a_usage_error(tmp_path: Path) -> None:
+    source = tmp_path / "solution.py"
+    source.write_text("def f():\n    return 1\n")
+    result = run(["grade", "no-such-task", str(source), "--json"], {})
+    assert result.returncode == 2
+    assert "unknown task 'no-such-task'" in result.stderr
+
+
+def test_worker_without_a_broker_explains_the_embedded_mode() -> None:
+    result = run(["worker"], {})
+    assert result.returncode == 1
+    assert "ASSAY_BROKER_URL" in result.stderr
