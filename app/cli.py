@@ -80,7 +80,9 @@ def _require_schema_at_head(engine: Engine) -> None:
     with engine.connect() as connection:
         current = current_revision(connection)
     if current != head_revision():
-        raise fail(f"the database schema is at {current or 'nothing'}, not at head: run `assay db upgrade` first")
+        raise fail(
+            f"the database schema is at {current or 'nothing'}, not at head: run `assay db upgrade` first"
+        )
 
 
 @db_app.command("upgrade")
@@ -259,7 +261,9 @@ def worker(
 
     settings = get_settings()
     if not settings.uses_external_broker:
-        raise fail("set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself")
+        raise fail(
+            "set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself"
+        )
     args = ["dramatiq", "app.worker", "--processes", str(processes), "--threads", str(threads)]
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process, fixed args
 

@@ -20,7 +20,9 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ConfigError(f"cannot create the folder for the SQLite database {path}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"cannot create the folder for the SQLite database {path}: {exc.strerror}"
+                ) from None
         engine = create_engine(
             settings.database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

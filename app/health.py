@@ -28,9 +28,13 @@ def readyz(request: Request) -> JSONResponse:
             connection.execute(text("SELECT 1"))
             current, head = current_revision(connection), head_revision()
         checks["database"] = "ok"
-        checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}: run `assay db upgrade`"
+        checks["migrations"] = (
+            "ok" if current == head else f"at {current}, head is {head}: run `assay db upgrade`"
+        )
         ready = current == head
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
         ready = False
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )

@@ -64,7 +64,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            FieldError(".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path", "form")), err["msg"])
+            FieldError(
+                ".".join(str(p) for p in err["loc"] if p not in ("body", "query", "path", "form")), err["msg"]
+            )
             for err in exc.errors()
         ]
         detail = "The request has invalid or missing fields."
@@ -90,7 +92,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error_page(request, 500, "Internal error", detail, [])
 
 
-def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
     """Build the app. Tests pass a session factory bound to a connection whose transaction they roll back."""
     settings = settings or get_settings()
 
@@ -106,7 +110,13 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
             if engine is not None:
                 engine.dispose()
 
-    app = FastAPI(title="Assay", version="0.1.0", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Assay",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
     app.state.settings = settings
     if session_factory is not None:
         app.state.session_factory = session_factory

@@ -15,7 +15,7 @@ from app.config import get_settings
 
 def build_broker(broker_url: str) -> dramatiq.Broker:
     if broker_url:
-        return RedisBroker(url=broker_url)
+        return RedisBroker(url=broker_url)  # type: ignore[no-untyped-call]
     return StubBroker()
 
 

@@ -83,7 +83,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
 
 
 @pytest.fixture(scope="session")
-def settings_for(databases: Databases):  # type: ignore[no-untyped-def]
+def settings_for(databases: Databases):
     def build(backend: str, **overrides: object) -> Settings:
         return Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -97,8 +97,8 @@ def settings_for(databases: Databases):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def settings(backend: str, settings_for) -> Settings:  # type: ignore[no-untyped-def]
-    return settings_for(backend)  # type: ignore[no-any-return]
+def settings(backend: str, settings_for) -> Settings:
+    return settings_for(backend)
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +117,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     connection = engine.connect()
     outer = connection.begin()
-    factory = sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     yield factory
     outer.rollback()
     connection.close()

@@ -23,11 +23,16 @@ def run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.Co
     [
         ({"ASSAY_DATABASE_URL": "oracle://scott@db/x"}, "unsupported database URL scheme"),
         ({"ASSAY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing"}, "cannot use the database at"),
-        ({"ASSAY_DATABASE_URL": "sqlite:///{tmp}/a-file/x.db"}, "cannot create the folder for the SQLite database"),
+        (
+            {"ASSAY_DATABASE_URL": "sqlite:///{tmp}/a-file/x.db"},
+            "cannot create the folder for the SQLite database",
+        ),
         ({"ASSAY_ENVIRONMENT": "production"}, "ASSAY_SECRET_KEY must be set"),
     ],
 )
-def test_bad_settings_fail_with_one_line_not_a_traceback(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+def test_bad_settings_fail_with_one_line_not_a_traceback(
+    env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     result = run(["db", "upgrade"], {k: v.format(tmp=tmp_path) for k, v in env.items()})
     assert result.returncode == 1
@@ -52,7 +57,10 @@ def test_upgrade_sync_create_owner_and_demo_seed(tmp_path: Path) -> None:
     assert first.returncode == 0 and "0 unchanged" in first.stdout
     second = run(["bank", "sync"], env)
     assert " 0 new, 0 changed" in " " + second.stdout.split(": ", 1)[1]
-    owner = run(["users", "create-owner", "--email", "x@y.test", "--password", "long enough pw", "--org", "Initech"], env)
+    owner = run(
+        ["users", "create-owner", "--email", "x@y.test", "--password", "long enough pw", "--org", "Initech"],
+        env,
+    )
     assert owner.returncode == 0, owner.stderr
     assert "x@y.test is owner of Initech (initech)" in owner.stdout
     seeded = run(["demo", "seed", "--org", "initech"], env)
@@ -65,8 +73,19 @@ def test_upgrade_sync_create_owner_and_demo_seed(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    commands = [[], ["serve"], ["worker"], ["db", "upgrade"], ["bank", "validate"], ["bank", "sync"],
-                ["bank", "schema"], ["users", "create-owner"], ["demo", "seed"], ["tasks", "list"], ["grade"]]
+    commands = [
+        [],
+        ["serve"],
+        ["worker"],
+        ["db", "upgrade"],
+        ["bank", "validate"],
+        ["bank", "sync"],
+        ["bank", "schema"],
+        ["users", "create-owner"],
+        ["demo", "seed"],
+        ["tasks", "list"],
+        ["grade"],
+    ]
     for command in commands:
         result = run([*command, "--help"], {})
         assert result.returncode == 0, (command, result.stderr)

@@ -24,14 +24,19 @@ def test_plain_postgresql_url_uses_psycopg3(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"ASSAY_DATABASE_URL": "mysql://root@localhost/x"}, "ASSAY_DATABASE_URL: unsupported database URL scheme"),
+        (
+            {"ASSAY_DATABASE_URL": "mysql://root@localhost/x"},
+            "ASSAY_DATABASE_URL: unsupported database URL scheme",
+        ),
         ({"ASSAY_DATABASE_URL": "not a url"}, "ASSAY_DATABASE_URL: unsupported database URL scheme"),
         ({"ASSAY_BROKER_URL": "amqp://guest@localhost"}, "ASSAY_BROKER_URL: unsupported broker URL"),
         ({"ASSAY_PORT": "99999"}, "ASSAY_PORT:"),
         ({"ASSAY_ENVIRONMENT": "production"}, "ASSAY_SECRET_KEY must be set"),
     ],
 )
-def test_bad_settings_are_one_clear_line(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str) -> None:
+def test_bad_settings_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
     monkeypatch.delenv("ASSAY_SECRET_KEY", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

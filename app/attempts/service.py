@@ -72,16 +72,22 @@ def _clean_value(item: AssessmentItem, raw: dict[str, Any]) -> dict[str, Any]:
         if choice in (None, ""):
             return {"choice": None}
         if choice not in {o.id for o in spec.options}:
-            raise ValidationFailed("Unknown option.", errors=[FieldError(field, f"{choice!r} is not an option")])
+            raise ValidationFailed(
+                "Unknown option.", errors=[FieldError(field, f"{choice!r} is not an option")]
+            )
         return {"choice": choice}
     if isinstance(spec, McqMulti):
         choices = raw.get("choices") or []
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-            raise ValidationFailed("Choices must be a list of option ids.", errors=[FieldError(field, "bad type")])
+            raise ValidationFailed(
+                "Choices must be a list of option ids.", errors=[FieldError(field, "bad type")]
+            )
         known = {o.id for o in spec.options}
         unknown = [c for c in choices if c not in known]
         if unknown:
-            raise ValidationFailed("Unknown option.", errors=[FieldError(field, f"{unknown} are not options")])
+            raise ValidationFailed(
+                "Unknown option.", errors=[FieldError(field, f"{unknown} are not options")]
+            )
         return {"choices": sorted(set(choices))}
     text = raw.get("text") or ""
     if not isinstance(text, str):

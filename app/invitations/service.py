@@ -43,7 +43,9 @@ def get_or_create_candidate(
     try:
         email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed("The candidate's email is not valid.", errors=[FieldError("email", str(exc))]) from None
+        raise ValidationFailed(
+            "The candidate's email is not valid.", errors=[FieldError("email", str(exc))]
+        ) from None
     candidate = session.scalar(
         select(Candidate).where(Candidate.organization_id == org.id, Candidate.email == email)
     )
@@ -83,7 +85,9 @@ def create_invitation(
     now = utcnow()
     expires_at = expires_at or now + ttl
     if expires_at <= now:
-        raise ValidationFailed("The expiry is in the past.", errors=[FieldError("expires_at", "must be in the future")])
+        raise ValidationFailed(
+            "The expiry is in the past.", errors=[FieldError("expires_at", "must be in the future")]
+        )
     candidate = get_or_create_candidate(session, org, email=email, first_name=first_name, last_name=last_name)
     token = new_token()
     invitation = Invitation(
@@ -120,7 +124,9 @@ def invitation_for_token(session: Session, token: str) -> Invitation:
 
 def ensure_can_start(invitation: Invitation) -> None:
     messages = {
-        InvitationStatus.EXPIRED: "This invitation has expired. Ask the recruiter who invited you for a new link.",
+        InvitationStatus.EXPIRED: (
+            "This invitation has expired. Ask the recruiter who invited you for a new link."
+        ),
         InvitationStatus.CANCELLED: "This invitation was withdrawn by the recruiter.",
         InvitationStatus.COMPLETED: "You have already completed this assessment. Thank you!",
     }

@@ -1,6 +1,15 @@
 """Every table, imported here so Alembic and the mappers see the whole schema."""
 
-from app.models.accounts import ApiKey, Membership, Organization, Role, User, UserSession, UserToken, UserTokenKind
+from app.models.accounts import (
+    ApiKey,
+    Membership,
+    Organization,
+    Role,
+    User,
+    UserSession,
+    UserToken,
+    UserTokenKind,
+)
 from app.models.assessments import Assessment, AssessmentItem, AssessmentSection, AssessmentStatus
 from app.models.attempts import Answer, AnswerRevision, Attempt, CloseReason, IntegrityEvent, ManualScore
 from app.models.base import Base, utcnow
@@ -19,10 +28,43 @@ from app.models.grading import GradeResult, GradingJob, JobStatus, Submission, S
 from app.models.questions import Question, QuestionType, QuestionVersion
 
 __all__ = [
-    "Answer", "AnswerRevision", "ApiKey", "Assessment", "AssessmentItem", "AssessmentSection",
-    "AssessmentStatus", "Attempt", "AuditEntry", "Base", "Candidate", "CloseReason", "DeliveryStatus",
-    "EmailMessage", "EmailStatus", "Event", "GradeResult", "GradingJob", "IdempotencyKey", "IntegrityEvent",
-    "Invitation", "InvitationStatus", "JobStatus", "ManualScore", "Membership", "Organization", "Question",
-    "QuestionType", "QuestionVersion", "Role", "Submission", "SubmissionKind", "User", "UserSession",
-    "UserToken", "UserTokenKind", "WebhookDelivery", "WebhookEndpoint", "utcnow",
+    "Answer",
+    "AnswerRevision",
+    "ApiKey",
+    "Assessment",
+    "AssessmentItem",
+    "AssessmentSection",
+    "AssessmentStatus",
+    "Attempt",
+    "AuditEntry",
+    "Base",
+    "Candidate",
+    "CloseReason",
+    "DeliveryStatus",
+    "EmailMessage",
+    "EmailStatus",
+    "Event",
+    "GradeResult",
+    "GradingJob",
+    "IdempotencyKey",
+    "IntegrityEvent",
+    "Invitation",
+    "InvitationStatus",
+    "JobStatus",
+    "ManualScore",
+    "Membership",
+    "Organization",
+    "Question",
+    "QuestionType",
+    "QuestionVersion",
+    "Role",
+    "Submission",
+    "SubmissionKind",
+    "User",
+    "UserSession",
+    "UserToken",
+    "UserTokenKind",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "utcnow",
 ]

@@ -46,7 +46,9 @@ class Membership(IdMixin, CreatedMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(enum_column(Role))
 
@@ -72,7 +74,7 @@ class UserSession(IdMixin, CreatedMixin, Base):
 
 
 class UserTokenKind(enum.StrEnum):
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of token, not a secret
     TEAM_INVITE = "team_invite"
 
 
@@ -94,7 +96,9 @@ class UserToken(IdMixin, CreatedMixin, Base):
 class ApiKey(IdMixin, CreatedMixin, Base):
     __tablename__ = "api_keys"
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200), default="")
     prefix: Mapped[str] = mapped_column(String(24), unique=True)
     last_four: Mapped[str] = mapped_column(String(4))

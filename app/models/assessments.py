@@ -21,7 +21,9 @@ class AssessmentStatus(enum.StrEnum):
 class Assessment(IdMixin, CreatedMixin, Base):
     __tablename__ = "assessments"
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     role: Mapped[str] = mapped_column(String(80), default="")

@@ -72,5 +72,3 @@ def enum_column(enum_cls: type[enum.StrEnum]) -> Any:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
-
-

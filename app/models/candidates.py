@@ -20,7 +20,9 @@ class Candidate(IdMixin, CreatedMixin, Base):
     __tablename__ = "candidates"
     __table_args__ = (UniqueConstraint("organization_id", "email"),)
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     email: Mapped[str] = mapped_column(String(320))
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
@@ -39,11 +41,13 @@ class InvitationStatus(enum.StrEnum):
 
 
 class Invitation(IdMixin, CreatedMixin, Base):
-    """The link a candidate receives; only the SHA-256 of its token is stored, so a leaked DB opens nothing."""
+    """The link a candidate receives; only its token's SHA-256 is stored, so a leaked DB opens nothing."""
 
     __tablename__ = "invitations"
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"), index=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

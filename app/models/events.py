@@ -19,7 +19,9 @@ class Event(IdMixin, CreatedMixin, Base):
     __tablename__ = "events"
 
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(80), index=True)
     payload: Mapped[dict[str, Any]]
     dispatched_at: Mapped[datetime | None]
@@ -28,7 +30,9 @@ class Event(IdMixin, CreatedMixin, Base):
 class WebhookEndpoint(IdMixin, CreatedMixin, Base):
     __tablename__ = "webhook_endpoints"
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(300), default="")
     secret: Mapped[str] = mapped_column(String(200))
@@ -47,7 +51,9 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
 
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_column(DeliveryStatus), default=DeliveryStatus.PENDING, index=True
@@ -66,7 +72,9 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
 class AuditEntry(IdMixin, Base):
     __tablename__ = "audit_log"
 
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime]
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))

@@ -93,7 +93,9 @@ def load_bank(root: Path = DEFAULT_BANK_DIR) -> Bank:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            bank.problems.append(BankProblem(path, mark.line + 1 if mark else 1, "", f"not valid YAML: {exc}"))
+            bank.problems.append(
+                BankProblem(path, mark.line + 1 if mark else 1, "", f"not valid YAML: {exc}")
+            )
             continue
         if not isinstance(data, dict):
             bank.problems.append(BankProblem(path, 1, "", "expected a mapping of question fields"))
@@ -147,9 +149,7 @@ def sync_bank(session: Session, bank: Bank) -> SyncReport:
     if bank.problems:
         raise ValueError("refusing to sync a bank with validation problems")
     report = SyncReport()
-    existing = {
-        q.uuid: q for q in session.scalars(select(Question).options(selectinload(Question.versions)))
-    }
+    existing = {q.uuid: q for q in session.scalars(select(Question).options(selectinload(Question.versions)))}
     present: set[str] = set()
     for entry in bank.entries:
         key = str(entry.spec.uuid)
@@ -180,7 +180,9 @@ def sync_bank(session: Session, bank: Bank) -> SyncReport:
     return report
 
 
-def current_versions(session: Session, *, types: Sequence[QuestionType] | None = None) -> list[QuestionVersion]:
+def current_versions(
+    session: Session, *, types: Sequence[QuestionType] | None = None
+) -> list[QuestionVersion]:
     """The latest version of every question that is not retired, in bank order."""
     newest = (
         select(QuestionVersion.question_id, func.max(QuestionVersion.number).label("number"))
@@ -192,7 +194,8 @@ def current_versions(session: Session, *, types: Sequence[QuestionType] | None =
         .join(Question)
         .join(
             newest,
-            (newest.c.question_id == QuestionVersion.question_id) & (newest.c.number == QuestionVersion.number),
+            (newest.c.question_id == QuestionVersion.question_id)
+            & (newest.c.number == QuestionVersion.number),
         )
         .where(Question.retired_at.is_(None))
         .order_by(Question.pack, Question.slug)

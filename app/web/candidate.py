@@ -40,7 +40,13 @@ def landing(request: Request, invitation: InvitationDep, token: str) -> Response
     return templates.TemplateResponse(
         request,
         "candidate/landing.html",
-        {"invitation": invitation, "assessment": assessment, "kinds": kinds, "minutes": minutes, "token": token},
+        {
+            "invitation": invitation,
+            "assessment": assessment,
+            "kinds": kinds,
+            "minutes": minutes,
+            "token": token,
+        },
     )
 
 

@@ -22,7 +22,9 @@ router = APIRouter()
 @router.get("/")
 def dashboard(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
     assessments = list_assessments(session, principal.organization)
-    return templates.TemplateResponse(request, "dashboard.html", {"me": principal, "assessments": assessments})
+    return templates.TemplateResponse(
+        request, "dashboard.html", {"me": principal, "assessments": assessments}
+    )
 
 
 @router.get("/assessments/new")
@@ -62,8 +64,11 @@ def create_assessment_form(
                 "me": principal,
                 "questions": current_versions(session),
                 "errors": exc.errors,
-                "form": {"title": title, "duration_minutes": duration_minutes,
-                         "selected": set(question_version_ids or [])},
+                "form": {
+                    "title": title,
+                    "duration_minutes": duration_minutes,
+                    "selected": set(question_version_ids or []),
+                },
             },
             status_code=422,
         )
@@ -135,6 +140,8 @@ def invite(
 
 
 @router.get("/invitations/{invitation_id}")
-def result_page(request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int) -> Response:
+def result_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int
+) -> Response:
     report = attempt_report(session, principal.organization, invitation_id)
     return templates.TemplateResponse(request, "result.html", {"me": principal, "report": report})

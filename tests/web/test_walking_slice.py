@@ -20,7 +20,9 @@ def _sign_in(client: TestClient, email: str, password: str) -> None:
     assert response.headers["location"] == "/"
 
 
-def test_owner_builds_invites_candidate_submits_owner_sees_score(client: TestClient, session: Session) -> None:
+def test_owner_builds_invites_candidate_submits_owner_sees_score(
+    client: TestClient, session: Session
+) -> None:
     factories.owner(session, email="lead@acme.test")
     session.commit()
 
@@ -36,7 +38,11 @@ def test_owner_builds_invites_candidate_submits_owner_sees_score(client: TestCli
         assert f'value="{version.id}"' in page
     created = client.post(
         "/assessments",
-        data={"title": "ML engineer screen", "duration_minutes": "30", "question_version_ids": [v.id for v in mcqs]},
+        data={
+            "title": "ML engineer screen",
+            "duration_minutes": "30",
+            "question_version_ids": [v.id for v in mcqs],
+        },
     )
     assert created.status_code == 303
     assessment_url = created.headers["location"]

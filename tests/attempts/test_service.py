@@ -1,0 +1,114 @@
+"""Attempts: server-side deadline, the ordered-save rule, scoring and closing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.attempts.service import auto_points, option_order, save_answer, start_attempt, submit_attempt
+from app.errors import Gone, NotFound, ValidationFailed
+from app.models import InvitationStatus, QuestionType, utcnow
+from app.questions.service import spec_of
+from tests import factories
+
+GRACE = timedelta(seconds=30)
+
+
+@pytest.fixture
+def attempt(session: Session):
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, minutes=20)
+    issued = factories.invitation(session, org, assessment)
+    return start_attempt(session, issued.invitation)
+
+
+def item_of(attempt, kind: QuestionType):
+    return next(i for i in attempt.invitation.assessment.items if i.question_version.type == kind)
+
+
+def test_start_records_deadline_with_extra_time_and_is_idempotent(session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, minutes=20)
+    issued = factories.invitation(session, org, assessment)
+    issued.invitation.extra_time_pct = 50
+    attempt = start_attempt(session, issued.invitation)
+    assert attempt.deadline_at - attempt.started_at == timedelta(minutes=30)
+    assert issued.invitation.status == InvitationStatus.STARTED
+    assert start_attempt(session, issued.invitation) is attempt
+
+
+def test_an_older_save_arriving_late_never_overwrites_a_newer_one(session: Session, attempt) -> None:
+    item = item_of(attempt, QuestionType.WRITTEN)
+    assert save_answer(session, attempt, item.id, {"text": "second draft"}, seq=2, grace=GRACE).applied
+    late = save_answer(session, attempt, item.id, {"text": "first draft"}, seq=1, grace=GRACE)
+    assert not late.applied and late.answer.value == {"text": "second draft"}
+    assert [r.value["text"] for r in late.answer.revisions] == ["second draft"]
+    newer = save_answer(session, attempt, item.id, {"text": "third"}, seq=3, grace=GRACE)
+    assert newer.applied and [r.seq for r in newer.answer.revisions] == [2, 3]
+
+
+def test_saves_after_the_deadline_plus_grace_are_refused(session: Session, attempt) -> None:
+    item = item_of(attempt, QuestionType.WRITTEN)
+    attempt.deadline_at = utcnow() - timedelta(seconds=10)
+    assert save_answer(session, attempt, item.id, {"text": "in grace"}, seq=1, grace=GRACE).applied
+    attempt.deadline_at = utcnow() - timedelta(minutes=5)
+    with pytest.raises(Gone, match="Time is up"):
+        save_answer(session, attempt, item.id, {"text": "too late"}, seq=2, grace=GRACE)
+
+
+def test_bad_values_and_foreign_items_are_rejected(session: Session, attempt) -> None:
+    mcq = item_of(attempt, QuestionType.MCQ_SINGLE)
+    with pytest.raises(ValidationFailed, match="Unknown option"):
+        save_answer(session, attempt, mcq.id, {"choice": "zz"}, seq=1, grace=GRACE)
+    with pytest.raises(NotFound):
+        save_answer(session, attempt, 10**9, {"choice": "a"}, seq=1, grace=GRACE)
+
+
+def test_scoring_single_multi_and_written(session: Session, attempt) -> None:
+    single = item_of(attempt, QuestionType.MCQ_SINGLE)
+    multi = item_of(attempt, QuestionType.MCQ_MULTI)
+    written = item_of(attempt, QuestionType.WRITTEN)
+    right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
+    assert auto_points(single, {"choice": right}) == single.points
+    assert auto_points(single, {"choice": None}) == 0
+    correct = sorted(spec_of(multi.question_version).correct_ids)  # type: ignore[union-attr]
+    every = [o["id"] for o in multi.question_version.spec["options"]]
+    assert auto_points(multi, {"choices": correct}) == multi.points
+    assert auto_points(multi, {"choices": every}) == pytest.approx(
+        multi.points * (len(correct) - 1) / len(correct)
+    )
+    assert auto_points(multi, {"choices": correct[:1]}) == pytest.approx(multi.points / len(correct))
+    assert auto_points(written, {"text": "anything"}) is None
+
+
+def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt) -> None:
+    single = item_of(attempt, QuestionType.MCQ_SINGLE)
+    written = item_of(attempt, QuestionType.WRITTEN)
+    right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
+    save_answer(session, attempt, single.id, {"choice": right}, seq=1, grace=GRACE)
+    save_answer(session, attempt, written.id, {"text": "my essay"}, seq=2, grace=GRACE)
+    submit_attempt(session, attempt, grace=GRACE)
+    assert attempt.auto_score == single.points
+    assert attempt.max_score == attempt.invitation.assessment.max_points
+    assert attempt.needs_manual_review
+    assert attempt.invitation.status == InvitationStatus.COMPLETED
+    with pytest.raises(Gone):
+        save_answer(session, attempt, single.id, {"choice": right}, seq=3, grace=GRACE)
+
+
+def test_option_order_is_stable_per_attempt_and_varies_between_attempts(session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org)
+    item = next(i for i in assessment.items if len(i.question_version.spec.get("options", [])) >= 4)
+    ids = [o["id"] for o in item.question_version.spec["options"]]
+    orders = set()
+    for n in range(8):
+        attempt = start_attempt(
+            session, factories.invitation(session, org, assessment, f"c{n}@example.com").invitation
+        )
+        first = option_order(attempt, item, ids)
+        assert option_order(attempt, item, ids) == first and sorted(first) == sorted(ids)
+        orders.add(tuple(first))
+    assert len(orders) > 1
