@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+LINT_PATHS := $(wildcard app grader tests migrations bench)
 
 .PHONY: run test lint typecheck pytest install install-dev system-test-deps services clean help
 
@@ -41,8 +42,8 @@ services:
 	@scripts/ensure-services.sh
 
 lint: install-dev
-	$(BIN)/ruff check app grader tests migrations bench
-	$(BIN)/ruff format --check app grader tests migrations bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.errors import FieldError as FE
 from app.models import (
     Assessment,
@@ -20,6 +20,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.tenancy import get_owned
 
 SECTION_TITLES = {
     QuestionType.MCQ_SINGLE: "Concepts",
@@ -42,17 +43,14 @@ def list_assessments(session: Session, org: Organization) -> list[Assessment]:
 
 
 def get_assessment(session: Session, org: Organization, assessment_id: int) -> Assessment:
-    assessment = session.scalar(
-        select(Assessment)
-        .where(Assessment.id == assessment_id, Assessment.organization_id == org.id)
-        .options(
-            selectinload(Assessment.items).selectinload(AssessmentItem.question_version),
-            selectinload(Assessment.sections),
-        )
+    return get_owned(
+        session,
+        Assessment,
+        org,
+        assessment_id,
+        selectinload(Assessment.items).selectinload(AssessmentItem.question_version),
+        selectinload(Assessment.sections),
     )
-    if assessment is None:
-        raise NotFound("assessment not found")
-    return assessment
 
 
 def create_assessment(

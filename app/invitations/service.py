@@ -22,6 +22,7 @@ from app.models import (
     utcnow,
 )
 from app.security import new_token, token_digest
+from app.tenancy import get_owned
 
 INVITATION_PATH = "/i/"
 
@@ -146,15 +147,12 @@ def list_invitations(session: Session, org: Organization, assessment: Assessment
 
 
 def get_invitation(session: Session, org: Organization, invitation_id: int) -> Invitation:
-    invitation = session.scalar(
-        select(Invitation)
-        .where(Invitation.id == invitation_id, Invitation.organization_id == org.id)
-        .options(
-            selectinload(Invitation.candidate),
-            selectinload(Invitation.assessment),
-            selectinload(Invitation.attempt).selectinload(Attempt.answers),
-        )
+    return get_owned(
+        session,
+        Invitation,
+        org,
+        invitation_id,
+        selectinload(Invitation.candidate),
+        selectinload(Invitation.assessment),
+        selectinload(Invitation.attempt).selectinload(Attempt.answers),
     )
-    if invitation is None:
-        raise NotFound("invitation not found")
-    return invitation

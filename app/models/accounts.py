@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, CreatedMixin, IdMixin, enum_column
+from app.models.base import Base, CreatedMixin, IdMixin, OrgOwned, enum_column
 
 
 class Role(enum.StrEnum):
@@ -42,13 +42,10 @@ class User(IdMixin, CreatedMixin, Base):
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
 
-class Membership(IdMixin, CreatedMixin, Base):
+class Membership(OrgOwned, CreatedMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(enum_column(Role))
 
@@ -93,12 +90,9 @@ class UserToken(IdMixin, CreatedMixin, Base):
     used_at: Mapped[datetime | None]
 
 
-class ApiKey(IdMixin, CreatedMixin, Base):
+class ApiKey(OrgOwned, CreatedMixin, Base):
     __tablename__ = "api_keys"
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     name: Mapped[str] = mapped_column(String(200), default="")
     prefix: Mapped[str] = mapped_column(String(24), unique=True)
     last_four: Mapped[str] = mapped_column(String(4))

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, CreatedMixin, IdMixin, enum_column, utcnow
+from app.models.base import Base, CreatedMixin, IdMixin, OrgOwned, enum_column, utcnow
 from app.models.questions import QuestionVersion
 
 
@@ -18,12 +18,9 @@ class AssessmentStatus(enum.StrEnum):
     ARCHIVED = "archived"
 
 
-class Assessment(IdMixin, CreatedMixin, Base):
+class Assessment(OrgOwned, CreatedMixin, Base):
     __tablename__ = "assessments"
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     role: Mapped[str] = mapped_column(String(80), default="")

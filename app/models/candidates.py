@@ -10,19 +10,16 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.assessments import Assessment
-from app.models.base import Base, CreatedMixin, IdMixin, enum_column
+from app.models.base import Base, CreatedMixin, OrgOwned, enum_column
 
 if TYPE_CHECKING:
     from app.models.attempts import Attempt
 
 
-class Candidate(IdMixin, CreatedMixin, Base):
+class Candidate(OrgOwned, CreatedMixin, Base):
     __tablename__ = "candidates"
     __table_args__ = (UniqueConstraint("organization_id", "email"),)
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     email: Mapped[str] = mapped_column(String(320))
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
@@ -40,14 +37,11 @@ class InvitationStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Invitation(IdMixin, CreatedMixin, Base):
+class Invitation(OrgOwned, CreatedMixin, Base):
     """The link a candidate receives; only its token's SHA-256 is stored, so a leaked DB opens nothing."""
 
     __tablename__ = "invitations"
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"), index=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

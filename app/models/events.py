@@ -10,29 +10,23 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, CreatedMixin, IdMixin, enum_column
+from app.models.base import Base, CreatedMixin, IdMixin, OrgOwned, enum_column
 
 
-class Event(IdMixin, CreatedMixin, Base):
+class Event(OrgOwned, CreatedMixin, Base):
     """Written in the same transaction as the change it announces: nothing uncommitted is announced."""
 
     __tablename__ = "events"
 
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     type: Mapped[str] = mapped_column(String(80), index=True)
     payload: Mapped[dict[str, Any]]
     dispatched_at: Mapped[datetime | None]
 
 
-class WebhookEndpoint(IdMixin, CreatedMixin, Base):
+class WebhookEndpoint(OrgOwned, CreatedMixin, Base):
     __tablename__ = "webhook_endpoints"
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(300), default="")
     secret: Mapped[str] = mapped_column(String(200))
@@ -69,12 +63,9 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
     event: Mapped[Event] = relationship()
 
 
-class AuditEntry(IdMixin, Base):
+class AuditEntry(OrgOwned, Base):
     __tablename__ = "audit_log"
 
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
-    )
     at: Mapped[datetime]
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))

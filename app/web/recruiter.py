@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
+from app.accounts.service import Principal
 from app.assessments.service import create_assessment, get_assessment, list_assessments, publish_assessment
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import ValidationFailed
-from app.invitations.service import create_invitation, list_invitations
+from app.invitations.service import IssuedInvitation, create_invitation, list_invitations
+from app.models import Assessment
 from app.questions.service import current_versions
 from app.results.service import attempt_report
 from app.web.pages import templates
@@ -75,11 +78,15 @@ def create_assessment_form(
     return RedirectResponse(f"/assessments/{assessment.id}", status_code=303)
 
 
-@router.get("/assessments/{assessment_id}")
-def assessment_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+def _assessment_view(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    assessment: Assessment,
+    *,
+    issued: IssuedInvitation | None = None,
+    base_url: str = "",
 ) -> Response:
-    assessment = get_assessment(session, principal.organization, assessment_id)
     return templates.TemplateResponse(
         request,
         "assessment.html",
@@ -87,9 +94,20 @@ def assessment_page(
             "me": principal,
             "assessment": assessment,
             "invitations": list_invitations(session, principal.organization, assessment),
-            "new_link": None,
+            # The link is shown once, on creation: only its digest is stored.
+            "new_link": issued.link(base_url) if issued else None,
+            "new_candidate": issued.invitation.candidate if issued else None,
         },
+        status_code=201 if issued else 200,
     )
+
+
+@router.get("/assessments/{assessment_id}")
+def assessment_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+) -> Response:
+    assessment = get_assessment(session, principal.organization, assessment_id)
+    return _assessment_view(request, session, principal, assessment)
 
 
 @router.post("/assessments/{assessment_id}/publish")
@@ -124,18 +142,8 @@ def invite(
         ttl=timedelta(days=settings.invitation_ttl_days),
         created_by=principal.user,
     )
-    # The link is shown once, now: only its digest is stored.
-    return templates.TemplateResponse(
-        request,
-        "assessment.html",
-        {
-            "me": principal,
-            "assessment": assessment,
-            "invitations": list_invitations(session, principal.organization, assessment),
-            "new_link": issued.link(settings.base_url),
-            "new_candidate": issued.invitation.candidate,
-        },
-        status_code=201,
+    return _assessment_view(
+        request, session, principal, assessment, issued=issued, base_url=settings.base_url
     )
 
 
