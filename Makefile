@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
-LINT_PATHS := $(wildcard app grader tests migrations bench)
+LINT_PATHS := $(wildcard app grader tests migrations bench scripts)
 
 .PHONY: run test lint typecheck pytest install install-dev system-test-deps services clean help
 
