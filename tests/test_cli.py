@@ -104,3 +104,32 @@ def test_worker_without_a_broker_explains_the_embedded_mode() -> None:
     result = run(["worker"], {})
     assert result.returncode == 1
     assert "ASSAY_BROKER_URL" in result.stderr
+
+
+def test_worker_consumes_from_real_redis_and_stops_cleanly() -> None:
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    env["ASSAY_BROKER_URL"] = "redis://127.0.0.1:6379/15"
+    process = subprocess.Popen(
+        [*ASSAY, "worker", "--processes", "1", "--threads", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if "ready for action" in line or time.monotonic() > deadline:
+                break
+        assert any("ready for action" in line for line in seen), "".join(seen)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
