@@ -7,8 +7,11 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 LINT_PATHS := $(wildcard app grader tests migrations bench scripts)
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# The grading sandbox needs bubblewrap and an interpreter of our minor version that any uid can read.
+SANDBOX_PACKAGES := bubblewrap:bwrap python$(PYVER):python$(PYVER)
 
-.PHONY: run test lint typecheck pytest install install-dev system-test-deps services clean help
+.PHONY: run test lint typecheck pytest install install-dev system-deps system-test-deps services clean help
 
 help:
 	@echo "make run    install, migrate, sync the question bank, serve on http://127.0.0.1:8000"
@@ -29,14 +32,17 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(RUN_STAMP)
 install-dev: $(DEV_STAMP)
 
-run: install
+system-deps:
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES)
+
+run: install system-deps
 	@mkdir -p var
 	$(BIN)/assay db upgrade
 	$(BIN)/assay bank sync
 	$(BIN)/assay serve
 
 system-test-deps:
-	@scripts/ensure-system-packages.sh docker-compose
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) docker-compose
 
 services:
 	@scripts/ensure-services.sh

@@ -1,0 +1,833 @@
+"""Running candidate code: bubblewrap sandboxes, warm and single-use, behind the `Runner` protocol.
+
+Each sandbox is launched as
+
+    [cgroup join] prlimit <outer limits> setpriv --reuid=<slot uid> … bwrap <namespaces, binds, seccomp>
+        python3 -I -B /opt/assay/harness.py <result fd>
+
+* a non-root uid per slot: bwrap run as root would map the sandbox to host root, and RLIMIT_NPROC counts per
+  uid, so one candidate's fork bomb cannot starve another's slot;
+* every namespace unshared (no network at all), nested user namespaces disabled, a fresh /proc, read-only
+  binds of only the interpreter, its standard library, the shared libraries and NumPy, small sized tmpfs for
+  /tmp and /dev/shm, the root remounted read-only, a cleared environment with BLAS threads set to 1;
+* a seccomp deny-list (grader/seccomp.py); rlimits outside (prlimit) and tightened inside by the harness
+  once NumPy is imported and before the candidate's code runs;
+* cgroup v2 memory and pids limits where the host delegates them (`cgroup_support()` says why not).
+
+A pool keeps a few sandboxes started, with NumPy imported, each waiting for exactly one submission and
+discarded after it, so a submission does not pay for interpreter start-up and no state passes between
+candidates. The supervisor enforces wall time, caps every stream it reads and validates results as
+untrusted bytes (grader/output.py). Reference outputs are never sent in.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import selectors
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from grader.output import Frame, InvalidOutput, decode_value, parse_frame, split_frames
+from grader.seccomp import UnsupportedArchitecture, build_filter
+
+RunStatus = Literal[
+    "ok",
+    "compile_error",
+    "runtime_error",
+    "time_limit_exceeded",
+    "memory_limit_exceeded",
+    "output_limit_exceeded",
+    "invalid_output",
+]
+StepStatus = Literal[
+    "ok",
+    "runtime_error",
+    "time_limit_exceeded",
+    "memory_limit_exceeded",
+    "output_limit_exceeded",
+    "invalid_output",
+]
+STEP_STATUSES: frozenset[str] = frozenset(StepStatus.__args__)  # type: ignore[attr-defined]
+FATAL_STATUSES = frozenset({"compile_error", "runtime_error", "time_limit_exceeded", "memory_limit_exceeded"})
+
+HARNESS = Path(__file__).with_name("harness.py")
+SANDBOX_HARNESS = "/opt/assay/harness.py"
+SANDBOX_SITE = "/opt/assay/site"
+MIB = 1024 * 1024
+
+
+class SandboxUnavailable(RuntimeError):
+    """This host cannot run sandboxes (bwrap missing, user namespaces off, no readable interpreter…)."""
+
+
+# ---------------------------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 10.0
+    cpu_s: float = 5.0
+    call_timeout_s: float = 3.0
+    memory_mb: int = 256
+    output_mb: int = 32
+    stream_kb: int = 64
+    processes: int = 16
+    open_files: int = 64
+    file_mb: int = 8
+
+    def for_harness(self) -> dict[str, Any]:
+        return {
+            "cpu_s": self.cpu_s,
+            "call_timeout_s": self.call_timeout_s,
+            "memory_bytes": self.memory_mb * MIB,
+            "output_bytes": self.output_mb * MIB,
+            "file_bytes": self.file_mb * MIB,
+            "open_files": self.open_files,
+            "processes": self.processes,
+        }
+
+
+@dataclass(frozen=True)
+class Input:
+    """An argument taken from the request's input arrays (a fresh copy per step)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An argument taken from an earlier step's saved result, e.g. Ref("fwd", (1,)) for its cache."""
+
+    name: str
+    path: tuple[int | str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call inside the sandbox: `call` is a function name, or "saved_name.method"."""
+
+    call: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    save_as: str | None = None
+    return_result: bool = True
+    report_args: bool = False
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    source: str
+    steps: Sequence[Step]
+    inputs: Mapping[str, np.ndarray]
+    limits: Limits = Limits()
+
+
+def _encode_arg(value: Any, input_names: frozenset[str]) -> Any:
+    if isinstance(value, Input):
+        if value.name not in input_names:
+            raise ValueError(f"step refers to unknown input {value.name!r}")
+        return {"$input": value.name}
+    if isinstance(value, Ref):
+        return {"$ref": value.name, "path": list(value.path)}
+    if isinstance(value, dict):
+        return {"$dict": {str(k): _encode_arg(v, input_names) for k, v in value.items()}}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode_arg(v, input_names) for v in value]}
+    if isinstance(value, list):
+        return {"$list": [_encode_arg(v, input_names) for v in value]}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot pass {type(value).__name__} into the sandbox; use Input() for arrays")
+
+
+def encode_request(request: RunRequest) -> bytes:
+    names = frozenset(request.inputs)
+    header = {
+        "source": request.source,
+        "limits": request.limits.for_harness(),
+        "steps": [
+            {
+                "call": step.call,
+                "args": [_encode_arg(a, names) for a in step.args],
+                "kwargs": {k: _encode_arg(v, names) for k, v in step.kwargs.items()},
+                "save_as": step.save_as,
+                "return_result": step.return_result,
+                "report_args": step.report_args,
+            }
+            for step in request.steps
+        ],
+    }
+    encoded = json.dumps(header).encode()
+    arrays = io.BytesIO()
+    np.savez(arrays, **{name: np.asarray(a) for name, a in request.inputs.items()})  # type: ignore[arg-type]
+    return struct.pack("<I", len(encoded)) + encoded + arrays.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: StepStatus
+    result: Any = None
+    args_after: list[Any] | None = None
+    kwargs_after: dict[str, Any] | None = None
+    error_type: str = ""
+    error_message: str = ""
+    wall_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    steps: list[StepOutcome]
+    stdout: str = ""
+    stderr: str = ""
+    streams_truncated: bool = False
+    message: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_memory_mb: float = 0.0
+
+
+class Runner(Protocol):
+    """What the grader needs from an executor; tests may swap in their own."""
+
+    def run(self, request: RunRequest) -> RunResult: ...
+
+
+# ---------------------------------------------------------------------------------------------- the host
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    executable: str
+    stdlib: str
+    version: str
+
+
+def _world_readable(path: Path) -> bool:
+    """True when a uid with no special rights can reach and read `path` (every parent searchable)."""
+    try:
+        resolved = path.resolve(strict=True)
+    except OSError:
+        return False
+    for parent in reversed(resolved.parents):
+        if not parent.stat().st_mode & 0o001:
+            return False
+    return bool(resolved.stat().st_mode & 0o004)
+
+
+@lru_cache(maxsize=1)
+def find_interpreter() -> Interpreter:
+    """An interpreter of our Python minor version that the sandbox's unprivileged uid can read.
+
+    Our own interpreter often lives somewhere private (e.g. pyenv under /root); NumPy's compiled modules only
+    need the same minor version, so the distribution's python3.X serves as well.
+    """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [Path(sys.base_prefix) / "bin" / f"python{version}", Path(f"/usr/bin/python{version}")]
+    for candidate in candidates:
+        if not _world_readable(candidate):
+            continue
+        probe = subprocess.run(  # noqa: S603 - a fixed interpreter path and a constant script
+            [str(candidate), "-I", "-c", "import sys, sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        stdlib = probe.stdout.strip()
+        if probe.returncode == 0 and stdlib and _world_readable(Path(stdlib)):
+            return Interpreter(executable=str(candidate.resolve()), stdlib=stdlib, version=version)
+    raise SandboxUnavailable(
+        f"no Python {version} interpreter readable by an unprivileged user; install Debian's python{version}"
+    )
+
+
+def _numpy_dirs() -> list[tuple[str, str]]:
+    package = Path(np.__file__).resolve().parent
+    binds = [(str(package), f"{SANDBOX_SITE}/numpy")]
+    libs = package.parent / "numpy.libs"
+    if libs.is_dir():
+        binds.append((str(libs), f"{SANDBOX_SITE}/numpy.libs"))
+    return binds
+
+
+def _library_dirs() -> list[str]:
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    dirs = [f"/usr/lib/{multiarch}" if multiarch else "/usr/lib", "/usr/local/lib"]
+    return [d for d in dirs if Path(d).is_dir()]
+
+
+def cgroup_support() -> tuple[bool, str]:
+    """Whether this host delegates cgroup v2 memory and pids control to us, and if not, why."""
+    root = Path("/sys/fs/cgroup")
+    controllers_file = root / "cgroup.controllers"
+    if not controllers_file.exists():
+        return False, "the host uses cgroup v1 (no unified cgroup v2 hierarchy at /sys/fs/cgroup)"
+    available = set(controllers_file.read_text().split())
+    missing = {"memory", "pids"} - available
+    if missing:
+        return False, f"cgroup v2 controllers not delegated: {', '.join(sorted(missing))}"
+    if not os.access(root, os.W_OK):
+        return False, "no write access to /sys/fs/cgroup"
+    return True, "cgroup v2 memory and pids limits are applied"
+
+
+CGROUP_PARENT = Path("/sys/fs/cgroup/assay-sandbox")
+
+
+def _prepare_cgroup(name: str, limits: Limits) -> Path:
+    CGROUP_PARENT.mkdir(exist_ok=True)
+    with suppress(OSError):  # enabling controllers for children may already be done
+        (CGROUP_PARENT / "cgroup.subtree_control").write_text("+memory +pids")
+    group = CGROUP_PARENT / name
+    group.mkdir(exist_ok=True)
+    # The pool sandbox exists before the request, so the group gets the process-wide ceiling here and the
+    # harness applies the request's tighter rlimits inside.
+    (group / "memory.max").write_text(str((limits.memory_mb + 512) * MIB))
+    (group / "memory.swap.max").write_text("0")
+    (group / "pids.max").write_text(str(limits.processes + 4))
+    return group
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    bwrap: str
+    interpreter: Interpreter
+    uid_base: int = 61000
+    slots: int = 8
+    tmp_mb: int = 16
+    outer_memory_mb: int = 4096
+    outer_processes: int = 64
+
+
+def detect_host(slots: int = 8) -> HostConfig:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
+    for tool in ("setpriv", "prlimit"):
+        if shutil.which(tool) is None:
+            raise SandboxUnavailable(f"{tool} is not installed (apt-get install util-linux)")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable(
+            "the sandbox supervisor must run as root to drop each sandbox to its own uid"
+        )
+    return HostConfig(bwrap=bwrap, interpreter=find_interpreter(), slots=slots)
+
+
+def sandbox_command(
+    host: HostConfig, uid: int, result_fd: int, seccomp_fd: int, cgroup: Path | None
+) -> list[str]:
+    interp = host.interpreter
+    binds = [
+        ("--ro-bind", interp.executable, interp.executable),
+        ("--ro-bind", interp.stdlib, interp.stdlib),
+        ("--ro-bind", str(HARNESS), SANDBOX_HARNESS),
+    ]
+    binds += [("--ro-bind", d, d) for d in _library_dirs()]
+    binds += [("--ro-bind", src, dst) for src, dst in _numpy_dirs()]
+    if Path("/lib64").is_dir():
+        binds.append(("--ro-bind", "/lib64", "/lib64"))
+    if Path("/lib").is_symlink():
+        binds.append(("--symlink", os.readlink("/lib"), "/lib"))
+    tmp_bytes = str(host.tmp_mb * MIB)
+    command = [
+        "prlimit",
+        f"--nproc={host.outer_processes}",
+        f"--as={host.outer_memory_mb * MIB}",
+        "--core=0",
+        f"--fsize={16 * MIB}",
+        "--nofile=256",
+        "--",
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--no-new-privs",
+        "--",
+        host.bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "sandbox",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+        "--setenv",
+        "PATH",
+        "/usr/bin",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        tmp_bytes,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        tmp_bytes,
+        "--tmpfs",
+        "/dev/shm",
+    ]
+    for kind, src, dst in binds:
+        command += [kind, src, dst]
+    command += [
+        "--remount-ro", "/",
+        "--chdir", "/tmp",
+        "--seccomp", str(seccomp_fd),
+        "--",
+        interp.executable, "-I", "-B", SANDBOX_HARNESS, str(result_fd),
+    ]  # fmt: skip
+    if cgroup is not None:
+        join = f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"'
+        command = ["/bin/sh", "-c", join, "sandbox", *command]
+    return command
+
+
+# ---------------------------------------------------------------------------------------------- one sandbox
+
+
+class _Sandbox:
+    """One started sandbox, waiting for its single submission."""
+
+    def __init__(self, host: HostConfig, uid: int, cgroup: Path | None) -> None:
+        self.uid = uid
+        self.cgroup = cgroup
+        read_end, write_end = os.pipe()
+        seccomp_fd = os.memfd_create("assay-seccomp", 0)
+        try:
+            os.write(seccomp_fd, _seccomp_program())
+            os.lseek(seccomp_fd, 0, os.SEEK_SET)
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv built above, no shell
+                sandbox_command(host, uid, write_end, seccomp_fd, cgroup),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(write_end, seccomp_fd),
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_end)
+            os.close(seccomp_fd)
+        self.results = read_end
+        self.buffer = b""
+        self.started = time.monotonic()
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            frames, _ = split_frames(self.buffer, 1024 * 1024)
+            if frames:
+                frame = parse_frame(frames[0], 1024 * 1024)
+                if frame.meta.get("kind") != "ready":
+                    raise SandboxUnavailable("the sandbox harness did not start correctly")
+                self.buffer = self.buffer[8 + len(frames[0]) :]
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.process.poll() is not None:
+                self.kill()
+                stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                raise SandboxUnavailable(f"the sandbox did not start: {stderr.strip()[-500:] or 'timed out'}")
+            selector = selectors.DefaultSelector()
+            selector.register(self.results, selectors.EVENT_READ)
+            if selector.select(remaining):
+                chunk = os.read(self.results, 65536)
+                if not chunk:
+                    continue
+                self.buffer += chunk
+            selector.close()
+
+    def kill(self) -> None:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def discard(self) -> None:
+        self.kill()
+        with suppress(ChildProcessError):
+            self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                with suppress(OSError):
+                    stream.close()
+        with suppress(OSError):
+            os.close(self.results)
+        if self.cgroup is not None:
+            with suppress(OSError):
+                self.cgroup.rmdir()
+
+    def execute(self, request: RunRequest) -> RunResult:
+        limits = request.limits
+        payload = encode_request(request)
+        started = time.monotonic()
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(payload)
+            self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the process died; what it left is examined below
+        collected = _collect(self, limits, started)
+        rusage = _reap(self.process)
+        return _interpret(self, request, collected, rusage, time.monotonic() - started)
+
+
+@lru_cache(maxsize=1)
+def _seccomp_program() -> bytes:
+    try:
+        return build_filter()
+    except UnsupportedArchitecture as exc:
+        raise SandboxUnavailable(str(exc)) from None
+
+
+@dataclass
+class _Collected:
+    results: bytes
+    stdout: bytes
+    stderr: bytes
+    truncated: bool
+    killed_for: Literal["", "wall", "output", "streams"]
+
+
+def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
+    """Read results, stdout and stderr together until EOF, the wall limit or a cap, whichever comes first."""
+    process = sandbox.process
+    assert process.stdout is not None and process.stderr is not None
+    stream_cap = limits.stream_kb * 1024
+    stream_kill = max(stream_cap * 16, 1024 * 1024)
+    output_cap = limits.output_mb * MIB
+    results = bytearray(sandbox.buffer)
+    kept = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
+    seen = dict.fromkeys(kept, 0)
+    killed_for: Literal["", "wall", "output", "streams"] = ""
+    selector = selectors.DefaultSelector()
+    for fd in (sandbox.results, *kept):
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ)
+    deadline = started + limits.wall_s
+    try:
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                killed_for = "wall"
+                break
+            for key, _ in selector.select(remaining):
+                fd = int(key.fd)
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    selector.unregister(fd)
+                    continue
+                if fd == sandbox.results:
+                    results += chunk
+                    if len(results) > output_cap:
+                        killed_for = "output"
+                else:
+                    seen[fd] += len(chunk)
+                    room = stream_cap - len(kept[fd])
+                    if room > 0:
+                        kept[fd] += chunk[:room]
+                    if seen[fd] > stream_kill:
+                        killed_for = "streams"
+            if killed_for:
+                break
+    finally:
+        selector.close()
+    if killed_for:
+        sandbox.kill()
+    out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
+    return _Collected(
+        results=bytes(results),
+        stdout=bytes(kept[out_fd]),
+        stderr=bytes(kept[err_fd]),
+        truncated=any(seen[fd] > stream_cap for fd in kept),
+        killed_for=killed_for,
+    )
+
+
+@dataclass(frozen=True)
+class _Rusage:
+    returncode: int
+    cpu_s: float
+    max_rss_mb: float
+
+
+def _reap(process: subprocess.Popen[bytes]) -> _Rusage:
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except ChildProcessError:
+        return _Rusage(process.returncode or 0, 0.0, 0.0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return _Rusage(process.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def _step_outcome(frame: Frame, budget: int) -> StepOutcome:
+    meta = frame.meta
+    status = meta.get("status")
+    if status not in STEP_STATUSES:
+        raise InvalidOutput(f"unknown step status {status!r}")
+    error = meta.get("error") or {}
+    if not isinstance(error, dict):
+        raise InvalidOutput("step error is not an object")
+    args_after = decode_value(meta["args_after"], frame.arrays) if "args_after" in meta else None
+    kwargs_after = decode_value(meta["kwargs_after"], frame.arrays) if "kwargs_after" in meta else None
+    if args_after is not None and not isinstance(args_after, list):
+        raise InvalidOutput("reported arguments are not a list")
+    if kwargs_after is not None and not isinstance(kwargs_after, dict):
+        raise InvalidOutput("reported keyword arguments are not a mapping")
+    wall = meta.get("wall_s", 0.0)
+    return StepOutcome(
+        status=status,
+        result=decode_value(meta.get("result"), frame.arrays),
+        args_after=args_after,
+        kwargs_after=kwargs_after,
+        error_type=str(error.get("type", ""))[:100],
+        error_message=str(error.get("message", ""))[:2000],
+        wall_s=float(wall) if isinstance(wall, int | float) else 0.0,
+    )
+
+
+def _classify_exit(returncode: int, rusage: _Rusage, limits: Limits) -> tuple[RunStatus, str]:
+    """Why a sandbox ended without reporting every result. bwrap passes a child's death by signal on as
+    128 + signal; the process itself may also be reported as killed (negative code)."""
+    signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and rusage.cpu_s >= limits.cpu_s):
+        return "time_limit_exceeded", f"CPU time limit of {limits.cpu_s:g} s exceeded"
+    if signum == signal.SIGKILL and rusage.max_rss_mb >= 0.9 * limits.memory_mb:
+        return "memory_limit_exceeded", f"killed near the memory limit of {limits.memory_mb} MiB"
+    if signum:
+        name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else str(signum)
+        return "runtime_error", f"the program was killed by {name} before returning every result"
+    return "runtime_error", f"the program exited (code {returncode}) before returning every result"
+
+
+def _interpret(
+    sandbox: _Sandbox, request: RunRequest, collected: _Collected, rusage: _Rusage, wall_s: float
+) -> RunResult:
+    limits = request.limits
+    budget = limits.output_mb * MIB
+    steps: list[StepOutcome] = []
+    status: RunStatus = "ok"
+    message = ""
+    done = False
+    killed = {
+        "wall": ("time_limit_exceeded", f"wall time limit of {limits.wall_s:g} s exceeded"),
+        "output": ("output_limit_exceeded", f"results exceeded {limits.output_mb} MiB"),
+        "streams": ("output_limit_exceeded", "printed output exceeded the limit"),
+    }.get(collected.killed_for)
+    try:
+        frames, tail = split_frames(collected.results, budget)
+        for body in frames:
+            frame = parse_frame(body, budget)
+            kind = frame.meta.get("kind")
+            if kind == "step":
+                if frame.meta.get("index") != len(steps) or len(steps) >= len(request.steps):
+                    raise InvalidOutput("result frames are out of order")
+                steps.append(_step_outcome(frame, budget))
+            elif kind == "fatal" and frame.meta.get("status") in FATAL_STATUSES and not steps:
+                status = frame.meta["status"]
+                error = frame.meta.get("error") or {}
+                message = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")[:2000]
+                done = True
+                break
+            elif kind == "done":
+                done = True
+                break
+            else:
+                raise InvalidOutput(f"unexpected result frame {kind!r}")
+        if tail and not done and killed is None:
+            raise InvalidOutput("the result stream ends in the middle of a frame")
+    except InvalidOutput as exc:
+        # After a kill the stream is cut anywhere; the kill is the verdict, not the broken tail.
+        if killed is None:
+            status, message = "invalid_output", str(exc)
+
+    if killed is not None:
+        status, message = killed  # type: ignore[assignment]
+    elif status == "ok" and not done:
+        status, message = _classify_exit(rusage.returncode, rusage, limits)
+    elif status == "ok" and len(steps) != len(request.steps):
+        status, message = "invalid_output", "fewer results than calls"
+
+    if len(steps) < len(request.steps):
+        # A step that never reported shares the run's fate; a compile error counts as a runtime error.
+        filler: StepStatus = "runtime_error"
+        if status in (
+            "time_limit_exceeded",
+            "memory_limit_exceeded",
+            "output_limit_exceeded",
+            "invalid_output",
+        ):
+            filler = status
+        steps += [StepOutcome(status=filler, error_message=message)] * (len(request.steps) - len(steps))
+    return RunResult(
+        status=status,
+        steps=steps,
+        stdout=collected.stdout.decode("utf-8", errors="replace"),
+        stderr=collected.stderr.decode("utf-8", errors="replace"),
+        streams_truncated=collected.truncated,
+        message=message,
+        wall_s=wall_s,
+        cpu_s=rusage.cpu_s,
+        peak_memory_mb=rusage.max_rss_mb,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- the pool
+
+
+class BubblewrapRunner:
+    """Runs each request in a fresh sandbox taken from a warm pool; safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        warm: int = 2,
+        host: HostConfig | None = None,
+        start_timeout_s: float = 30.0,
+        limits: Limits = Limits(),
+    ) -> None:
+        self.host = host or detect_host(slots=max(2 * warm + 2, 4))
+        self.warm = warm
+        self.start_timeout_s = start_timeout_s
+        self.pool_limits = limits
+        self.cgroups, self.cgroup_reason = cgroup_support()
+        self._free_uids = list(range(self.host.uid_base, self.host.uid_base + self.host.slots))
+        self._uid_lock = threading.Condition()
+        self._ready: queue.Queue[_Sandbox] = queue.Queue()
+        self._closed = threading.Event()
+        self._wanted = threading.Semaphore(0)
+        self._counter = 0
+        self._filler: threading.Thread | None = None
+        if warm > 0:
+            self._filler = threading.Thread(target=self._fill, name="sandbox-pool", daemon=True)
+            self._filler.start()
+            for _ in range(warm):
+                self._wanted.release()
+
+    @property
+    def ready_count(self) -> int:
+        return self._ready.qsize()
+
+    def _take_uid(self) -> int:
+        with self._uid_lock:
+            while not self._free_uids:
+                self._uid_lock.wait()
+            return self._free_uids.pop()
+
+    def _give_uid(self, uid: int) -> None:
+        with self._uid_lock:
+            self._free_uids.append(uid)
+            self._uid_lock.notify()
+
+    def _spawn(self) -> _Sandbox:
+        uid = self._take_uid()
+        try:
+            cgroup = None
+            if self.cgroups:
+                self._counter += 1
+                cgroup = _prepare_cgroup(f"s{os.getpid()}-{self._counter}", self.pool_limits)
+            sandbox = _Sandbox(self.host, uid, cgroup)
+            try:
+                sandbox.wait_ready(self.start_timeout_s)
+            except BaseException:
+                sandbox.discard()
+                raise
+            return sandbox
+        except BaseException:
+            self._give_uid(uid)
+            raise
+
+    def _fill(self) -> None:
+        while not self._closed.is_set():
+            self._wanted.acquire()
+            if self._closed.is_set():
+                return
+            try:
+                self._ready.put(self._spawn())
+            except Exception:
+                time.sleep(1.0)  # a host problem; a cold start will raise it to the caller
+                self._wanted.release()
+        self._drain()
+
+    def _acquire(self) -> _Sandbox:
+        try:
+            sandbox = self._ready.get_nowait()
+        except queue.Empty:
+            sandbox = self._spawn()
+        else:
+            self._wanted.release()
+        return sandbox
+
+    def run(self, request: RunRequest) -> RunResult:
+        if self._closed.is_set():
+            raise SandboxUnavailable("the runner is closed")
+        sandbox = self._acquire()
+        try:
+            return sandbox.execute(request)
+        finally:
+            sandbox.discard()
+            self._give_uid(sandbox.uid)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                sandbox = self._ready.get_nowait()
+            except queue.Empty:
+                return
+            sandbox.discard()
+            self._give_uid(sandbox.uid)
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._wanted.release()
+        if self._filler is not None:
+            self._filler.join(timeout=30)
+        self._drain()
+
+    def __enter__(self) -> BubblewrapRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
