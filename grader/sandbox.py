@@ -22,6 +22,7 @@ untrusted bytes (grader/output.py). Reference outputs are never sent in.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -40,11 +41,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 import numpy as np
 
-from grader.output import Frame, InvalidOutput, decode_value, parse_frame, split_frames
+from grader.output import END_MARK, InvalidOutput, Mark, decode_value, parse_frame, split_frames
 from grader.seccomp import UnsupportedArchitecture, build_filter
 
 RunStatus = Literal[
@@ -56,6 +57,8 @@ RunStatus = Literal[
     "output_limit_exceeded",
     "invalid_output",
 ]
+# "not_run": the step never started, or finished but its result was lost when the run was stopped; the
+# grader may run it again in a fresh sandbox. The harness itself never reports it.
 StepStatus = Literal[
     "ok",
     "runtime_error",
@@ -63,8 +66,9 @@ StepStatus = Literal[
     "memory_limit_exceeded",
     "output_limit_exceeded",
     "invalid_output",
+    "not_run",
 ]
-STEP_STATUSES: frozenset[str] = frozenset(StepStatus.__args__)  # type: ignore[attr-defined]
+REPORTED_STEP_STATUSES: frozenset[str] = frozenset(StepStatus.__args__) - {"not_run"}  # type: ignore[attr-defined]
 FATAL_STATUSES = frozenset({"compile_error", "runtime_error", "time_limit_exceeded", "memory_limit_exceeded"})
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -157,7 +161,8 @@ def _encode_arg(value: Any, input_names: frozenset[str]) -> Any:
     raise TypeError(f"cannot pass {type(value).__name__} into the sandbox; use Input() for arrays")
 
 
-def encode_request(request: RunRequest) -> bytes:
+def request_header(request: RunRequest) -> bytes:
+    """The request's JSON header, length-prefixed; raises before anything runs if a step is malformed."""
     names = frozenset(request.inputs)
     header = {
         "source": request.source,
@@ -174,10 +179,19 @@ def encode_request(request: RunRequest) -> bytes:
             for step in request.steps
         ],
     }
+    header["inputs"] = list(request.inputs)
     encoded = json.dumps(header).encode()
-    arrays = io.BytesIO()
-    np.savez(arrays, **{name: np.asarray(a) for name, a in request.inputs.items()})  # type: ignore[arg-type]
-    return struct.pack("<I", len(encoded)) + encoded + arrays.getvalue()
+    return struct.pack("<I", len(encoded)) + encoded
+
+
+def write_request(header: bytes, request: RunRequest, stream: IO[bytes]) -> None:
+    """Header, then each input as an .npy record, streamed so the harness reads while we write."""
+    stream.write(header)
+    for array in request.inputs.values():
+        # Through a buffer: np.save onto a pipe takes NumPy's tofile path, which expects a seekable file.
+        record = io.BytesIO()
+        np.save(record, np.asarray(array), allow_pickle=False)
+        stream.write(record.getbuffer())
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -451,16 +465,18 @@ class _Sandbox:
         self.results = read_end
         self.buffer = b""
         self.started = time.monotonic()
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr, read_end):
+            _enlarge_pipe(pipe if isinstance(pipe, int) else pipe.fileno())  # type: ignore[union-attr]
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            frames, _ = split_frames(self.buffer, 1024 * 1024)
-            if frames:
-                frame = parse_frame(frames[0], 1024 * 1024)
-                if frame.meta.get("kind") != "ready":
+            items, _ = split_frames(self.buffer, 1024 * 1024)
+            if items:
+                first = items[0]
+                if isinstance(first, Mark) or parse_frame(first, 1024 * 1024).meta.get("kind") != "ready":
                     raise SandboxUnavailable("the sandbox harness did not start correctly")
-                self.buffer = self.buffer[8 + len(frames[0]) :]
+                self.buffer = self.buffer[8 + first.nbytes :]
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.process.poll() is not None:
@@ -496,17 +512,27 @@ class _Sandbox:
 
     def execute(self, request: RunRequest) -> RunResult:
         limits = request.limits
-        payload = encode_request(request)
+        header = request_header(request)
         started = time.monotonic()
         try:
             assert self.process.stdin is not None
-            self.process.stdin.write(payload)
+            write_request(header, request, self.process.stdin)
             self.process.stdin.close()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             pass  # the process died; what it left is examined below
         collected = _collect(self, limits, started)
+        if collected.ended:
+            # Finished normally: the figures come from the harness and the teardown happens in the background.
+            return _interpret(self, request, collected, None, time.monotonic() - started)
+        self.kill()
         rusage = _reap(self.process)
         return _interpret(self, request, collected, rusage, time.monotonic() - started)
+
+
+def _enlarge_pipe(fd: int) -> None:
+    """1 MiB pipes: a few large transfers instead of a context switch every 64 KiB."""
+    with suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 @lru_cache(maxsize=1)
@@ -519,11 +545,12 @@ def _seccomp_program() -> bytes:
 
 @dataclass
 class _Collected:
-    results: bytes
+    results: bytearray
     stdout: bytes
     stderr: bytes
     truncated: bool
     killed_for: Literal["", "wall", "output", "streams"]
+    ended: bool  # the harness wrote its END word: everything it had to say is here
 
 
 def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
@@ -542,8 +569,10 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
     deadline = started + limits.wall_s
+    end_word = struct.pack("<Q", END_MARK)
+    ended = False
     try:
-        while selector.get_map():
+        while selector.get_map() and not ended:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 killed_for = "wall"
@@ -551,7 +580,7 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
             for key, _ in selector.select(remaining):
                 fd = int(key.fd)
                 try:
-                    chunk = os.read(fd, 1 << 16)
+                    chunk = os.read(fd, 1 << 20)
                 except BlockingIOError:
                     continue
                 if not chunk:
@@ -561,6 +590,7 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
                     results += chunk
                     if len(results) > output_cap:
                         killed_for = "output"
+                    ended = results.endswith(end_word)
                 else:
                     seen[fd] += len(chunk)
                     room = stream_cap - len(kept[fd])
@@ -570,17 +600,25 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
                         killed_for = "streams"
             if killed_for:
                 break
+        if ended:
+            # The harness flushed stdout and stderr before END; take what is already in the pipes.
+            for fd in kept:
+                with suppress(BlockingIOError):
+                    while chunk := os.read(fd, 1 << 16):
+                        seen[fd] += len(chunk)
+                        kept[fd] += chunk[: max(0, stream_cap - len(kept[fd]))]
     finally:
         selector.close()
     if killed_for:
         sandbox.kill()
     out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
     return _Collected(
-        results=bytes(results),
+        results=results,
         stdout=bytes(kept[out_fd]),
         stderr=bytes(kept[err_fd]),
         truncated=any(seen[fd] > stream_cap for fd in kept),
         killed_for=killed_for,
+        ended=ended and not killed_for,
     )
 
 
@@ -600,16 +638,17 @@ def _reap(process: subprocess.Popen[bytes]) -> _Rusage:
     return _Rusage(process.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def _step_outcome(frame: Frame, budget: int) -> StepOutcome:
-    meta = frame.meta
+def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
+    if not isinstance(meta, dict):
+        raise InvalidOutput("step record is not an object")
     status = meta.get("status")
-    if status not in STEP_STATUSES:
+    if status not in REPORTED_STEP_STATUSES:
         raise InvalidOutput(f"unknown step status {status!r}")
     error = meta.get("error") or {}
     if not isinstance(error, dict):
         raise InvalidOutput("step error is not an object")
-    args_after = decode_value(meta["args_after"], frame.arrays) if "args_after" in meta else None
-    kwargs_after = decode_value(meta["kwargs_after"], frame.arrays) if "kwargs_after" in meta else None
+    args_after = decode_value(meta["args_after"], arrays) if "args_after" in meta else None
+    kwargs_after = decode_value(meta["kwargs_after"], arrays) if "kwargs_after" in meta else None
     if args_after is not None and not isinstance(args_after, list):
         raise InvalidOutput("reported arguments are not a list")
     if kwargs_after is not None and not isinstance(kwargs_after, dict):
@@ -617,7 +656,7 @@ def _step_outcome(frame: Frame, budget: int) -> StepOutcome:
     wall = meta.get("wall_s", 0.0)
     return StepOutcome(
         status=status,
-        result=decode_value(meta.get("result"), frame.arrays),
+        result=decode_value(meta.get("result"), arrays),
         args_after=args_after,
         kwargs_after=kwargs_after,
         error_type=str(error.get("type", ""))[:100],
@@ -640,8 +679,20 @@ def _classify_exit(returncode: int, rusage: _Rusage, limits: Limits) -> tuple[Ru
     return "runtime_error", f"the program exited (code {returncode}) before returning every result"
 
 
+def _reported_usage(meta: dict[str, Any]) -> _Rusage:
+    usage = meta.get("usage")
+    if not isinstance(usage, dict):
+        return _Rusage(0, 0.0, 0.0)
+    cpu, rss = usage.get("cpu_s"), usage.get("max_rss_kb")
+    return _Rusage(
+        0,
+        float(cpu) if isinstance(cpu, int | float) and 0 <= cpu < 1e6 else 0.0,
+        float(rss) / 1024 if isinstance(rss, int | float) and 0 <= rss < 1e9 else 0.0,
+    )
+
+
 def _interpret(
-    sandbox: _Sandbox, request: RunRequest, collected: _Collected, rusage: _Rusage, wall_s: float
+    sandbox: _Sandbox, request: RunRequest, collected: _Collected, rusage: _Rusage | None, wall_s: float
 ) -> RunResult:
     limits = request.limits
     budget = limits.output_mb * MIB
@@ -654,22 +705,31 @@ def _interpret(
         "output": ("output_limit_exceeded", f"results exceeded {limits.output_mb} MiB"),
         "streams": ("output_limit_exceeded", "printed output exceeded the limit"),
     }.get(collected.killed_for)
+    started = -1
     try:
-        frames, tail = split_frames(collected.results, budget)
-        for body in frames:
-            frame = parse_frame(body, budget)
+        items, tail = split_frames(collected.results, budget)
+        for item in items:
+            if isinstance(item, Mark):
+                if item.step != started + 1 or item.step >= len(request.steps):
+                    raise InvalidOutput("step marks are out of order")
+                started = item.step
+                continue
+            frame = parse_frame(item, budget)
             kind = frame.meta.get("kind")
-            if kind == "step":
-                if frame.meta.get("index") != len(steps) or len(steps) >= len(request.steps):
-                    raise InvalidOutput("result frames are out of order")
-                steps.append(_step_outcome(frame, budget))
-            elif kind == "fatal" and frame.meta.get("status") in FATAL_STATUSES and not steps:
+            if kind == "steps" and isinstance(frame.meta.get("steps"), list):
+                for meta in frame.meta["steps"]:
+                    if not isinstance(meta, dict) or meta.get("index") != len(steps) or len(steps) > started:
+                        raise InvalidOutput("step results are out of order")
+                    steps.append(_step_outcome(meta, frame.arrays))
+                if frame.meta.get("done") is True:
+                    done = True
+                    if rusage is None:
+                        rusage = _reported_usage(frame.meta)
+                    break
+            elif kind == "fatal" and frame.meta.get("status") in FATAL_STATUSES and started < 0:
                 status = frame.meta["status"]
                 error = frame.meta.get("error") or {}
                 message = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")[:2000]
-                done = True
-                break
-            elif kind == "done":
                 done = True
                 break
             else:
@@ -683,22 +743,34 @@ def _interpret(
 
     if killed is not None:
         status, message = killed  # type: ignore[assignment]
+    if rusage is None:
+        rusage = _Rusage(0, 0.0, 0.0)
+    if killed is not None:
+        pass
+    elif status == "ok" and not done and collected.ended:
+        status, message = "invalid_output", "the results ended without their final record"
     elif status == "ok" and not done:
         status, message = _classify_exit(rusage.returncode, rusage, limits)
     elif status == "ok" and len(steps) != len(request.steps):
         status, message = "invalid_output", "fewer results than calls"
 
     if len(steps) < len(request.steps):
-        # A step that never reported shares the run's fate; a compile error counts as a runtime error.
-        filler: StepStatus = "runtime_error"
+        # The step running when the run ended shares its fate (a compile error counts as a runtime error);
+        # the others either never started or finished with their result lost: the grader may re-run them.
+        culprit: StepStatus = "runtime_error"
         if status in (
             "time_limit_exceeded",
             "memory_limit_exceeded",
             "output_limit_exceeded",
             "invalid_output",
         ):
-            filler = status
-        steps += [StepOutcome(status=filler, error_message=message)] * (len(request.steps) - len(steps))
+            culprit = status
+        running = started if started >= len(steps) else len(steps)
+        for index in range(len(steps), len(request.steps)):
+            if index == running:
+                steps.append(StepOutcome(status=culprit, error_message=message))
+            else:
+                steps.append(StepOutcome(status="not_run", error_message="not run: the run was stopped"))
     return RunResult(
         status=status,
         steps=steps,
@@ -737,6 +809,9 @@ class BubblewrapRunner:
         self._closed = threading.Event()
         self._wanted = threading.Semaphore(0)
         self._counter = 0
+        self._retire: queue.Queue[tuple[_Sandbox | None, bool]] = queue.Queue()
+        self._reaper = threading.Thread(target=self._reap_retired, name="sandbox-reaper", daemon=True)
+        self._reaper.start()
         self._filler: threading.Thread | None = None
         if warm > 0:
             self._filler = threading.Thread(target=self._fill, name="sandbox-pool", daemon=True)
@@ -789,24 +864,31 @@ class BubblewrapRunner:
                 self._wanted.release()
         self._drain()
 
-    def _acquire(self) -> _Sandbox:
+    def _acquire(self) -> tuple[_Sandbox, bool]:
         try:
-            sandbox = self._ready.get_nowait()
+            return self._ready.get_nowait(), True
         except queue.Empty:
-            sandbox = self._spawn()
-        else:
-            self._wanted.release()
-        return sandbox
+            return self._spawn(), False
 
     def run(self, request: RunRequest) -> RunResult:
         if self._closed.is_set():
             raise SandboxUnavailable("the runner is closed")
-        sandbox = self._acquire()
+        sandbox, from_pool = self._acquire()
         try:
             return sandbox.execute(request)
         finally:
+            # Teardown and the pool's replacement start only now, so they do not compete with the run.
+            self._retire.put((sandbox, from_pool))
+
+    def _reap_retired(self) -> None:
+        while True:
+            sandbox, from_pool = self._retire.get()
+            if sandbox is None:
+                return
             sandbox.discard()
             self._give_uid(sandbox.uid)
+            if from_pool and self.warm > 0:
+                self._wanted.release()
 
     def _drain(self) -> None:
         while True:
@@ -824,6 +906,8 @@ class BubblewrapRunner:
         self._wanted.release()
         if self._filler is not None:
             self._filler.join(timeout=30)
+        self._retire.put((None, False))
+        self._reaper.join(timeout=30)
         self._drain()
 
     def __enter__(self) -> BubblewrapRunner:

@@ -303,8 +303,8 @@ CORPUS = [
     Attack(
         "monkeypatch_harness",
         "import __main__\n__main__.write_frame = lambda *a, **k: None\ndef f(x):\n    return 1",
-        {"runtime_error"},
-        {"runtime_error"},
+        {"invalid_output", "runtime_error"},
+        {"invalid_output", "runtime_error"},
     ),
     Attack(
         "monkeypatch_savez",
