@@ -42,7 +42,7 @@ run: install system-deps
 	$(BIN)/assay serve
 
 system-test-deps:
-	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) docker-compose
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose
 
 services:
 	@scripts/ensure-services.sh

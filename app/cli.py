@@ -27,11 +27,13 @@ bank_app = typer.Typer(help="The question bank.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 demo_app = typer.Typer(help="Sample content.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Coding tasks the grader knows.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The sandbox that runs candidate code.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(sandbox_app, name="sandbox")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,6 +179,36 @@ def tasks_list() -> None:
 
     for task_id in grader.list_tasks():
         typer.echo(task_id)
+
+
+@sandbox_app.command("check")
+def sandbox_check() -> None:
+    """Show how candidate code will be isolated on this host, then run a probe submission."""
+    import time
+
+    import numpy as np
+
+    from grader.sandbox import BubblewrapRunner, Input, RunRequest, SandboxUnavailable, Step, cgroup_support
+
+    try:
+        runner = BubblewrapRunner(warm=0)
+    except SandboxUnavailable as exc:
+        raise fail(f"the sandbox cannot run here: {exc}") from None
+    with runner:
+        host = runner.host
+        typer.echo(f"bubblewrap:   {host.bwrap}")
+        typer.echo(f"interpreter:  {host.interpreter.executable} (Python {host.interpreter.version})")
+        typer.echo(f"sandbox uids: {host.uid_base}-{host.uid_base + host.slots - 1}")
+        typer.echo(f"cgroup v2:    {cgroup_support()[1]}")
+        started = time.perf_counter()
+        probe = "import numpy as np\ndef f(x):\n    return x.mean(axis=0)"
+        try:
+            result = runner.run(RunRequest(probe, [Step("f", (Input("x"),))], {"x": np.eye(3)}))
+        except SandboxUnavailable as exc:
+            raise fail(f"the sandbox cannot run here: {exc}") from None
+    if result.status != "ok" or result.steps[0].status != "ok":
+        raise fail(f"the probe submission failed: {result.status} {result.message} {result.stderr[-300:]}")
+    typer.echo(f"probe:        ok in {1000 * (time.perf_counter() - started):.0f} ms (cold start)")
 
 
 @app.command("grade")

@@ -133,3 +133,10 @@ def test_worker_consumes_from_real_redis_and_stops_cleanly() -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 0
+
+
+def test_sandbox_check_reports_the_isolation_and_runs_a_probe() -> None:
+    result = run(["sandbox", "check"], {})
+    assert result.returncode == 0, result.stderr
+    assert "bubblewrap:" in result.stdout and "cgroup v2:" in result.stdout
+    assert "probe:        ok" in result.stdout

@@ -34,7 +34,9 @@ def test_compose_file_is_valid_and_complete() -> None:
     app_env = config["services"]["app"]["environment"]
     assert app_env["ASSAY_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert app_env["ASSAY_BROKER_URL"].startswith("redis://")
-    assert config["services"]["worker"]["command"][:2] == ["assay", "worker"]
+    worker = config["services"]["worker"]
+    assert worker["command"][:2] == ["assay", "worker"]
+    assert worker["user"] == "0" and "seccomp=unconfined" in worker["security_opt"]  # the sandbox needs them
 
 
 def test_compose_refuses_to_run_without_a_secret() -> None:

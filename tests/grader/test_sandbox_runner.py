@@ -158,3 +158,32 @@ def test_requests_are_checked_before_anything_runs() -> None:
         request_header(RunRequest("", [Step("f", (Input("y"),))], {"x": np.zeros(1)}))
     with pytest.raises(TypeError, match="use Input"):
         request_header(RunRequest("", [Step("f", (np.zeros(2),))], {}))
+
+
+def test_a_run_stopped_midway_names_the_culprit_and_the_steps_to_retry(runner: BubblewrapRunner) -> None:
+    # Step 2 ignores the per-call timer, so only the wall limit stops it: step 2 is the culprit, steps 0-1
+    # finished (reported, or lost with the batch: "not_run"), step 3 never started.
+    source = (
+        "import signal\n"
+        "def quick(x):\n    return x + 1\n"
+        "def stuck(x):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    )
+    steps = [Step("quick", (Input("x"),)), Step("quick", (Input("x"),)), Step("stuck", (Input("x"),))]
+    steps.append(Step("quick", (Input("x"),)))
+    result = runner.run(RunRequest(source, steps, {"x": np.zeros(2)}, Limits(wall_s=1.5, call_timeout_s=0.5)))
+    assert result.status == "time_limit_exceeded" and "wall time" in result.message
+    statuses = [s.status for s in result.steps]
+    assert statuses[2] == "time_limit_exceeded"
+    assert statuses[3] == "not_run"
+    assert all(status in ("ok", "not_run") for status in statuses[:2])
+    assert 1.5 <= result.wall_s < 4
+
+
+def test_a_slow_run_reports_steps_as_they_finish(runner: BubblewrapRunner) -> None:
+    source = (
+        "import os, time\ndef slow(x):\n    time.sleep(0.05)\n    return x\ndef die(x):\n    os._exit(3)\n"
+    )
+    steps = [Step("slow", (Input("x"),)) for _ in range(3)] + [Step("die", (Input("x"),))]
+    result = runner.run(RunRequest(source, steps, {"x": np.ones(2)}))
+    assert result.status == "runtime_error" and "code 3" in result.message
+    assert [s.status for s in result.steps] == ["ok", "ok", "ok", "runtime_error"]
