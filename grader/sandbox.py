@@ -3,7 +3,7 @@
 Each sandbox is launched as
 
     [cgroup join] prlimit <outer limits> setpriv --reuid=<slot uid> … bwrap <namespaces, binds, seccomp>
-        python3 -I -B /opt/assay/harness.py <result fd>
+        python3 -I -S -B /opt/assay/harness.py <result fd>
 
 * a non-root uid per slot: bwrap run as root would map the sandbox to host root, and RLIMIT_NPROC counts per
   uid, so one candidate's fork bomb cannot starve another's slot;
@@ -22,8 +22,10 @@ untrusted bytes (grader/output.py). Reference outputs are never sent in.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import io
+import itertools
 import json
 import os
 import queue
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from grader.output import END_MARK, InvalidOutput, Mark, decode_value, parse_frame, split_frames
 from grader.seccomp import UnsupportedArchitecture, build_filter
@@ -75,6 +78,7 @@ HARNESS = Path(__file__).with_name("harness.py")
 SANDBOX_HARNESS = "/opt/assay/harness.py"
 SANDBOX_SITE = "/opt/assay/site"
 MIB = 1024 * 1024
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class SandboxUnavailable(RuntimeError):
@@ -185,13 +189,20 @@ def request_header(request: RunRequest) -> bytes:
 
 
 def write_request(header: bytes, request: RunRequest, stream: IO[bytes]) -> None:
-    """Header, then each input as an .npy record, streamed so the harness reads while we write."""
+    """The total length, the header, then each input as an .npy record whose data is the array's own
+    memory (no copy), streamed so the harness reads while we write."""
+    records: list[tuple[bytes, np.ndarray]] = []
+    for value in request.inputs.values():
+        array = np.ascontiguousarray(value)
+        header_buffer = io.BytesIO()
+        npy_format.write_array_header_1_0(header_buffer, npy_format.header_data_from_array_1_0(array))
+        records.append((header_buffer.getvalue(), array))
+    stream.write(struct.pack("<Q", len(header) + sum(len(h) + a.nbytes for h, a in records)))
     stream.write(header)
-    for array in request.inputs.values():
-        # Through a buffer: np.save onto a pipe takes NumPy's tofile path, which expects a seekable file.
-        record = io.BytesIO()
-        np.save(record, np.asarray(array), allow_pickle=False)
-        stream.write(record.getbuffer())
+    for npy_header, array in records:
+        stream.write(npy_header)
+        if array.nbytes:
+            stream.write(array.data.cast("B"))
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -235,6 +246,16 @@ class Interpreter:
     executable: str
     stdlib: str
     version: str
+    shared_library: str | None  # libpython, when the interpreter links it dynamically
+
+
+_INTERPRETER_PROBE = """
+import json, os, sysconfig
+var = sysconfig.get_config_var
+shared = os.path.join(var("LIBDIR") or "", var("INSTSONAME") or "") if var("Py_ENABLE_SHARED") else ""
+shared = shared if shared and os.path.isfile(shared) else ""
+print(json.dumps({"stdlib": sysconfig.get_paths()["stdlib"], "shared": shared}))
+"""
 
 
 def _world_readable(path: Path) -> bool:
@@ -262,15 +283,18 @@ def find_interpreter() -> Interpreter:
         if not _world_readable(candidate):
             continue
         probe = subprocess.run(  # noqa: S603 - a fixed interpreter path and a constant script
-            [str(candidate), "-I", "-c", "import sys, sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+            [str(candidate), "-I", "-c", _INTERPRETER_PROBE],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
         )
-        stdlib = probe.stdout.strip()
-        if probe.returncode == 0 and stdlib and _world_readable(Path(stdlib)):
-            return Interpreter(executable=str(candidate.resolve()), stdlib=stdlib, version=version)
+        if probe.returncode != 0:
+            continue
+        found = json.loads(probe.stdout)
+        stdlib, shared = found["stdlib"], found["shared"] or None
+        if _world_readable(Path(stdlib)) and (shared is None or _world_readable(Path(shared))):
+            return Interpreter(str(candidate.resolve()), stdlib, version, shared)
     raise SandboxUnavailable(
         f"no Python {version} interpreter readable by an unprivileged user; install Debian's python{version}"
     )
@@ -285,10 +309,11 @@ def _numpy_dirs() -> list[tuple[str, str]]:
     return binds
 
 
-def _library_dirs() -> list[str]:
+def _library_dir() -> str:
+    """The system's shared libraries (libc, libm, libz, libffi…). Never /usr/local/lib: in a container
+    image that is where Python packages, Assay itself included, are installed."""
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    dirs = [f"/usr/lib/{multiarch}" if multiarch else "/usr/lib", "/usr/local/lib"]
-    return [d for d in dirs if Path(d).is_dir()]
+    return f"/usr/lib/{multiarch}" if multiarch else "/usr/lib"
 
 
 def cgroup_support() -> tuple[bool, str]:
@@ -357,7 +382,9 @@ def sandbox_command(
         ("--ro-bind", interp.stdlib, interp.stdlib),
         ("--ro-bind", str(HARNESS), SANDBOX_HARNESS),
     ]
-    binds += [("--ro-bind", d, d) for d in _library_dirs()]
+    binds.append(("--ro-bind", _library_dir(), _library_dir()))
+    if interp.shared_library and not interp.shared_library.startswith(_library_dir() + "/"):
+        binds.append(("--ro-bind", interp.shared_library, interp.shared_library))
     binds += [("--ro-bind", src, dst) for src, dst in _numpy_dirs()]
     if Path("/lib64").is_dir():
         binds.append(("--ro-bind", "/lib64", "/lib64"))
@@ -423,12 +450,17 @@ def sandbox_command(
     ]
     for kind, src, dst in binds:
         command += [kind, src, dst]
+    for packages in ("site-packages", "dist-packages"):
+        # Hide packages installed beside the standard library (in a container image, Assay's own code).
+        hidden = Path(interp.stdlib) / packages
+        if hidden.is_dir():
+            command += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
     command += [
         "--remount-ro", "/",
         "--chdir", "/tmp",
         "--seccomp", str(seccomp_fd),
         "--",
-        interp.executable, "-I", "-B", SANDBOX_HARNESS, str(result_fd),
+        interp.executable, "-I", "-S", "-B", SANDBOX_HARNESS, str(result_fd),
     ]  # fmt: skip
     if cgroup is not None:
         join = f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"'
@@ -465,6 +497,7 @@ class _Sandbox:
         self.results = read_end
         self.buffer = b""
         self.started = time.monotonic()
+        self.init_pid: int | None = None  # the PID namespace's init, the outer bwrap's only child
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr, read_end):
             _enlarge_pipe(pipe if isinstance(pipe, int) else pipe.fileno())  # type: ignore[union-attr]
 
@@ -477,6 +510,8 @@ class _Sandbox:
                 if isinstance(first, Mark) or parse_frame(first, 1024 * 1024).meta.get("kind") != "ready":
                     raise SandboxUnavailable("the sandbox harness did not start correctly")
                 self.buffer = self.buffer[8 + first.nbytes :]
+                children = self._children()
+                self.init_pid = children[0] if len(children) == 1 else None
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.process.poll() is not None:
@@ -492,14 +527,49 @@ class _Sandbox:
                 self.buffer += chunk
             selector.close()
 
+    def _children(self) -> list[int]:
+        pid = self.process.pid
+        try:
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
     def kill(self) -> None:
+        """Kill the sandbox's PID namespace by killing its init (the outer bwrap's child): the kernel kills
+        everything inside, and the outer bwrap ends."""
+        for child in [self.init_pid] if self.init_pid else self._children():
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        # No child listed means it is already dead (a zombie is not listed) or not yet born; either way the
+        # outer process ends by itself, and killing it now could orphan the init. The callers wait, and only
+        # after a grace period kill the outer process (_kill_outer).
+
+    def _reap_orphaned_init(self) -> None:
+        """bwrap's outer process exits as soon as the init reports the command's exit status, without
+        reaping that init; it is reparented to us (a child subreaper, see BubblewrapRunner) and reaped here.
+        Left to PID 1, it stays a zombie wherever PID 1 does not reap orphans (containers, CI runners)."""
+        if self.init_pid is None:
+            return
+        deadline = time.monotonic() + 5
+        with suppress(ChildProcessError):  # not our child: a reaper elsewhere took care of it
+            while not os.waitpid(self.init_pid, os.WNOHANG)[0] and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def _kill_outer(self) -> None:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
     def discard(self) -> None:
         self.kill()
-        with suppress(ChildProcessError):
-            self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill_outer()
+            with suppress(ChildProcessError):
+                self.process.wait(timeout=10)
+        except ChildProcessError:
+            pass
+        self._reap_orphaned_init()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 with suppress(OSError):
@@ -525,8 +595,15 @@ class _Sandbox:
             # Finished normally: the figures come from the harness and the teardown happens in the background.
             return _interpret(self, request, collected, None, time.monotonic() - started)
         self.kill()
-        rusage = _reap(self.process)
+        rusage = _reap(self)
         return _interpret(self, request, collected, rusage, time.monotonic() - started)
+
+
+def _become_subreaper() -> None:
+    """Orphaned sandbox inits come to this process instead of PID 1 (see _Sandbox._reap_orphaned_init)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SandboxUnavailable(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}")
 
 
 def _enlarge_pipe(fd: int) -> None:
@@ -629,9 +706,20 @@ class _Rusage:
     max_rss_mb: float
 
 
-def _reap(process: subprocess.Popen[bytes]) -> _Rusage:
+def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
+    """Wait for the killed sandbox's outer process, with its resource usage; never waits forever."""
+    process = sandbox.process
+    deadline = time.monotonic() + grace_s
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                sandbox._kill_outer()
+                _, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.002)
     except ChildProcessError:
         return _Rusage(process.returncode or 0, 0.0, 0.0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -799,6 +887,7 @@ class BubblewrapRunner:
         limits: Limits = Limits(),
     ) -> None:
         self.host = host or detect_host(slots=max(2 * warm + 2, 4))
+        _become_subreaper()
         self.warm = warm
         self.start_timeout_s = start_timeout_s
         self.pool_limits = limits
@@ -808,7 +897,7 @@ class BubblewrapRunner:
         self._ready: queue.Queue[_Sandbox] = queue.Queue()
         self._closed = threading.Event()
         self._wanted = threading.Semaphore(0)
-        self._counter = 0
+        self._cgroup_names = itertools.count(1)
         self._retire: queue.Queue[tuple[_Sandbox | None, bool]] = queue.Queue()
         self._reaper = threading.Thread(target=self._reap_retired, name="sandbox-reaper", daemon=True)
         self._reaper.start()
@@ -839,8 +928,7 @@ class BubblewrapRunner:
         try:
             cgroup = None
             if self.cgroups:
-                self._counter += 1
-                cgroup = _prepare_cgroup(f"s{os.getpid()}-{self._counter}", self.pool_limits)
+                cgroup = _prepare_cgroup(f"s{os.getpid()}-{next(self._cgroup_names)}", self.pool_limits)
             sandbox = _Sandbox(self.host, uid, cgroup)
             try:
                 sandbox.wait_ready(self.start_timeout_s)

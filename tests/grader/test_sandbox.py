@@ -118,6 +118,25 @@ CORPUS = [
         check=returns(lambda seen: seen is False),
     ),
     Attack(
+        "search_filesystem_for_code",
+        "import os\ndef f(x):\n    found = []\n    for top, dirs, files in os.walk('/'):\n"
+        "        if top.startswith(('/proc', '/dev', '/opt/assay/site')):  # NumPy is bound there on purpose\n"
+        "            dirs.clear()\n            continue\n"
+        "        found += [os.path.join(top, n) for n in files if 'packages' in top or top.startswith('/opt/assay')\n"
+        "                  or '/app/' in top + '/' or '/grader/' in top + '/'\n"
+        "                  or n in ('pyproject.toml', 'alembic.ini', 'assay.db', '.env', 'shadow')]\n    return found",
+        {"ok"},
+        check=returns(lambda paths: paths == ["/opt/assay/harness.py"]),
+    ),
+    Attack(
+        "import_the_project",
+        "def f(x):\n    import importlib\n    found = []\n    for name in ('app', 'grader', 'fastapi', 'sqlalchemy'):\n"
+        "        try:\n            importlib.import_module(name)\n            found.append(name)\n"
+        "        except ImportError:\n            pass\n    return found",
+        {"ok"},
+        check=returns(lambda names: names == []),
+    ),
+    Attack(
         "host_root_listing",
         "import os\ndef f(x):\n    return sorted(os.listdir('/'))",
         {"ok"},
@@ -307,10 +326,18 @@ CORPUS = [
         {"invalid_output", "runtime_error"},
     ),
     Attack(
-        "monkeypatch_savez",
-        "import numpy as np\nnp.savez = lambda *a, **k: None\ndef f(x):\n    return 1",
-        {"invalid_output", "runtime_error"},
-        {"invalid_output", "runtime_error"},
+        "monkeypatch_savez",  # the harness does not use np.savez: the patch changes nothing
+        "import numpy as np\nnp.savez = lambda *a, **k: None\ndef f(x):\n    return x * 2",
+        {"ok"},
+        check=lambda r: np.testing.assert_array_equal(r.steps[0].result, X * 2),
+    ),
+    Attack(
+        "monkeypatch_npy_writer",  # a lying .npy header is caught before anything is allocated
+        "import numpy as np\n"
+        "np.lib.format.header_data_from_array_1_0 = lambda a: {'descr': '<f8', 'fortran_order': False,"
+        " 'shape': (10**6,)}\ndef f(x):\n    return x",
+        {"invalid_output"},
+        {"invalid_output"},
     ),
     Attack(
         "forged_frames",
