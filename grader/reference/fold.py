@@ -1,0 +1,43 @@
+"""Folding inference-mode batch norm into the layer before it, float64."""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def _scale(gamma: Array, running_var: Array, eps: float) -> Array:
+    return np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)
+
+
+def fold_batchnorm(
+    W: Array,
+    b: Array,
+    gamma: Array,
+    beta: Array,
+    running_mean: Array,
+    running_var: Array,
+    eps: float = 1e-5,
+) -> tuple[Array, Array]:
+    """For `x @ W + b` (W: (D_in, D_out)) followed by inference BN over D_out: returns (W2, b2) with
+    `x @ W2 + b2` equal to the pair."""
+    scale = _scale(gamma, running_var, eps)
+    return np.asarray(W, dtype=np.float64) * scale, (
+        np.asarray(b, dtype=np.float64) - running_mean
+    ) * scale + beta
+
+
+def fold_batchnorm_conv(
+    W: Array,
+    b: Array,
+    gamma: Array,
+    beta: Array,
+    running_mean: Array,
+    running_var: Array,
+    eps: float = 1e-5,
+) -> tuple[Array, Array]:
+    """For a convolution with weights (F, C, kh, kw) and bias (F,) followed by inference BN over F."""
+    scale = _scale(gamma, running_var, eps)
+    W2 = np.asarray(W, dtype=np.float64) * scale[:, None, None, None]
+    return W2, (np.asarray(b, dtype=np.float64) - running_mean) * scale + beta
