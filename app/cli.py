@@ -218,16 +218,33 @@ def grade(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     seed: Annotated[int, typer.Option(help="Seed for hidden cases")] = 0,
 ) -> None:
-    """Grade a candidate file against a task; exits 0 whenever grading completed."""
+    """Grade a candidate file against a task; exits 0 whenever grading completed, whatever the score."""
     import grader
+    from grader.sandbox import SandboxUnavailable
 
     try:
-        grader.require_task(task_id)
+        grader.get_task(task_id)
     except grader.UnknownTask as exc:
         raise fail(str(exc), code=2) from None
-    if not file.is_file():
-        raise fail(f"cannot read {file}", code=2)
-    raise fail("grading is not available in this build", code=2)
+    try:
+        source = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file}: {exc}", code=2) from None
+    try:
+        result = grader.grade(task_id, source, seed=seed)
+    except SandboxUnavailable as exc:
+        raise fail(f"the sandbox cannot run here: {exc}") from None
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    typer.echo(
+        f"{result.task_id}: {result.verdict}, score {result.score:.0%} ({result.timings.wall_s:.2f} s)"
+    )
+    for case in result.cases:
+        where = "sample" if case.visible else "hidden"
+        typer.echo(f"  {case.status:22s} {where} {case.name}  {case.message}".rstrip())
+    for diagnosis in result.diagnoses:
+        typer.echo(f"  diagnosis {diagnosis.code} ({diagnosis.confidence:.0%}): {diagnosis.message}")
 
 
 def _print_first_run(settings: Settings, result: Any) -> None:

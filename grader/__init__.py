@@ -1,28 +1,16 @@
 """Assay's grader: a library that never imports `app`.
 
-Tasks register here as the grading issue lands them; until then the registry is empty, and asking for any
-task is the usage error "unknown task" of the grading contract.
+    grade(task_id, source, *, seed=0, limits=None) -> GradeResult    the contract of DESIGN.md section 5
+    list_tasks() -> list[str]
+
+Candidate code runs only in the sandbox (grader.sandbox); reference kernels (grader.reference) run here.
+Errors: UnknownTask for a task id that does not exist; grader.sandbox.SandboxUnavailable when this host
+cannot run sandboxes.
 """
 
 from __future__ import annotations
 
+from grader.grading import UnknownTask, get_task, grade, list_tasks
+from grader.result import CaseResult, Diagnosis, GradeResult
 
-class UnknownTask(LookupError):
-    """The task id is not one of `list_tasks()`."""
-
-
-_TASKS: dict[str, str] = {}
-
-
-def list_tasks() -> list[str]:
-    return sorted(_TASKS)
-
-
-def require_task(task_id: str) -> str:
-    if task_id not in _TASKS:
-        known = ", ".join(list_tasks()) or "none are installed yet"
-        raise UnknownTask(f"unknown task {task_id!r} (known tasks: {known})")
-    return _TASKS[task_id]
-
-
-__all__ = ["UnknownTask", "list_tasks", "require_task"]
+__all__ = ["CaseResult", "Diagnosis", "GradeResult", "UnknownTask", "get_task", "grade", "list_tasks"]

@@ -24,7 +24,7 @@ def _from_rows(rows: Array, shape: tuple[int, ...]) -> Array:
 def spatial_batchnorm_forward(
     x: Array, gamma: Array, beta: Array, bn_param: dict[str, Any]
 ) -> tuple[Array, tuple[BatchNormCache, tuple[int, ...]]]:
-    out, cache = batchnorm_forward(_to_rows(np.asarray(x, dtype=np.float64)), gamma, beta, bn_param)
+    out, cache = batchnorm_forward(_to_rows(np.asarray(x)), gamma, beta, bn_param)
     return _from_rows(out, x.shape), (cache, x.shape)
 
 
@@ -62,8 +62,8 @@ def layernorm_forward(
     x: Array, gamma: Array, beta: Array, ln_param: dict[str, Any]
 ) -> tuple[Array, NormCache]:
     """x (N, D): each example normalized over its own D features; gamma, beta (D,)."""
-    xhat, inv_std = _normalize_rows(np.asarray(x, dtype=np.float64), ln_param.get("eps", 1e-5))
-    return gamma * xhat + beta, NormCache(xhat, np.asarray(gamma, dtype=np.float64), inv_std)
+    xhat, inv_std = _normalize_rows(np.asarray(x), ln_param.get("eps", 1e-5))
+    return gamma * xhat + beta, NormCache(xhat, np.asarray(gamma), inv_std)
 
 
 def layernorm_backward(dout: Array, cache: NormCache) -> tuple[Array, Array, Array]:
@@ -81,14 +81,14 @@ def spatial_groupnorm_forward(
 ) -> tuple[Array, tuple[NormCache, int]]:
     """x (N, C, H, W), G groups of C/G contiguous channels, statistics per example and group over
     (C/G, H, W); gamma and beta (1, C, 1, 1)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     n, c, h, w = x.shape
     if c % G:
         raise ValueError(f"C={c} is not divisible by G={G}")
     grouped = x.reshape(n, G, (c // G) * h * w)
     xhat, inv_std = _normalize_rows(grouped, gn_param.get("eps", 1e-5))
     xhat = xhat.reshape(x.shape)
-    return gamma * xhat + beta, (NormCache(xhat, np.asarray(gamma, dtype=np.float64), inv_std), G)
+    return gamma * xhat + beta, (NormCache(xhat, np.asarray(gamma), inv_std), G)
 
 
 def spatial_groupnorm_backward(dout: Array, cache: tuple[NormCache, int]) -> tuple[Array, Array, Array]:

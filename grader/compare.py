@@ -1,0 +1,74 @@
+"""Comparing a candidate's output with the reference: shapes, dtypes, finiteness, then values within a
+tolerance derived from the reference itself.
+
+The tolerance is mixed, |candidate - reference| <= atol * scale + rtol * |reference|, where scale is the
+reference's largest magnitude. Both terms come from how much the reference moves when computed in float32
+instead of float64 on the same inputs: a correct implementation that loses float32-like precision somewhere
+(a different summation order, einsum, a staged graph) still passes; a real mistake is orders larger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+SLACK = 10.0  # how many float32 spreads a correct implementation may differ by
+MIN_RTOL = 1e-9
+MIN_ATOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+
+    @classmethod
+    def from_spread(cls, reference64: Array, reference32: Array) -> Tolerance:
+        ref = np.asarray(reference64, dtype=np.float64)
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        spread = np.abs(ref - np.asarray(reference32, dtype=np.float64))
+        worst = float(np.max(spread)) if spread.size else 0.0
+        rtol = max(
+            MIN_RTOL, SLACK * float(np.max(spread / np.maximum(np.abs(ref), 1e-300))) if ref.size else 0.0
+        )
+        atol = max(MIN_ATOL, SLACK * worst / scale) if scale else MIN_ATOL
+        return cls(atol=min(atol, 1e-3), rtol=min(rtol, 1e-3))
+
+    def allowed(self, reference: Array) -> Array:
+        ref = np.abs(np.asarray(reference, dtype=np.float64))
+        scale = float(ref.max()) if ref.size else 0.0
+        allowed: Array = self.atol * max(scale, 1.0) + self.rtol * ref
+        return allowed
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ok: bool
+    message: str = ""
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+
+
+def compare_array(name: str, actual: object, reference: Array, tolerance: Tolerance) -> Comparison:
+    """Every check a single output must pass, with a message a candidate understands."""
+    if not isinstance(actual, np.ndarray):
+        return Comparison(False, f"{name} should be a NumPy array, got {type(actual).__name__}")
+    if actual.shape != reference.shape:
+        return Comparison(False, f"{name} has shape {actual.shape}, expected {reference.shape}")
+    if actual.dtype != reference.dtype:
+        return Comparison(False, f"{name} has dtype {actual.dtype}, expected {reference.dtype}")
+    if not np.all(np.isfinite(actual)):
+        return Comparison(False, f"{name} contains NaN or infinity")
+    diff = np.abs(actual.astype(np.float64) - reference)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    rel = diff / np.maximum(np.abs(reference), np.finfo(np.float64).tiny)
+    max_rel = float(rel.max()) if rel.size else 0.0
+    if np.any(diff > tolerance.allowed(reference)):
+        return Comparison(False, f"{name} is wrong (largest difference {max_abs:.3g})", max_abs, max_rel)
+    return Comparison(True, "", max_abs, max_rel)
+
+
+def close(actual: object, reference: Array, tolerance: Tolerance) -> bool:
+    return compare_array("", actual, reference, tolerance).ok

@@ -1,0 +1,42 @@
+"""Naming the misconception behind wrong answers, from the cases they got wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grader.result import Diagnosis
+from grader.tasks.base import Case, CaseEvaluation, Task
+
+SHAPE_MISMATCH = "The output does not have the shape the function must return (often a reduction that dropped or kept an axis)."
+INPUT_MUTATED = "The function modifies its input array in place, which corrupts the caller's data (use x - mean, not x -= mean)."
+
+
+def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> list[Diagnosis]:
+    """Every mistake that reproduces the candidate's outputs, ranked by the share of failed cases it
+    explains. A submission with no wrong answers gets none."""
+    wrong = [(case, ev) for case, ev in evaluated if ev.result.status == "wrong_answer"]
+    if not wrong:
+        return []
+    found: list[Diagnosis] = []
+    shape = sum(ev.shape_mismatch for _, ev in wrong)
+    if shape:
+        found.append(
+            Diagnosis(code="shape_mismatch", confidence=round(shape / len(wrong), 3), message=SHAPE_MISMATCH)
+        )
+    mutated = sum(ev.input_mutated for _, ev in evaluated)
+    if mutated:
+        found.append(
+            Diagnosis(
+                code="input_mutated", confidence=round(mutated / len(evaluated), 3), message=INPUT_MUTATED
+            )
+        )
+    comparable = [(case, ev) for case, ev in wrong if not ev.shape_mismatch]
+    for mistake in task.mistakes:
+        explained = sum(task.explained_by(mistake, case, ev.outputs) for case, ev in comparable)
+        if explained:
+            found.append(
+                Diagnosis(
+                    code=mistake.code, confidence=round(explained / len(wrong), 3), message=mistake.message
+                )
+            )
+    return sorted(found, key=lambda d: -d.confidence)

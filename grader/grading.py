@@ -1,0 +1,115 @@
+"""grade(): run a submission against a task's cases in the sandbox, judge outside, diagnose."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from grader.diagnose import diagnose
+from grader.result import CaseResult, GradeResult, Timings, Verdict
+from grader.sandbox import BubblewrapRunner, Limits, RunRequest, RunResult, Runner, Step, StepOutcome
+from grader.tasks import TASKS, Case, Task
+
+
+class UnknownTask(LookupError):
+    """The task id is not one of `list_tasks()`."""
+
+
+_default_runner: Runner | None = None
+_runner_lock = threading.Lock()
+
+
+def default_runner() -> Runner:
+    """One warm pool per process, shared by every call, so a long-running worker never pays start-up."""
+    global _default_runner
+    with _runner_lock:
+        if _default_runner is None:
+            _default_runner = BubblewrapRunner(warm=2)
+        return _default_runner
+
+
+def list_tasks() -> list[str]:
+    return sorted(TASKS)
+
+
+def get_task(task_id: str) -> Task:
+    try:
+        return TASKS[task_id]
+    except KeyError:
+        raise UnknownTask(f"unknown task {task_id!r} (known tasks: {', '.join(list_tasks())})") from None
+
+
+def _run_cases(
+    task: Task, cases: Sequence[Case], source: str, limits: Limits, runner: Runner
+) -> tuple[RunResult, list[list[StepOutcome]]]:
+    steps: list[Step] = []
+    inputs: dict[str, np.ndarray] = {}
+    spans = []
+    for index, case in enumerate(cases):
+        prefix = f"c{index}_"
+        inputs.update({prefix + name: value for name, value in case.arrays.items()})
+        case_steps = task.steps(case, prefix)
+        spans.append((len(steps), len(steps) + len(case_steps)))
+        steps += case_steps
+    result = runner.run(RunRequest(source, steps, inputs, limits))
+    return result, [result.steps[a:b] for a, b in spans]
+
+
+def _hide_hidden_details(case: Case, result: CaseResult) -> CaseResult:
+    """A hidden case's error message is the candidate's own text and may print the hidden inputs."""
+    if case.visible or result.status != "runtime_error":
+        return result
+    kind = result.message.split(":", 1)[0] if result.message else "an error"
+    return result.model_copy(update={"message": f"raised {kind} (details are hidden for hidden tests)"})
+
+
+def grade(
+    task_id: str,
+    source: str,
+    *,
+    seed: int = 0,
+    limits: Limits | None = None,
+    runner: Runner | None = None,
+    visible_only: bool = False,
+) -> GradeResult:
+    task = get_task(task_id)
+    started = time.perf_counter()
+    runner = runner or default_runner()
+    limits = limits or Limits()
+    cases = [c for c in task.cases(seed) if c.visible or not visible_only]
+    run, outcomes = _run_cases(task, cases, source, limits, runner)
+    if run.status == "compile_error":
+        failed = [
+            CaseResult(name=c.name, visible=c.visible, status="runtime_error", message=run.message)
+            for c in cases
+        ]
+        return GradeResult(
+            task_id=task.id,
+            score=0.0,
+            verdict="compile_error",
+            cases=failed,
+            diagnoses=[],
+            timings=Timings(wall_s=time.perf_counter() - started),
+        )
+    # Cases a stopped run never reached (or whose results it lost) get one fresh sandbox of their own.
+    retry = [i for i, steps in enumerate(outcomes) if any(s.status == "not_run" for s in steps)]
+    if retry:
+        _, again = _run_cases(task, [cases[i] for i in retry], source, limits, runner)
+        for index, steps in zip(retry, again, strict=True):
+            outcomes[index] = steps
+    evaluated = [(case, task.evaluate(case, steps)) for case, steps in zip(cases, outcomes, strict=True)]
+    passed = sum(ev.result.status == "passed" for _, ev in evaluated)
+    verdict: Verdict = (
+        "accepted" if passed == len(cases) else "rejected" if passed == 0 else "partially_accepted"
+    )
+    return GradeResult(
+        task_id=task.id,
+        score=round(passed / len(cases), 4),
+        verdict=verdict,
+        cases=[_hide_hidden_details(case, ev.result) for case, ev in evaluated],
+        diagnoses=diagnose(task, evaluated),
+        timings=Timings(wall_s=time.perf_counter() - started),
+    )

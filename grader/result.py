@@ -1,0 +1,51 @@
+"""The grading contract (DESIGN.md section 5), as pydantic models; `GradeResult.model_dump_json()` is what
+`assay grade --json` prints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verdict = Literal["accepted", "partially_accepted", "rejected", "compile_error"]
+CaseStatus = Literal[
+    "passed",
+    "wrong_answer",
+    "runtime_error",
+    "time_limit_exceeded",
+    "memory_limit_exceeded",
+    "output_limit_exceeded",
+    "invalid_output",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseResult(_Model):
+    name: str
+    visible: bool
+    status: CaseStatus
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    message: str = ""
+
+
+class Diagnosis(_Model):
+    code: str
+    confidence: float = Field(ge=0, le=1)
+    message: str
+
+
+class Timings(_Model):
+    wall_s: float
+
+
+class GradeResult(_Model):
+    task_id: str
+    score: float = Field(ge=0, le=1)
+    verdict: Verdict
+    cases: list[CaseResult]
+    diagnoses: list[Diagnosis]
+    timings: Timings

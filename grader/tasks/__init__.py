@@ -1,0 +1,11 @@
+"""The task registry: one module per task."""
+
+from __future__ import annotations
+
+from grader.tasks.base import Case, Mistake, Task
+from grader.tasks.bn_forward import BatchNormForward
+from grader.tasks.bn_forward_train import BatchNormForwardTrain
+
+TASKS: dict[str, Task] = {task.id: task for task in (BatchNormForwardTrain(), BatchNormForward())}
+
+__all__ = ["TASKS", "Case", "Mistake", "Task"]

@@ -1,0 +1,134 @@
+"""What every task is: a statement, starter code, cases, a reference, and a library of known mistakes.
+
+A task describes each case as inputs plus the calls to make; the grader runs the calls in the sandbox and
+hands back what came out. Everything that knows the right answer (`reference_outputs`) runs here, outside
+the sandbox. A wrong answer is then compared with each of the task's deliberately wrong kernels: the one
+that reproduces the candidate's outputs names the misconception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.compare import Tolerance, close, compare_array
+from grader.result import CaseResult
+from grader.sandbox import Step, StepOutcome
+
+Array = np.ndarray
+Outputs = dict[str, Array]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    visible: bool
+    arrays: Mapping[str, Array]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A deliberately wrong kernel: same signature as the reference, one misconception built in."""
+
+    code: str
+    message: str
+    kernel: Callable[..., Any]
+
+
+@dataclass
+class CaseEvaluation:
+    result: CaseResult
+    outputs: dict[str, object] = field(default_factory=dict)  # the candidate's, for diagnosis
+    shape_mismatch: bool = False
+    input_mutated: bool = False
+
+
+class Task(ABC):
+    id: str
+    title: str
+    functions: tuple[str, ...]
+    statement: str
+    starter: str
+    mistakes: tuple[Mistake, ...] = ()
+
+    @abstractmethod
+    def cases(self, seed: int) -> list[Case]:
+        """The visible sample cases, then the hidden ones, generated deterministically from the seed."""
+
+    @abstractmethod
+    def steps(self, case: Case, prefix: str) -> list[Step]:
+        """The sandbox calls for one case; inputs are referred to as `prefix + name`."""
+
+    @abstractmethod
+    def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
+        """The named outputs a kernel (the reference or a mistake) produces on this case."""
+
+    @abstractmethod
+    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
+        """The same named outputs, taken from what the candidate's calls returned."""
+
+    @abstractmethod
+    def reference(self) -> Callable[..., Any]: ...
+
+    def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
+        """Names of input arrays the candidate changed in place (steps report their arguments)."""
+        return []
+
+    # ------------------------------------------------------------------------------------------ shared logic
+
+    def reference_outputs(self, case: Case) -> tuple[Outputs, dict[str, Tolerance]]:
+        outputs = self.run_kernel(self.reference(), case, np.float64)
+        outputs32 = self.run_kernel(self.reference(), case, np.float32)
+        tolerances = {name: Tolerance.from_spread(value, outputs32[name]) for name, value in outputs.items()}
+        return outputs, tolerances
+
+    def evaluate(self, case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation:
+        failed = next((o for o in outcomes if o.status != "ok"), None)
+        if failed is not None:
+            status = "runtime_error" if failed.status == "not_run" else failed.status
+            message = f"{failed.error_type}: {failed.error_message}".strip(": ") or failed.status.replace(
+                "_", " "
+            )
+            return CaseEvaluation(
+                CaseResult(name=case.name, visible=case.visible, status=status, message=message)
+            )
+        expected, tolerances = self.reference_outputs(case)
+        actual = self.candidate_outputs(case, outcomes)
+        evaluation = CaseEvaluation(
+            CaseResult(name=case.name, visible=case.visible, status="passed"), outputs=actual
+        )
+        worst_abs = worst_rel = 0.0
+        for name, reference in expected.items():
+            comparison = compare_array(name, actual.get(name), reference, tolerances[name])
+            worst_abs = max(worst_abs, comparison.max_abs_err or 0.0)
+            worst_rel = max(worst_rel, comparison.max_rel_err or 0.0)
+            if not comparison.ok:
+                evaluation.result.status = "wrong_answer"
+                evaluation.result.message = comparison.message
+                evaluation.shape_mismatch = comparison.message.startswith(f"{name} has shape")
+                break
+        evaluation.result.max_abs_err, evaluation.result.max_rel_err = worst_abs, worst_rel
+        mutated = self.mutated_inputs(case, outcomes)
+        if mutated and evaluation.result.status == "passed":
+            evaluation.result.status = "wrong_answer"
+            evaluation.result.message = f"the input {', '.join(mutated)} was modified in place"
+        evaluation.input_mutated = bool(mutated)
+        return evaluation
+
+    def explained_by(self, mistake: Mistake, case: Case, candidate: dict[str, object]) -> bool:
+        """Does this mistake reproduce the candidate's outputs on a case where it differs from the truth?"""
+        try:
+            wrong = self.run_kernel(mistake.kernel, case, np.float64)
+        except (ArithmeticError, ValueError, IndexError):
+            return False
+        expected, tolerances = self.reference_outputs(case)
+        differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in expected)
+        return differs and all(
+            isinstance(candidate.get(n), np.ndarray) and close(candidate[n], wrong[n], tolerances[n])
+            for n in expected
+        )
