@@ -7,8 +7,14 @@ from collections.abc import Sequence
 from grader.result import Diagnosis
 from grader.tasks.base import Case, CaseEvaluation, Task
 
-SHAPE_MISMATCH = "The output does not have the shape the function must return (often a reduction that dropped or kept an axis)."
-INPUT_MUTATED = "The function modifies its input array in place, which corrupts the caller's data (use x - mean, not x -= mean)."
+SHAPE_MISMATCH = (
+    "The output does not have the shape the function must return "
+    "(often a reduction that dropped or kept an axis)."
+)
+INPUT_MUTATED = (
+    "The function modifies its input array in place, which corrupts the caller's data "
+    "(use x - mean, not x -= mean)."
+)
 
 
 def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> list[Diagnosis]:

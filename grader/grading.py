@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.diagnose import diagnose
 from grader.result import CaseResult, GradeResult, Timings, Verdict
-from grader.sandbox import BubblewrapRunner, Limits, RunRequest, RunResult, Runner, Step, StepOutcome
+from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
 from grader.tasks import TASKS, Case, Task
 
 

@@ -73,19 +73,22 @@ def batchnorm_variant(
 STATISTICS_MISTAKES = (
     Mistake(
         "wrong_axis",
-        "Computes the statistics over the features of each example (axis 1) instead of over the batch for each "
+        "Computes the statistics over the features of each example (axis 1) instead of over the batch"
+        " for each "
         "feature (axis 0): that is layer normalization, not batch normalization.",
         partial(batchnorm_variant, axis=1),
     ),
     Mistake(
         "unbiased_variance",
-        "Normalizes the batch with the unbiased variance (dividing by N - 1); batch norm uses the batch's own "
+        "Normalizes the batch with the unbiased variance (dividing by N - 1); batch norm uses the"
+        " batch's own "
         "variance (dividing by N). Visible on small batches.",
         partial(batchnorm_variant, ddof=1, running_ddof=1),
     ),
     Mistake(
         "eps_outside_sqrt",
-        "Adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps)); the two "
+        "Adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps));"
+        " the two "
         "differ most for features with tiny variance.",
         partial(batchnorm_variant, eps_outside_sqrt=True),
     ),
@@ -100,7 +103,8 @@ STATISTICS_MISTAKES = (
 RUNNING_STATISTICS_MISTAKES = (
     Mistake(
         "unbiased_running_var",
-        "Updates the running variance with the unbiased batch variance (PyTorch's convention) while this task "
+        "Updates the running variance with the unbiased batch variance (PyTorch's convention) while"
+        " this task "
         "specifies the biased one.",
         partial(batchnorm_variant, running_ddof=1),
     ),
@@ -112,7 +116,8 @@ RUNNING_STATISTICS_MISTAKES = (
     ),
     Mistake(
         "no_running_update",
-        "Never updates the running mean and variance in training mode, so inference later uses stale statistics.",
+        "Never updates the running mean and variance in training mode, so inference later uses stale"
+        " statistics.",
         partial(batchnorm_variant, update_running=False),
     ),
     Mistake(
@@ -128,7 +133,8 @@ RUNNING_STATISTICS_MISTAKES = (
     ),
     Mistake(
         "test_mode_no_affine",
-        "Forgets gamma and beta in test mode: the learned scale and shift are part of the model at inference too.",
+        "Forgets gamma and beta in test mode: the learned scale and shift are part of the model at"
+        " inference too.",
         partial(batchnorm_variant, test_affine=False),
     ),
 )

@@ -38,7 +38,7 @@ import numpy as np
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch norm for x (N, D) in bn_param["mode"]; returns (out, cache) and updates bn_param in train mode."""
+    """Batch norm for x (N, D) in bn_param["mode"]; returns (out, cache), updates bn_param when training."""
     mode = bn_param["mode"]
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
@@ -126,7 +126,7 @@ class BatchNormForward(Task):
 
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
         a: dict[str, np.ndarray] = {k: v.astype(dtype) for k, v in case.arrays.items()}
-        param = {k: (a[k] if k in a else v) for k, v in self._bn_param(case, None).items()}
+        param = {k: a.get(k, v) for k, v in self._bn_param(case, None).items()}
         out, _ = kernel(a["x"], a["gamma"], a["beta"], param)
         d = a["x"].shape[1]
         return {

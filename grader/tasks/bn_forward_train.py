@@ -67,7 +67,7 @@ class BatchNormForwardTrain(Task):
             Case(
                 "sample_affine",
                 True,
-                {"x": features(sample, 5, 2), **dict(zip(("gamma", "beta"), affine(sample, 2)))},
+                {"x": features(sample, 5, 2), **dict(zip(("gamma", "beta"), affine(sample, 2), strict=True))},
             ),
         ]
         rng = np.random.default_rng([seed, 101])
