@@ -57,7 +57,7 @@ def batchnorm_variant(
     std = np.sqrt(var) + eps if eps_outside_sqrt else np.sqrt(var + eps)
     xhat = (x - mean) / std
     out = gamma * xhat + beta if (train or test_affine) else xhat
-    if train and update_running:
+    if train and update_running and axis == 0:
         new_mean, new_var = batch_stats(running_ddof)
         new_mean, new_var = new_mean.reshape(-1), new_var.reshape(-1)
         if running_var_eps:
@@ -77,6 +77,7 @@ STATISTICS_MISTAKES = (
         " for each "
         "feature (axis 0): that is layer normalization, not batch normalization.",
         partial(batchnorm_variant, axis=1),
+        judged_on=("out",),
     ),
     Mistake(
         "unbiased_variance",

@@ -53,7 +53,9 @@ class BatchNormForwardTrain(Task):
     functions = ("batchnorm_forward_train",)
     statement = STATEMENT
     starter = STARTER
-    mistakes = tuple(Mistake(m.code, m.message, _as_train_kernel(m.kernel)) for m in STATISTICS_MISTAKES)
+    mistakes = tuple(
+        Mistake(m.code, m.message, _as_train_kernel(m.kernel), m.judged_on) for m in STATISTICS_MISTAKES
+    )
 
     def reference(self) -> Callable[..., Any]:
         return batchnorm_forward_train
