@@ -38,7 +38,7 @@ def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> li
         )
     comparable = [(case, ev) for case, ev in wrong if not ev.shape_mismatch]
     for mistake in task.mistakes:
-        explained = sum(task.explained_by(mistake, case, ev.outputs) for case, ev in comparable)
+        explained = sum(task.explained_by(mistake, case, ev) for case, ev in comparable)
         if explained:
             found.append(
                 Diagnosis(

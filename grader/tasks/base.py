@@ -47,6 +47,8 @@ class Mistake:
 class CaseEvaluation:
     result: CaseResult
     outputs: dict[str, object] = field(default_factory=dict)  # the candidate's, for diagnosis
+    expected: Outputs = field(default_factory=dict)  # the reference's, kept so diagnosis need not recompute
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
     shape_mismatch: bool = False
     input_mutated: bool = False
 
@@ -103,7 +105,10 @@ class Task(ABC):
         expected, tolerances = self.reference_outputs(case)
         actual = self.candidate_outputs(case, outcomes)
         evaluation = CaseEvaluation(
-            CaseResult(name=case.name, visible=case.visible, status="passed"), outputs=actual
+            CaseResult(name=case.name, visible=case.visible, status="passed"),
+            outputs=actual,
+            expected=expected,
+            tolerances=tolerances,
         )
         worst_abs = worst_rel = 0.0
         for name, reference in expected.items():
@@ -123,14 +128,14 @@ class Task(ABC):
         evaluation.input_mutated = bool(mutated)
         return evaluation
 
-    def explained_by(self, mistake: Mistake, case: Case, candidate: dict[str, object]) -> bool:
+    def explained_by(self, mistake: Mistake, case: Case, evaluation: CaseEvaluation) -> bool:
         """Does this mistake reproduce the candidate's outputs on a case where it differs from the truth?"""
         try:
             with np.errstate(all="ignore"):  # wrong kernels may take square roots of negative numbers
                 wrong = self.run_kernel(mistake.kernel, case, np.float64)
         except (ArithmeticError, ValueError, IndexError):
             return False
-        expected, tolerances = self.reference_outputs(case)
+        candidate, expected, tolerances = evaluation.outputs, evaluation.expected, evaluation.tolerances
         names = mistake.judged_on or tuple(expected)
         differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in names)
         return differs and all(
