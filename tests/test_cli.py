@@ -92,12 +92,44 @@ def test_every_command_has_help() -> None:
         assert "Usage:" in result.stdout
 
 
-def test_grade_with_an_unknown_task_is_a_usage_error(tmp_path: Path) -> None:
+def test_grade_with_an_unknown_task_or_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     source = tmp_path / "solution.py"
     source.write_text("def f():\n    return 1\n")
     result = run(["grade", "no-such-task", str(source), "--json"], {})
     assert result.returncode == 2
-    assert "unknown task 'no-such-task'" in result.stderr
+    assert "unknown task 'no-such-task'" in result.stderr and "bn-forward" in result.stderr
+    missing = run(["grade", "bn-forward", str(tmp_path / "nope.py"), "--json"], {})
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_grade_prints_the_contract_json_and_exits_0_whatever_the_score(tmp_path: Path) -> None:
+    import json
+
+    good = tmp_path / "good.py"
+    good.write_text(
+        "import numpy as np\n"
+        "def batchnorm_forward_train(x, gamma, beta, eps=1e-5):\n"
+        "    return gamma * (x - x.mean(0)) / np.sqrt(x.var(0) + eps) + beta\n"
+    )
+    bad = tmp_path / "bad.py"
+    bad.write_text(good.read_text().replace("np.sqrt(x.var(0) + eps)", "(x.std(0) + eps)"))
+    accepted = run(["grade", "bn-forward-train", str(good), "--json", "--seed", "3"], {})
+    assert accepted.returncode == 0, accepted.stderr
+    report = json.loads(accepted.stdout)
+    assert set(report) == {"task_id", "score", "verdict", "cases", "diagnoses", "timings"}
+    assert (report["verdict"], report["score"], report["diagnoses"]) == ("accepted", 1.0, [])
+    assert {"name", "visible", "status", "max_abs_err", "max_rel_err", "message"} == set(report["cases"][0])
+    rejected = run(["grade", "bn-forward-train", str(bad), "--json"], {})
+    assert rejected.returncode == 0
+    assert json.loads(rejected.stdout)["diagnoses"][0]["code"] == "eps_outside_sqrt"
+    human = run(["grade", "bn-forward-train", str(bad)], {})
+    assert human.returncode == 0 and "diagnosis eps_outside_sqrt" in human.stdout
+
+
+def test_tasks_list_prints_the_task_ids() -> None:
+    result = run(["tasks", "list"], {})
+    assert result.returncode == 0
+    assert {"bn-forward", "bn-forward-train"} <= set(result.stdout.split())
 
 
 def test_worker_without_a_broker_explains_the_embedded_mode() -> None:
