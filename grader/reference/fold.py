@@ -11,6 +11,11 @@ def _scale(gamma: Array, running_var: Array, eps: float) -> Array:
     return np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(running_var, dtype=np.float64) + eps)
 
 
+def _folded_bias(b: Array, beta: Array, running_mean: Array, scale: Array) -> Array:
+    folded: Array = (np.asarray(b, dtype=np.float64) - running_mean) * scale + beta
+    return folded
+
+
 def fold_batchnorm(
     W: Array,
     b: Array,
@@ -23,9 +28,7 @@ def fold_batchnorm(
     """For `x @ W + b` (W: (D_in, D_out)) followed by inference BN over D_out: returns (W2, b2) with
     `x @ W2 + b2` equal to the pair."""
     scale = _scale(gamma, running_var, eps)
-    return np.asarray(W, dtype=np.float64) * scale, (
-        np.asarray(b, dtype=np.float64) - running_mean
-    ) * scale + beta
+    return np.asarray(W, dtype=np.float64) * scale, _folded_bias(b, beta, running_mean, scale)
 
 
 def fold_batchnorm_conv(
@@ -39,5 +42,6 @@ def fold_batchnorm_conv(
 ) -> tuple[Array, Array]:
     """For a convolution with weights (F, C, kh, kw) and bias (F,) followed by inference BN over F."""
     scale = _scale(gamma, running_var, eps)
-    W2 = np.asarray(W, dtype=np.float64) * scale[:, None, None, None]
-    return W2, (np.asarray(b, dtype=np.float64) - running_mean) * scale + beta
+    return np.asarray(W, dtype=np.float64) * scale[:, None, None, None], _folded_bias(
+        b, beta, running_mean, scale
+    )

@@ -60,6 +60,8 @@ class Task(ABC):
     statement: str
     starter: str
     mistakes: tuple[Mistake, ...] = ()
+    # Input arrays passed as the first positional arguments of the first call, checked for mutation.
+    positional_inputs: tuple[str, ...] = ()
 
     @abstractmethod
     def cases(self, seed: int) -> list[Case]:
@@ -81,8 +83,13 @@ class Task(ABC):
     def reference(self) -> Callable[..., Any]: ...
 
     def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
-        """Names of input arrays the candidate changed in place (steps report their arguments)."""
-        return []
+        """Names of input arrays the candidate changed in place (the first step reports its arguments)."""
+        after = outcomes[0].args_after or [] if outcomes else []
+        return [
+            name
+            for name, value in zip(self.positional_inputs, after, strict=False)
+            if not np.array_equal(value, case.arrays[name])
+        ]
 
     # ------------------------------------------------------------------------------------------ shared logic
 

@@ -55,6 +55,7 @@ class BatchNormForward(Task):
     functions = ("batchnorm_forward",)
     statement = STATEMENT
     starter = STARTER
+    positional_inputs = ("x", "gamma", "beta")
     mistakes = STATISTICS_MISTAKES + RUNNING_STATISTICS_MISTAKES
 
     def reference(self) -> Callable[..., Any]:
@@ -147,10 +148,3 @@ class BatchNormForward(Task):
             "running_mean": param.get("running_mean", np.zeros(d)),
             "running_var": param.get("running_var", np.zeros(d)),
         }
-
-    def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
-        after = outcomes[0].args_after or []
-        names = ("x", "gamma", "beta")
-        return [
-            n for n, value in zip(names, after, strict=False) if not np.array_equal(value, case.arrays[n])
-        ]

@@ -53,6 +53,7 @@ class BatchNormForwardTrain(Task):
     functions = ("batchnorm_forward_train",)
     statement = STATEMENT
     starter = STARTER
+    positional_inputs = ("x", "gamma", "beta")
     mistakes = tuple(
         Mistake(m.code, m.message, _as_train_kernel(m.kernel), m.judged_on) for m in STATISTICS_MISTAKES
     )
@@ -99,10 +100,3 @@ class BatchNormForwardTrain(Task):
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
         return {"out": outcomes[0].result}
-
-    def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
-        after = outcomes[0].args_after or []
-        names = ("x", "gamma", "beta")
-        return [
-            n for n, value in zip(names, after, strict=False) if not np.array_equal(value, case.arrays[n])
-        ]
