@@ -198,7 +198,9 @@ def sandbox_check() -> None:
         host = runner.host
         typer.echo(f"bubblewrap:   {host.bwrap}")
         typer.echo(f"interpreter:  {host.interpreter.executable} (Python {host.interpreter.version})")
-        typer.echo(f"sandbox uids: {host.uid_base}-{host.uid_base + host.slots - 1}")
+        typer.echo(
+            f"sandbox uids: {host.uid_base}-{host.uid_base + host.slots - 1} (shared by every process)"
+        )
         typer.echo(f"cgroup v2:    {cgroup_support()[1]}")
         started = time.perf_counter()
         probe = "import numpy as np\ndef f(x):\n    return x.mean(axis=0)"

@@ -353,13 +353,13 @@ class HostConfig:
     bwrap: str
     interpreter: Interpreter
     uid_base: int = 61000
-    slots: int = 8
+    slots: int = 256  # uids reserved for sandboxes on this machine, shared by every process (see UidSlots)
     tmp_mb: int = 16
     outer_memory_mb: int = 4096
     outer_processes: int = 64
 
 
-def detect_host(slots: int = 8) -> HostConfig:
+def detect_host() -> HostConfig:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
@@ -370,7 +370,46 @@ def detect_host(slots: int = 8) -> HostConfig:
         raise SandboxUnavailable(
             "the sandbox supervisor must run as root to drop each sandbox to its own uid"
         )
-    return HostConfig(bwrap=bwrap, interpreter=find_interpreter(), slots=slots)
+    return HostConfig(bwrap=bwrap, interpreter=find_interpreter())
+
+
+class UidSlots:
+    """Hands out sandbox uids so that no two live sandboxes on this machine share one, whichever process
+    (app, several workers) started them: each uid is held through an flock on its own lock file, which the
+    kernel releases if the holder dies."""
+
+    LOCK_DIR = Path("/run/assay-sandbox")
+
+    def __init__(self, base: int, count: int) -> None:
+        self.uids = range(base, base + count)
+        self.LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, timeout_s: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                for uid in self.uids:
+                    if uid in self._held:
+                        continue
+                    fd = os.open(self.LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        os.close(fd)
+                        continue
+                    self._held[uid] = fd
+                    return uid
+            if time.monotonic() > deadline:
+                raise SandboxUnavailable(f"all {len(self.uids)} sandbox uids are in use on this machine")
+            time.sleep(0.01)
+
+    def give(self, uid: int) -> None:
+        with self._lock:
+            fd = self._held.pop(uid)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def sandbox_command(
@@ -886,14 +925,14 @@ class BubblewrapRunner:
         start_timeout_s: float = 30.0,
         limits: Limits = Limits(),
     ) -> None:
-        self.host = host or detect_host(slots=max(2 * warm + 2, 4))
+        self.host = host or detect_host()
         _become_subreaper()
         self.warm = warm
         self.start_timeout_s = start_timeout_s
         self.pool_limits = limits
         self.cgroups, self.cgroup_reason = cgroup_support()
-        self._free_uids = list(range(self.host.uid_base, self.host.uid_base + self.host.slots))
-        self._uid_lock = threading.Condition()
+        self._uids = UidSlots(self.host.uid_base, self.host.slots)
+        self.used_uids: set[int] = set()  # every uid this runner's sandboxes ran as
         self._ready: queue.Queue[_Sandbox] = queue.Queue()
         self._closed = threading.Event()
         self._wanted = threading.Semaphore(0)
@@ -913,15 +952,12 @@ class BubblewrapRunner:
         return self._ready.qsize()
 
     def _take_uid(self) -> int:
-        with self._uid_lock:
-            while not self._free_uids:
-                self._uid_lock.wait()
-            return self._free_uids.pop()
+        uid = self._uids.take()
+        self.used_uids.add(uid)
+        return uid
 
     def _give_uid(self, uid: int) -> None:
-        with self._uid_lock:
-            self._free_uids.append(uid)
-            self._uid_lock.notify()
+        self._uids.give(uid)
 
     def _spawn(self) -> _Sandbox:
         uid = self._take_uid()

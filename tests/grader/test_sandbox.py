@@ -451,11 +451,11 @@ CORPUS = [
 ]
 
 
-def slot_processes() -> list[str]:
+def slot_processes(uids: set[int]) -> list[str]:
     listing = subprocess.run(
         ["ps", "-ww", "-eo", "uid=,pid=,args="], capture_output=True, text=True, check=True
     ).stdout
-    return [line for line in listing.splitlines() if 61000 <= int(line.split()[0]) < 61100]
+    return [line for line in listing.splitlines() if int(line.split()[0]) in uids]
 
 
 def tree_digest(*roots: Path) -> str:
@@ -527,6 +527,6 @@ def test_zz_host_is_unchanged_and_grading_still_works(
     # Closing the pool must leave no process behind: not the idle sandboxes, not any daemon a candidate left.
     runner.close()
     deadline = time.monotonic() + 10
-    while slot_processes() and time.monotonic() < deadline:
+    while slot_processes(runner.used_uids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert slot_processes() == []
+    assert runner.used_uids and slot_processes(runner.used_uids) == []

@@ -187,3 +187,16 @@ def test_a_slow_run_reports_steps_as_they_finish(runner: BubblewrapRunner) -> No
     result = runner.run(RunRequest(source, steps, {"x": np.ones(2)}))
     assert result.status == "runtime_error" and "code 3" in result.message
     assert [s.status for s in result.steps] == ["ok", "ok", "ok", "runtime_error"]
+
+
+def test_two_runners_never_share_a_uid(runner: BubblewrapRunner) -> None:
+    # Another process's runner would contend through the same lock files; a second runner here does too.
+    with BubblewrapRunner(warm=2) as other:
+        deadline = time.monotonic() + 20
+        while (other.ready_count < 2 or runner.ready_count < runner.warm) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        other.run(RunRequest("def f():\n    return 1", [Step("f")], {}))
+        assert other.used_uids and runner.used_uids
+        live_here = set(runner._uids._held)
+        live_there = set(other._uids._held)
+        assert live_here and live_there and not (live_here & live_there)
