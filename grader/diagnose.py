@@ -17,6 +17,9 @@ INPUT_MUTATED = (
 )
 
 
+GENERIC_CODES = frozenset({"shape_mismatch", "input_mutated"})
+
+
 def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> list[Diagnosis]:
     """Every mistake that reproduces the candidate's outputs, ranked by the share of failed cases it
     explains. A submission with no wrong answers gets none."""
@@ -36,13 +39,14 @@ def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> li
                 code="input_mutated", confidence=round(mutated / len(evaluated), 3), message=INPUT_MUTATED
             )
         )
-    comparable = [(case, ev) for case, ev in wrong if not ev.shape_mismatch]
     for mistake in task.mistakes:
-        explained = sum(task.explained_by(mistake, case, ev) for case, ev in comparable)
+        # Shapes are checked on the outputs each mistake is judged on, so no case needs excluding.
+        explained = sum(task.explained_by(mistake, case, ev) for case, ev in wrong)
         if explained:
             found.append(
                 Diagnosis(
                     code=mistake.code, confidence=round(explained / len(wrong), 3), message=mistake.message
                 )
             )
-    return sorted(found, key=lambda d: -d.confidence)
+    # On equal confidence a named misconception says more than the generic shape or mutation findings.
+    return sorted(found, key=lambda d: (-d.confidence, d.code in GENERIC_CODES))

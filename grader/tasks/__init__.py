@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from grader.tasks.base import Case, Mistake, Task
+from grader.tasks.bn_backward import BatchNormBackward
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
 
-TASKS: dict[str, Task] = {task.id: task for task in (BatchNormForwardTrain(), BatchNormForward())}
+TASKS: dict[str, Task] = {
+    task.id: task for task in (BatchNormForwardTrain(), BatchNormForward(), BatchNormBackward())
+}
 
 __all__ = ["TASKS", "Case", "Mistake", "Task"]

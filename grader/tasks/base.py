@@ -118,15 +118,17 @@ class Task(ABC):
             tolerances=tolerances,
         )
         worst_abs = worst_rel = 0.0
+        problems = []
         for name, reference in expected.items():
             comparison = compare_array(name, actual.get(name), reference, tolerances[name])
             worst_abs = max(worst_abs, comparison.max_abs_err or 0.0)
             worst_rel = max(worst_rel, comparison.max_rel_err or 0.0)
             if not comparison.ok:
-                evaluation.result.status = "wrong_answer"
-                evaluation.result.message = comparison.message
-                evaluation.shape_mismatch = comparison.message.startswith(f"{name} has shape")
-                break
+                problems.append(comparison.message)  # every wrong output is named (dx, dgamma, dbeta…)
+                evaluation.shape_mismatch |= comparison.message.startswith(f"{name} has shape")
+        if problems:
+            evaluation.result.status = "wrong_answer"
+            evaluation.result.message = "; ".join(problems)
         evaluation.result.max_abs_err, evaluation.result.max_rel_err = worst_abs, worst_rel
         mutated = self.mutated_inputs(case, outcomes)
         if mutated and evaluation.result.status == "passed":

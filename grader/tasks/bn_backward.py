@@ -1,0 +1,150 @@
+"""bn-backward: the gradient of training-mode batch norm with respect to x, gamma and beta."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.reference import batchnorm_backward, batchnorm_forward
+from grader.sandbox import Input, Ref, Step, StepOutcome
+from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.bn_forward import STATEMENT as FORWARD_STATEMENT
+from grader.tasks.cases import affine, features, with_constant_feature
+
+Array = np.ndarray
+
+STATEMENT = (
+    FORWARD_STATEMENT.replace(
+        "### Batch normalization with running statistics", "### Batch normalization: backward pass"
+    )
+    + """
+Then implement `batchnorm_backward(dout, cache)` returning `(dx, dgamma, dbeta)` for a **train-mode**
+forward pass: `dout` is the upstream gradient of shape `(N, D)`; `dx` has shape `(N, D)`, `dgamma` and
+`dbeta` shape `(D,)`, all float64. `cache` is whatever your forward pass returned. Remember that the batch
+mean and variance depend on every element of `x`.
+"""
+)
+
+STARTER = '''\
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Your train/test forward pass; return (out, cache) with what the backward pass needs in cache."""
+    raise NotImplementedError
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of the train-mode forward pass: return (dx, dgamma, dbeta)."""
+    raise NotImplementedError
+'''
+
+
+def _reference(x: Array, gamma: Array, beta: Array, dout: Array, eps: float) -> tuple[Array, Array, Array]:
+    _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
+    return batchnorm_backward(dout, cache)
+
+
+def _missing_terms(
+    x: Array, gamma: Array, beta: Array, dout: Array, eps: float, *, mean_term: bool, var_term: bool
+) -> tuple[Array, Array, Array]:
+    n = x.shape[0]
+    mean = x.mean(axis=0)
+    inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)
+    xhat = (x - mean) * inv_std
+    dxhat = dout * gamma
+    dx = n * dxhat
+    if mean_term:
+        dx = dx - dxhat.sum(axis=0)
+    if var_term:
+        dx = dx - xhat * (dxhat * xhat).sum(axis=0)
+    return inv_std / n * dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def _without_mean_term(
+    x: Array, gamma: Array, beta: Array, dout: Array, eps: float
+) -> tuple[Array, Array, Array]:
+    return _missing_terms(x, gamma, beta, dout, eps, mean_term=False, var_term=True)
+
+
+def _without_var_term(
+    x: Array, gamma: Array, beta: Array, dout: Array, eps: float
+) -> tuple[Array, Array, Array]:
+    return _missing_terms(x, gamma, beta, dout, eps, mean_term=True, var_term=False)
+
+
+class BatchNormBackward(Task):
+    id = "bn-backward"
+    title = "Batch norm backward pass"
+    functions = ("batchnorm_forward", "batchnorm_backward")
+    statement = STATEMENT
+    starter = STARTER
+    positional_inputs = ("x", "gamma", "beta")
+    mistakes = (
+        Mistake(
+            "backward_missing_mean_term",
+            "The gradient with respect to x ignores that the batch mean depends on x (the term subtracting"
+            " the mean of the upstream gradient is missing).",
+            _without_mean_term,
+            judged_on=("dx",),
+        ),
+        Mistake(
+            "backward_missing_var_term",
+            "The gradient with respect to x ignores that the batch variance depends on x (the term involving "
+            "x_hat times the mean of dout * x_hat is missing).",
+            _without_var_term,
+            judged_on=("dx",),
+        ),
+    )
+
+    def reference(self) -> Callable[..., Any]:
+        return _reference
+
+    def cases(self, seed: int) -> list[Case]:
+        sample = np.random.default_rng(2026)
+        g, b = affine(sample, 3)
+        cases = [
+            Case(
+                "sample",
+                True,
+                {"x": features(sample, 4, 3), "gamma": g, "beta": b, "dout": sample.normal(size=(4, 3))},
+            )
+        ]
+        rng = np.random.default_rng([seed, 303])
+        for name, x, params in [
+            ("non_square", features(rng, 7, 5), {}),
+            ("two_examples", features(rng, 2, 4), {}),
+            ("tiny_variance", features(rng, 8, 3, tiny=True), {"eps": 1e-3}),
+            ("offset_1e6", features(rng, 10, 3, offset=1e6), {}),
+            ("constant_feature", with_constant_feature(features(rng, 6, 4), 0), {}),
+            ("wide_batch", features(rng, 50, 20), {}),
+        ]:
+            gamma, beta = affine(rng, x.shape[1])
+            dout = rng.normal(size=x.shape)
+            cases.append(Case(name, False, {"x": x, "gamma": gamma, "beta": beta, "dout": dout}, params))
+        return cases
+
+    def steps(self, case: Case, prefix: str) -> list[Step]:
+        param = {"mode": "train", **case.params}
+        forward = Step(
+            "batchnorm_forward",
+            (Input(prefix + "x"), Input(prefix + "gamma"), Input(prefix + "beta"), param),
+            save_as=prefix + "fwd",
+            return_result=False,
+            report_args=True,
+        )
+        backward = Step("batchnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))))
+        return [forward, backward]
+
+    def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
+        a: dict[str, Array] = {k: v.astype(dtype) for k, v in case.arrays.items()}
+        dx, dgamma, dbeta = kernel(a["x"], a["gamma"], a["beta"], a["dout"], case.params.get("eps", 1e-5))
+        return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
+        result = outcomes[1].result
+        if not isinstance(result, tuple | list) or len(result) != 3:
+            return {"dx": result, "dgamma": None, "dbeta": None}
+        return dict(zip(("dx", "dgamma", "dbeta"), result, strict=True))
