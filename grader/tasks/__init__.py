@@ -6,9 +6,10 @@ from grader.tasks.base import Case, Mistake, Task
 from grader.tasks.bn_backward import BatchNormBackward
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
+from grader.tasks.layernorm import LayerNorm
 
 TASKS: dict[str, Task] = {
-    task.id: task for task in (BatchNormForwardTrain(), BatchNormForward(), BatchNormBackward())
+    task.id: task for task in (BatchNormForwardTrain(), BatchNormForward(), BatchNormBackward(), LayerNorm())
 }
 
 __all__ = ["TASKS", "Case", "Mistake", "Task"]
