@@ -7,9 +7,17 @@ from grader.tasks.bn_backward import BatchNormBackward
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
 from grader.tasks.layernorm import LayerNorm
+from grader.tasks.spatial_bn import SpatialBatchNorm
 
 TASKS: dict[str, Task] = {
-    task.id: task for task in (BatchNormForwardTrain(), BatchNormForward(), BatchNormBackward(), LayerNorm())
+    task.id: task
+    for task in (
+        BatchNormForwardTrain(),
+        BatchNormForward(),
+        BatchNormBackward(),
+        LayerNorm(),
+        SpatialBatchNorm(),
+    )
 }
 
 __all__ = ["TASKS", "Case", "Mistake", "Task"]
