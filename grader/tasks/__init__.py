@@ -6,6 +6,7 @@ from grader.tasks.base import Case, Mistake, Task
 from grader.tasks.bn_backward import BatchNormBackward
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
+from grader.tasks.groupnorm import GroupNorm
 from grader.tasks.layernorm import LayerNorm
 from grader.tasks.spatial_bn import SpatialBatchNorm
 
@@ -17,6 +18,7 @@ TASKS: dict[str, Task] = {
         BatchNormBackward(),
         LayerNorm(),
         SpatialBatchNorm(),
+        GroupNorm(),
     )
 }
 

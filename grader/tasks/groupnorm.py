@@ -1,0 +1,168 @@
+"""groupnorm: group normalization for (N, C, H, W), contiguous channel groups, forward and backward."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from grader.reference import spatial_groupnorm_backward, spatial_groupnorm_forward
+from grader.sandbox import Input, Ref, Step, StepOutcome
+from grader.tasks.base import Case, Mistake, Outputs, Task
+
+Array = np.ndarray
+
+STATEMENT = """\
+### Group normalization
+
+Implement `spatial_groupnorm_forward(x, gamma, beta, G, gn_param)` returning `(out, cache)` and
+`spatial_groupnorm_backward(dout, cache)` returning `(dx, dgamma, dbeta)`.
+
+* `x` has shape `(N, C, H, W)`; `G` divides `C`; `gamma` and `beta` have shape `(1, C, 1, 1)`;
+  `gn_param` may hold `eps` (default `1e-5`).
+* The channels are split into `G` groups of **contiguous** channels (channels `0 .. C/G - 1` form the first
+  group). Each example and group is normalized with the mean and biased variance of its `C/G * H * W`
+  values, epsilon inside the square root; then `out = gamma * x_hat + beta`, per channel.
+* Statistics never mix examples, so group norm behaves the same for any batch size.
+* `dx` has the shape of `x`; `dgamma` and `dbeta` the shape `(1, C, 1, 1)`. Do not modify inputs in place.
+"""
+
+STARTER = '''\
+import numpy as np
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Group norm for x (N, C, H, W) with G groups of contiguous channels; return (out, cache)."""
+    raise NotImplementedError
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Gradients of spatial_groupnorm_forward: return (dx, dgamma, dbeta)."""
+    raise NotImplementedError
+'''
+
+
+def _reference(
+    x: Array, gamma: Array, beta: Array, dout: Array, groups: int, eps: float
+) -> tuple[Array, ...]:
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, groups, {"eps": eps})
+    return (out, *spatial_groupnorm_backward(dout, cache))
+
+
+def _grouped_forward(
+    x: Array, gamma: Array, beta: Array, dout: Array, groups: int, eps: float, *, layout: str
+) -> tuple[Array | None, ...]:
+    """The forward pass with groups formed wrongly; only `out` is judged."""
+    n, c, h, w = x.shape
+    grouped: Array
+    if layout == "strided":  # channel k goes to group k % G
+        order = np.argsort(np.arange(c) % groups, kind="stable")
+        grouped = x[:, order].reshape(n, groups, -1)
+    else:  # "batch_group": statistics pooled over the batch as well
+        grouped = x.reshape(n, groups, -1).transpose(1, 0, 2).reshape(groups, -1)
+    mean = grouped.mean(axis=-1, keepdims=True)
+    xhat = (grouped - mean) / np.sqrt(grouped.var(axis=-1, keepdims=True) + eps)
+    if layout == "strided":
+        restored = np.empty_like(x)
+        restored[:, order] = xhat.reshape(n, c, h, w)
+    else:
+        restored = xhat.reshape(groups, n, -1).transpose(1, 0, 2).reshape(x.shape)
+    return gamma * restored + beta, None, None, None
+
+
+class GroupNorm(Task):
+    id = "groupnorm"
+    title = "Group normalization"
+    functions = ("spatial_groupnorm_forward", "spatial_groupnorm_backward")
+    statement = STATEMENT
+    starter = STARTER
+    positional_inputs = ("x", "gamma", "beta")
+    mistakes = (
+        Mistake(
+            "groupnorm_strided_groups",
+            "Forms the groups from every G-th channel (channel k in group k mod G) instead of from contiguous"
+            " blocks of C/G channels.",
+            partial(_grouped_forward, layout="strided"),
+            judged_on=("out",),
+        ),
+        Mistake(
+            "wrong_axis",
+            "Pools the statistics of a group over the whole batch; group norm normalizes each example on its"
+            " own.",
+            partial(_grouped_forward, layout="batch_group"),
+            judged_on=("out",),
+        ),
+    )
+
+    def reference(self) -> Callable[..., Any]:
+        return _reference
+
+    def cases(self, seed: int) -> list[Case]:
+        cases = [self._case("sample", True, np.random.default_rng(2029), (2, 4, 2, 2), 2)]
+        rng = np.random.default_rng([seed, 606])
+        cases += [
+            self._case("three_groups", False, rng, (2, 6, 3, 3), 3),
+            self._case("four_groups_of_two", False, rng, (3, 8, 2, 3), 4),
+            self._case("one_example", False, rng, (1, 6, 4, 4), 2),
+            self._case("non_square", False, rng, (2, 12, 5, 2), 3, eps=1e-3),
+        ]
+        return cases
+
+    @staticmethod
+    def _case(
+        name: str,
+        visible: bool,
+        rng: np.random.Generator,
+        shape: tuple[int, int, int, int],
+        groups: int,
+        eps: float = 1e-5,
+    ) -> Case:
+        c = shape[1]
+        x = rng.normal(0.0, 5.0, size=(1, c, 1, 1)) + rng.normal(size=shape) * rng.uniform(
+            0.3, 4, (1, c, 1, 1)
+        )
+        arrays = {
+            "x": x,
+            "gamma": rng.uniform(0.5, 2.0, size=(1, c, 1, 1)),
+            "beta": rng.normal(size=(1, c, 1, 1)),
+            "dout": rng.normal(size=shape),
+        }
+        return Case(name, visible, arrays, {"G": groups, "eps": eps})
+
+    def steps(self, case: Case, prefix: str) -> list[Step]:
+        forward = Step(
+            "spatial_groupnorm_forward",
+            (
+                Input(prefix + "x"),
+                Input(prefix + "gamma"),
+                Input(prefix + "beta"),
+                case.params["G"],
+                {"eps": case.params["eps"]},
+            ),
+            save_as=prefix + "fwd",
+            report_args=True,
+        )
+        return [
+            forward,
+            Step("spatial_groupnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,)))),
+        ]
+
+    def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
+        a: dict[str, Array] = {k: v.astype(dtype) for k, v in case.arrays.items()}
+        out, dx, dgamma, dbeta = kernel(
+            a["x"], a["gamma"], a["beta"], a["dout"], case.params["G"], case.params["eps"]
+        )
+        return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
+        forward, backward = outcomes[0].result, outcomes[1].result
+        outputs: dict[str, object] = {
+            "out": forward[0] if isinstance(forward, tuple | list) and forward else forward
+        }
+        grads = (
+            backward if isinstance(backward, tuple | list) and len(backward) == 3 else (backward, None, None)
+        )
+        outputs.update(zip(("dx", "dgamma", "dbeta"), grads, strict=True))
+        return outputs

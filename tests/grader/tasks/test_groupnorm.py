@@ -1,0 +1,91 @@
+"""groupnorm: contiguous channel groups per example; strided groups and batch pooling are named."""
+
+from __future__ import annotations
+
+import pytest
+
+TASK = "groupnorm"
+
+CORRECT = """
+import numpy as np
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    g = x.reshape(N, G, -1)
+    mu = g.mean(axis=2, keepdims=True)
+    inv = 1.0 / np.sqrt(g.var(axis=2, keepdims=True) + eps)
+    xhat = ((g - mu) * inv).reshape(x.shape)
+    return gamma * xhat + beta, (xhat, gamma, inv, G)
+
+def spatial_groupnorm_backward(dout, cache):
+    xhat, gamma, inv, G = cache
+    N = dout.shape[0]
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    dxhat = (dout * gamma).reshape(N, G, -1)
+    xh = xhat.reshape(N, G, -1)
+    m = dxhat.shape[2]
+    dx = inv / m * (m * dxhat - dxhat.sum(2, keepdims=True) - xh * (dxhat * xh).sum(2, keepdims=True))
+    return dx.reshape(dout.shape), dgamma, dbeta
+"""
+
+# Looping over groups with explicit channel slices, as many candidates write it first.
+LOOPS = """
+import numpy as np
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    size = C // G
+    xhat = np.empty_like(x)
+    stds = np.empty((N, G))
+    for n in range(N):
+        for k in range(G):
+            block = x[n, k * size:(k + 1) * size]
+            stds[n, k] = np.sqrt(block.var() + eps)
+            xhat[n, k * size:(k + 1) * size] = (block - block.mean()) / stds[n, k]
+    return gamma * xhat + beta, (xhat, gamma, stds, size)
+
+def spatial_groupnorm_backward(dout, cache):
+    xhat, gamma, stds, size = cache
+    N, C, H, W = dout.shape
+    dx = np.empty_like(dout)
+    dxhat = dout * gamma
+    for n in range(N):
+        for k in range(C // size):
+            s = slice(k * size, (k + 1) * size)
+            d, xh = dxhat[n, s], xhat[n, s]
+            m = d.size
+            dx[n, s] = (m * d - d.sum() - xh * (d * xh).sum()) / (m * stds[n, k])
+    return dx, (dout * xhat).sum(axis=(0, 2, 3), keepdims=True), dout.sum(axis=(0, 2, 3), keepdims=True)
+"""
+
+WRONG = {
+    "groupnorm_strided_groups": LOOPS.replace(
+        "block = x[n, k * size:(k + 1) * size]", "block = x[n, k::C // size]"
+    ).replace("xhat[n, k * size:(k + 1) * size] = ", "xhat[n, k::C // size] = "),
+    "wrong_axis": CORRECT.replace(
+        "g = x.reshape(N, G, -1)\n    mu = g.mean(axis=2, keepdims=True)\n"
+        "    inv = 1.0 / np.sqrt(g.var(axis=2, keepdims=True) + eps)",
+        "g = x.reshape(N, G, -1)\n    mu = g.mean(axis=(0, 2), keepdims=True)\n"
+        "    inv = 1.0 / np.sqrt(g.var(axis=(0, 2), keepdims=True) + eps)",
+    ),
+}
+
+
+@pytest.mark.parametrize("source", [CORRECT, LOOPS], ids=["vectorized", "loops"])
+def test_correct_solutions_are_accepted(grade_source, source: str) -> None:  # type: ignore[no-untyped-def]
+    result = grade_source(TASK, source)
+    assert result.verdict == "accepted", [(c.name, c.message) for c in result.cases if c.status != "passed"]
+    assert result.diagnoses == []
+
+
+@pytest.mark.parametrize("code", WRONG)
+def test_group_mistakes_are_named_first(grade_source, code: str) -> None:  # type: ignore[no-untyped-def]
+    assert WRONG[code] not in (CORRECT, LOOPS)
+    result = grade_source(TASK, WRONG[code])
+    assert result.verdict in ("rejected", "partially_accepted")
+    assert result.diagnoses and result.diagnoses[0].code == code, [
+        (d.code, d.confidence) for d in result.diagnoses
+    ]
