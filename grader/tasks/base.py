@@ -53,6 +53,17 @@ class CaseEvaluation:
     input_mutated: bool = False
 
 
+def first_result(result: object) -> object:
+    """`out` from a call returning `(out, cache)`; whatever came back if it is not such a pair."""
+    return result[0] if isinstance(result, tuple | list) and result else result
+
+
+def gradients(result: object) -> dict[str, object]:
+    """dx, dgamma and dbeta from a backward call; a malformed return leaves dgamma and dbeta missing."""
+    parts = result if isinstance(result, tuple | list) and len(result) == 3 else (result, None, None)
+    return dict(zip(("dx", "dgamma", "dbeta"), parts, strict=True))
+
+
 class Task(ABC):
     id: str
     title: str

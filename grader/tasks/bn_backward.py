@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.reference import batchnorm_backward, batchnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Task, gradients
 from grader.tasks.bn_forward import STATEMENT as FORWARD_STATEMENT
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -144,7 +144,4 @@ class BatchNormBackward(Task):
         return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        result = outcomes[1].result
-        if not isinstance(result, tuple | list) or len(result) != 3:
-            return {"dx": result, "dgamma": None, "dbeta": None}
-        return dict(zip(("dx", "dgamma", "dbeta"), result, strict=True))
+        return gradients(outcomes[1].result)

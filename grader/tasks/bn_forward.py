@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.reference import batchnorm_forward
 from grader.sandbox import Input, Step, StepOutcome
-from grader.tasks.base import Case, Outputs, Task
+from grader.tasks.base import Case, Outputs, Task, first_result
 from grader.tasks.batchnorm_variants import RUNNING_STATISTICS_MISTAKES, STATISTICS_MISTAKES
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -137,8 +137,7 @@ class BatchNormForward(Task):
         }
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        result = outcomes[0].result
-        out = result[0] if isinstance(result, tuple | list) and result else result
+        out = first_result(outcomes[0].result)
         after = outcomes[0].args_after or []
         param = after[3] if len(after) > 3 and isinstance(after[3], dict) else {}
         d = case.arrays["x"].shape[1]

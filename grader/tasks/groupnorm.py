@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import spatial_groupnorm_backward, spatial_groupnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
 
 Array = np.ndarray
 
@@ -157,12 +157,4 @@ class GroupNorm(Task):
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        forward, backward = outcomes[0].result, outcomes[1].result
-        outputs: dict[str, object] = {
-            "out": forward[0] if isinstance(forward, tuple | list) and forward else forward
-        }
-        grads = (
-            backward if isinstance(backward, tuple | list) and len(backward) == 3 else (backward, None, None)
-        )
-        outputs.update(zip(("dx", "dgamma", "dbeta"), grads, strict=True))
-        return outputs
+        return {"out": first_result(outcomes[0].result), **gradients(outcomes[1].result)}

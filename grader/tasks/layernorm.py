@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import layernorm_backward, layernorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
 from grader.tasks.cases import affine, features
 
 Array = np.ndarray
@@ -175,8 +175,4 @@ class LayerNorm(Task):
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        forward, backward = outcomes[0].result, outcomes[1].result
-        out = forward[0] if isinstance(forward, tuple | list) and forward else forward
-        if not isinstance(backward, tuple | list) or len(backward) != 3:
-            return {"out": out, "dx": backward, "dgamma": None, "dbeta": None}
-        return {"out": out, **dict(zip(("dx", "dgamma", "dbeta"), backward, strict=True))}
+        return {"out": first_result(outcomes[0].result), **gradients(outcomes[1].result)}

@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import spatial_batchnorm_backward, spatial_batchnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
 from grader.tasks.cases import affine
 
 Array = np.ndarray
@@ -169,17 +169,12 @@ class SpatialBatchNorm(Task):
         return outputs
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        forward, backward = outcomes[0].result, outcomes[1].result
         after = outcomes[0].args_after or []
         param = after[3] if len(after) > 3 and isinstance(after[3], dict) else {}
         c = case.arrays["x"].shape[1]
-        outputs: dict[str, object] = {
-            "out": forward[0] if isinstance(forward, tuple | list) and forward else forward,
+        return {
+            "out": first_result(outcomes[0].result),
             "running_mean": param.get("running_mean", np.zeros(c)),
             "running_var": param.get("running_var", np.zeros(c)),
+            **gradients(outcomes[1].result),
         }
-        grads = (
-            backward if isinstance(backward, tuple | list) and len(backward) == 3 else (backward, None, None)
-        )
-        outputs.update(zip(("dx", "dgamma", "dbeta"), grads, strict=True))
-        return outputs
