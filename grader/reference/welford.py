@@ -19,10 +19,10 @@ def welford_merge(a: State, b: State) -> State:
     if count == 0:
         return (
             0,
-            np.zeros_like(np.asarray(mean_a, dtype=np.float64)),
-            np.zeros_like(np.asarray(m2_a, dtype=np.float64)),
+            np.zeros_like(np.asarray(mean_a)),
+            np.zeros_like(np.asarray(m2_a)),
         )
-    delta = np.asarray(mean_b, dtype=np.float64) - mean_a
+    delta = np.asarray(mean_b) - mean_a
     mean = mean_a + delta * (count_b / count)
     m2 = m2_a + m2_b + delta**2 * (count_a * count_b / count)
     return count, mean, m2
@@ -30,7 +30,7 @@ def welford_merge(a: State, b: State) -> State:
 
 def welford_update(state: State, x: Array) -> State:
     """Add a chunk x (n, D): its own statistics come from a two-pass computation, then a merge."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.shape[0] == 0:
         return state
     mean = x.mean(axis=0)

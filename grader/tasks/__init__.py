@@ -9,6 +9,7 @@ from grader.tasks.bn_forward_train import BatchNormForwardTrain
 from grader.tasks.groupnorm import GroupNorm
 from grader.tasks.layernorm import LayerNorm
 from grader.tasks.spatial_bn import SpatialBatchNorm
+from grader.tasks.welford import Welford
 
 TASKS: dict[str, Task] = {
     task.id: task
@@ -19,6 +20,7 @@ TASKS: dict[str, Task] = {
         LayerNorm(),
         SpatialBatchNorm(),
         GroupNorm(),
+        Welford(),
     )
 }
 

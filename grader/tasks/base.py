@@ -41,6 +41,8 @@ class Mistake:
     # The outputs this misconception determines; others (say, running statistics after normalizing over
     # the wrong axis) are whatever the candidate's code happens to make of it, so they are not compared.
     judged_on: tuple[str, ...] | None = None
+    # Other ways the same misconception shows up (e.g. a broken merge also used inside the update).
+    variants: tuple[Callable[..., Any], ...] = ()
 
 
 @dataclass
@@ -149,16 +151,20 @@ class Task(ABC):
         return evaluation
 
     def explained_by(self, mistake: Mistake, case: Case, evaluation: CaseEvaluation) -> bool:
-        """Does this mistake reproduce the candidate's outputs on a case where it differs from the truth?"""
-        try:
-            with np.errstate(all="ignore"):  # wrong kernels may take square roots of negative numbers
-                wrong = self.run_kernel(mistake.kernel, case, np.float64)
-        except (ArithmeticError, ValueError, IndexError):
-            return False
+        """Does this mistake (in any of its forms) reproduce the candidate's outputs on a case where it
+        differs from the truth?"""
         candidate, expected, tolerances = evaluation.outputs, evaluation.expected, evaluation.tolerances
         names = mistake.judged_on or tuple(expected)
-        differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in names)
-        return differs and all(
-            isinstance(candidate.get(n), np.ndarray) and close(candidate[n], wrong[n], tolerances[n])
-            for n in names
-        )
+        for kernel in (mistake.kernel, *mistake.variants):
+            try:
+                with np.errstate(all="ignore"):  # wrong kernels may take square roots of negative numbers
+                    wrong = self.run_kernel(kernel, case, np.float64)
+            except (ArithmeticError, ValueError, IndexError):
+                continue
+            differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in names)
+            if differs and all(
+                isinstance(candidate.get(n), np.ndarray) and close(candidate[n], wrong[n], tolerances[n])
+                for n in names
+            ):
+                return True
+        return False
