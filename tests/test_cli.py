@@ -129,9 +129,15 @@ def test_grade_prints_the_contract_json_and_exits_0_whatever_the_score(tmp_path:
 def test_tasks_list_prints_the_task_ids() -> None:
     result = run(["tasks", "list"], {})
     assert result.returncode == 0
-    assert {"bn-backward", "bn-forward", "bn-forward-train", "layernorm", "spatial-bn"} <= set(
-        result.stdout.split()
-    )
+    assert {
+        "bn-backward",
+        "bn-forward",
+        "bn-forward-train",
+        "groupnorm",
+        "layernorm",
+        "spatial-bn",
+        "welford",
+    } <= set(result.stdout.split())
 
 
 def test_worker_without_a_broker_explains_the_embedded_mode() -> None:
