@@ -23,3 +23,17 @@ def grade_source(runner: BubblewrapRunner):  # type: ignore[no-untyped-def]
         return grade(task_id, source, seed=seed, runner=runner)
 
     return run
+
+
+def assert_accepted(result: GradeResult) -> None:
+    """Every case passed and nothing was diagnosed; on failure, the failing cases are shown."""
+    assert result.verdict == "accepted", [(c.name, c.message) for c in result.cases if c.status != "passed"]
+    assert result.score == 1.0
+    assert result.diagnoses == []
+
+
+def assert_named_first(result: GradeResult, code: str) -> None:
+    """The submission was rejected (wholly or partly) and `code` is the first diagnosis."""
+    assert result.verdict in ("rejected", "partially_accepted"), result.verdict
+    assert result.diagnoses, [(c.name, c.message) for c in result.cases]
+    assert result.diagnoses[0].code == code, [(d.code, d.confidence) for d in result.diagnoses]

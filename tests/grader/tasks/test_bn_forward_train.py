@@ -10,6 +10,7 @@ from markdown_it import MarkdownIt
 
 from grader import get_task
 from grader.reference import batchnorm
+from tests.grader.tasks.conftest import assert_accepted, assert_named_first
 
 TASK = "bn-forward-train"
 
@@ -111,8 +112,7 @@ def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
 @pytest.mark.parametrize("style", CORRECT)
 def test_correct_solutions_are_accepted_without_diagnosis(grade_source, style: str) -> None:  # type: ignore[no-untyped-def]
     result = grade_source(TASK, CORRECT[style])
-    assert result.verdict == "accepted", [c for c in result.cases if c.status != "passed"]
-    assert result.score == 1.0 and result.diagnoses == []
+    assert_accepted(result)
 
 
 def test_the_reference_passes_its_own_cases(grade_source) -> None:  # type: ignore[no-untyped-def]
@@ -125,9 +125,7 @@ def test_the_reference_passes_its_own_cases(grade_source) -> None:  # type: igno
 @pytest.mark.parametrize("code", WRONG)
 def test_each_mistake_is_rejected_and_named_first(grade_source, code: str) -> None:  # type: ignore[no-untyped-def]
     result = grade_source(TASK, WRONG[code])
-    assert result.verdict in ("rejected", "partially_accepted")
-    assert result.diagnoses, [c.message for c in result.cases]
-    assert result.diagnoses[0].code == code, [(d.code, d.confidence) for d in result.diagnoses]
+    assert_named_first(result, code)
 
 
 def test_compile_errors_and_hidden_error_details(grade_source) -> None:  # type: ignore[no-untyped-def]

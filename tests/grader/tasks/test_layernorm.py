@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.grader.tasks.conftest import assert_accepted, assert_named_first
+
 TASK = "layernorm"
 
 CORRECT = """
@@ -65,15 +67,11 @@ WRONG = {
 @pytest.mark.parametrize("source", [CORRECT, VIA_TRANSPOSE], ids=["direct", "via_transpose"])
 def test_correct_solutions_are_accepted(grade_source, source: str) -> None:  # type: ignore[no-untyped-def]
     result = grade_source(TASK, source)
-    assert result.verdict == "accepted", [(c.name, c.message) for c in result.cases if c.status != "passed"]
-    assert result.diagnoses == []
+    assert_accepted(result)
 
 
 @pytest.mark.parametrize("code", WRONG)
 def test_each_mistake_is_named_first(grade_source, code: str) -> None:  # type: ignore[no-untyped-def]
     assert WRONG[code] != CORRECT
     result = grade_source(TASK, WRONG[code])
-    assert result.verdict in ("rejected", "partially_accepted")
-    assert result.diagnoses and result.diagnoses[0].code == code, [
-        (d.code, d.confidence) for d in result.diagnoses
-    ]
+    assert_named_first(result, code)
