@@ -51,7 +51,7 @@ def _run_cases(
     for index, case in enumerate(cases):
         prefix = f"c{index}_"
         inputs.update({prefix + name: value for name, value in case.arrays.items()})
-        case_steps = task.steps(case, prefix)
+        case_steps = task.calls(case, prefix)
         spans.append((len(steps), len(steps) + len(case_steps)))
         steps += case_steps
     result = runner.run(RunRequest(source, steps, inputs, limits))

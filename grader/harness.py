@@ -41,6 +41,9 @@ MAX_MESSAGE = 2000
 MAX_DEPTH = 6
 MAX_ARRAYS_PER_STEP = 64
 HARNESS_PID = os.getpid()
+# Bound before the candidate's code runs, so a solution that replaces time.perf_counter does not change how
+# long its calls are reported to take (the speed checks read these times).
+call_clock = time.perf_counter
 
 
 class CallTimedOut(BaseException):
@@ -229,7 +232,6 @@ def run_step(
     saved: dict[str, Any],
     limits: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    started = time.perf_counter()
     meta: dict[str, Any] = {"index": index, "status": "ok"}
     encoder = Encoder(f"s{index}_", limits["output_bytes"])
     args = kwargs = None
@@ -238,9 +240,11 @@ def run_step(
         args = [resolve(a, inputs, saved) for a in step.get("args", [])]
         kwargs = {k: resolve(v, inputs, saved) for k, v in step.get("kwargs", {}).items()}
         signal.setitimer(signal.ITIMER_REAL, limits["call_timeout_s"])
+        started = call_clock()
         try:
             result = func(*args, **kwargs)
         finally:
+            meta["call_s"] = call_clock() - started
             signal.setitimer(signal.ITIMER_REAL, 0)
             leave_if_forked()
         if step.get("save_as"):
@@ -260,7 +264,6 @@ def run_step(
     except BaseException as exc:  # the candidate's error, reported and survived
         leave_if_forked()
         meta.update(error("runtime_error", type(exc).__name__, exc))
-    meta["wall_s"] = time.perf_counter() - started
     return meta, encoder.arrays
 
 

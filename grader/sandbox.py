@@ -216,7 +216,7 @@ class StepOutcome:
     kwargs_after: dict[str, Any] | None = None
     error_type: str = ""
     error_message: str = ""
-    wall_s: float = 0.0
+    call_s: float = 0.0  # time inside the candidate's function, as the harness measured it
 
 
 @dataclass(frozen=True)
@@ -780,7 +780,7 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
         raise InvalidOutput("reported arguments are not a list")
     if kwargs_after is not None and not isinstance(kwargs_after, dict):
         raise InvalidOutput("reported keyword arguments are not a mapping")
-    wall = meta.get("wall_s", 0.0)
+    call_s = meta.get("call_s", 0.0)
     return StepOutcome(
         status=status,
         result=decode_value(meta.get("result"), arrays),
@@ -788,7 +788,7 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
         kwargs_after=kwargs_after,
         error_type=str(error.get("type", ""))[:100],
         error_message=str(error.get("message", ""))[:2000],
-        wall_s=float(wall) if isinstance(wall, int | float) else 0.0,
+        call_s=float(call_s) if isinstance(call_s, int | float) and call_s >= 0 else 0.0,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -21,14 +21,19 @@ from grader.sandbox import Step, StepOutcome
 
 Array = np.ndarray
 Outputs = dict[str, Array]
+# "values": outputs compared with the reference; "gradient_check": a backward pass compared with finite
+# differences of the candidate's own forward pass; "speed": values, then time compared with the reference.
+CaseKind = Literal["values", "gradient_check", "speed"]
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
     visible: bool
-    arrays: Mapping[str, Array]
+    arrays: Mapping[str, Array]  # sent into the sandbox
     params: Mapping[str, Any] = field(default_factory=dict)
+    kind: CaseKind = "values"
+    checks: Mapping[str, Any] = field(default_factory=dict)  # what the grader keeps to itself
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,9 @@ class CaseEvaluation:
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     shape_mismatch: bool = False
     input_mutated: bool = False
+    # "batchnorm_backward: dgamma"-style names of gradients that disagree with the candidate's own forward.
+    inconsistent_gradients: list[str] = field(default_factory=list)
+    too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
 
 
 def first_result(result: object) -> object:
@@ -84,6 +92,10 @@ class Task(ABC):
     def steps(self, case: Case, prefix: str) -> list[Step]:
         """The sandbox calls for one case; inputs are referred to as `prefix + name`."""
 
+    def calls(self, case: Case, prefix: str) -> list[Step]:
+        """What the grader runs for a case of any kind; tasks with checks beyond values widen it."""
+        return self.steps(case, prefix)
+
     @abstractmethod
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
         """The named outputs a kernel (the reference or a mistake) produces on this case."""
@@ -112,16 +124,24 @@ class Task(ABC):
         tolerances = {name: Tolerance.from_spread(value, outputs32[name]) for name, value in outputs.items()}
         return outputs, tolerances
 
-    def evaluate(self, case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation:
+    @staticmethod
+    def failed_call(case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation | None:
+        """The case's result when one of its calls raised, timed out or never ran."""
         failed = next((o for o in outcomes if o.status != "ok"), None)
+        if failed is None:
+            return None
+        status = "runtime_error" if failed.status == "not_run" else failed.status
+        message = f"{failed.error_type}: {failed.error_message}".strip(": ") or failed.status.replace(
+            "_", " "
+        )
+        return CaseEvaluation(
+            CaseResult(name=case.name, visible=case.visible, status=status, message=message)
+        )
+
+    def evaluate(self, case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation:
+        failed = self.failed_call(case, outcomes)
         if failed is not None:
-            status = "runtime_error" if failed.status == "not_run" else failed.status
-            message = f"{failed.error_type}: {failed.error_message}".strip(": ") or failed.status.replace(
-                "_", " "
-            )
-            return CaseEvaluation(
-                CaseResult(name=case.name, visible=case.visible, status=status, message=message)
-            )
+            return failed
         expected, tolerances = self.reference_outputs(case)
         actual = self.candidate_outputs(case, outcomes)
         evaluation = CaseEvaluation(

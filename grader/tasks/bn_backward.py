@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from grader.reference import batchnorm_backward, batchnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task, gradients
+from grader.tasks.backward import BackwardTask, gradient_check_case
+from grader.tasks.base import Case, Mistake, Outputs, gradients
 from grader.tasks.bn_forward import STATEMENT as FORWARD_STATEMENT
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -75,10 +76,11 @@ def _without_var_term(
     return _missing_terms(x, gamma, beta, dout, eps, mean_term=True, var_term=False)
 
 
-class BatchNormBackward(Task):
+class BatchNormBackward(BackwardTask):
     id = "bn-backward"
     title = "Batch norm backward pass"
     functions = ("batchnorm_forward", "batchnorm_backward")
+    backward_functions = ("batchnorm_backward",)
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
@@ -124,16 +126,15 @@ class BatchNormBackward(Task):
             gamma, beta = affine(rng, x.shape[1])
             dout = rng.normal(size=x.shape)
             cases.append(Case(name, False, {"x": x, "gamma": gamma, "beta": beta, "dout": dout}, params))
-        return cases
+        return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 313]), cases[0])]
+
+    def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        param = {"mode": "train", **case.params}
+        return "batchnorm_forward", (inputs["x"], inputs["gamma"], inputs["beta"], param)
 
     def steps(self, case: Case, prefix: str) -> list[Step]:
-        param = {"mode": "train", **case.params}
-        forward = Step(
-            "batchnorm_forward",
-            (Input(prefix + "x"), Input(prefix + "gamma"), Input(prefix + "beta"), param),
-            save_as=prefix + "fwd",
-            return_result=False,
-            report_args=True,
+        forward = self.forward_step(
+            case, prefix, save_as=prefix + "fwd", return_result=False, report_args=True
         )
         backward = Step("batchnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))))
         return [forward, backward]

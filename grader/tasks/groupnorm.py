@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -10,7 +10,8 @@ import numpy as np
 
 from grader.reference import spatial_groupnorm_backward, spatial_groupnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
+from grader.tasks.backward import BackwardTask, gradient_check_case
+from grader.tasks.base import Case, Mistake, Outputs, first_result, gradients
 
 Array = np.ndarray
 
@@ -72,10 +73,11 @@ def _grouped_forward(
     return gamma * restored + beta, None, None, None
 
 
-class GroupNorm(Task):
+class GroupNorm(BackwardTask):
     id = "groupnorm"
     title = "Group normalization"
     functions = ("spatial_groupnorm_forward", "spatial_groupnorm_backward")
+    backward_functions = ("spatial_groupnorm_backward",)
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
@@ -108,7 +110,7 @@ class GroupNorm(Task):
             self._case("one_example", False, rng, (1, 6, 4, 4), 2),
             self._case("non_square", False, rng, (2, 12, 5, 2), 3, eps=1e-3),
         ]
-        return cases
+        return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 616]), cases[0])]
 
     @staticmethod
     def _case(
@@ -131,19 +133,12 @@ class GroupNorm(Task):
         }
         return Case(name, visible, arrays, {"G": groups, "eps": eps})
 
+    def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        args = (inputs["x"], inputs["gamma"], inputs["beta"], case.params["G"], {"eps": case.params["eps"]})
+        return "spatial_groupnorm_forward", args
+
     def steps(self, case: Case, prefix: str) -> list[Step]:
-        forward = Step(
-            "spatial_groupnorm_forward",
-            (
-                Input(prefix + "x"),
-                Input(prefix + "gamma"),
-                Input(prefix + "beta"),
-                case.params["G"],
-                {"eps": case.params["eps"]},
-            ),
-            save_as=prefix + "fwd",
-            report_args=True,
-        )
+        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", report_args=True)
         return [
             forward,
             Step("spatial_groupnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,)))),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -10,7 +10,8 @@ import numpy as np
 
 from grader.reference import layernorm_backward, layernorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
+from grader.tasks.backward import BackwardTask, gradient_check_case
+from grader.tasks.base import Case, Mistake, Outputs, first_result, gradients
 from grader.tasks.cases import affine, features
 
 Array = np.ndarray
@@ -81,10 +82,11 @@ def _rows(rng: np.random.Generator, n: int, d: int, **kwargs: Any) -> Array:
     return features(rng, d, n, **kwargs).T.copy()
 
 
-class LayerNorm(Task):
+class LayerNorm(BackwardTask):
     id = "layernorm"
     title = "Layer normalization forward and backward"
     functions = ("layernorm_forward", "layernorm_backward")
+    backward_functions = ("layernorm_backward",)
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
@@ -156,15 +158,13 @@ class LayerNorm(Task):
                     params,
                 )
             )
-        return cases
+        return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 414]), cases[0])]
+
+    def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        return "layernorm_forward", (inputs["x"], inputs["gamma"], inputs["beta"], dict(case.params))
 
     def steps(self, case: Case, prefix: str) -> list[Step]:
-        forward = Step(
-            "layernorm_forward",
-            (Input(prefix + "x"), Input(prefix + "gamma"), Input(prefix + "beta"), dict(case.params)),
-            save_as=prefix + "fwd",
-            report_args=True,
-        )
+        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", report_args=True)
         return [forward, Step("layernorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))))]
 
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -10,7 +10,8 @@ import numpy as np
 
 from grader.reference import spatial_batchnorm_backward, spatial_batchnorm_forward
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task, first_result, gradients
+from grader.tasks.backward import BackwardTask, gradient_check_case
+from grader.tasks.base import Case, Mistake, Outputs, first_result, gradients
 from grader.tasks.cases import affine
 
 Array = np.ndarray
@@ -69,10 +70,11 @@ def spatial_variant(
     return g * xhat + b, None, None, None
 
 
-class SpatialBatchNorm(Task):
+class SpatialBatchNorm(BackwardTask):
     id = "spatial-bn"
     title = "Spatial batch normalization"
     functions = ("spatial_batchnorm_forward", "spatial_batchnorm_backward")
+    backward_functions = ("spatial_batchnorm_backward",)
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
@@ -117,7 +119,7 @@ class SpatialBatchNorm(Task):
                 "prepopulated", False, rng, (2, 5, 2, 3), {"mode": "train", "momentum": 0.7}, running=True
             ),
         ]
-        return cases
+        return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 515]), cases[0])]
 
     @staticmethod
     def _case(
@@ -145,14 +147,12 @@ class SpatialBatchNorm(Task):
     def _param(self, case: Case, arrays: dict[str, Any]) -> dict[str, Any]:
         return {**case.params, **{k: arrays[k] for k in ("running_mean", "running_var") if k in case.arrays}}
 
+    def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        param = self._param(case, dict(inputs))
+        return "spatial_batchnorm_forward", (inputs["x"], inputs["gamma"], inputs["beta"], param)
+
     def steps(self, case: Case, prefix: str) -> list[Step]:
-        param = self._param(case, {k: Input(prefix + k) for k in case.arrays})
-        forward = Step(
-            "spatial_batchnorm_forward",
-            (Input(prefix + "x"), Input(prefix + "gamma"), Input(prefix + "beta"), param),
-            save_as=prefix + "fwd",
-            report_args=True,
-        )
+        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", report_args=True)
         return [
             forward,
             Step("spatial_batchnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,)))),

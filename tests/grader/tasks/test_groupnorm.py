@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grader.tasks.conftest import assert_accepted, assert_named_first
+from tests.grader.tasks.conftest import (
+    assert_accepted,
+    assert_named_first,
+    assert_only_gradient_inconsistent,
+)
 
 TASK = "groupnorm"
 
@@ -87,3 +91,11 @@ def test_group_mistakes_are_named_first(grade_source, code: str) -> None:  # typ
     assert WRONG[code] not in (CORRECT, LOOPS)
     result = grade_source(TASK, WRONG[code])
     assert_named_first(result, code)
+
+
+def test_the_gradient_check_blames_the_wrong_gradient(grade_source) -> None:  # type: ignore[no-untyped-def]
+    source = CORRECT.replace(
+        "return dx.reshape(dout.shape), dgamma, dbeta", "return 1.01 * dx.reshape(dout.shape), dgamma, dbeta"
+    )
+    assert source != CORRECT
+    assert_only_gradient_inconsistent(grade_source(TASK, source), "spatial_groupnorm_backward", "dx")

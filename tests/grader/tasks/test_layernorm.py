@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grader.tasks.conftest import assert_accepted, assert_named_first
+from tests.grader.tasks.conftest import (
+    assert_accepted,
+    assert_named_first,
+    assert_only_gradient_inconsistent,
+)
 
 TASK = "layernorm"
 
@@ -75,3 +79,11 @@ def test_each_mistake_is_named_first(grade_source, code: str) -> None:  # type: 
     assert WRONG[code] != CORRECT
     result = grade_source(TASK, WRONG[code])
     assert_named_first(result, code)
+
+
+def test_the_gradient_check_blames_the_wrong_gradient(grade_source) -> None:  # type: ignore[no-untyped-def]
+    source = CORRECT.replace(
+        "return dx, (dout * xhat).sum(0), dout.sum(0)", "return dx, (dout * xhat).sum(0), 2 * dout.sum(0)"
+    )
+    assert source != CORRECT
+    assert_only_gradient_inconsistent(grade_source(TASK, source), "layernorm_backward", "dbeta")

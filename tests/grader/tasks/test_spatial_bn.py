@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grader.tasks.conftest import assert_accepted, assert_named_first
+from tests.grader.tasks.conftest import (
+    assert_accepted,
+    assert_named_first,
+    assert_only_gradient_inconsistent,
+)
 
 TASK = "spatial-bn"
 
@@ -107,3 +111,11 @@ def test_each_layout_mistake_is_named_first(grade_source, code: str) -> None:  #
     assert WRONG[code] != VIA_VANILLA
     result = grade_source(TASK, WRONG[code])
     assert_named_first(result, code)
+
+
+def test_the_gradient_check_blames_the_wrong_gradient(grade_source) -> None:  # type: ignore[no-untyped-def]
+    source = CORRECT.replace(
+        "(dout * xhat).sum(axis=(0, 2, 3)), dout", "(dout * xhat).sum(axis=(0, 2, 3)) + 1, dout"
+    )
+    assert source != CORRECT
+    assert_only_gradient_inconsistent(grade_source(TASK, source), "spatial_batchnorm_backward", "dgamma")
