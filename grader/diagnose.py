@@ -19,6 +19,8 @@ INPUT_MUTATED = (
 
 GENERIC_CODES = frozenset({"shape_mismatch", "input_mutated"})
 INCONSISTENT = "backward_inconsistent_with_forward"
+TOO_SLOW = "too_slow"
+AFTER_CAUSES = frozenset({INCONSISTENT, TOO_SLOW})
 
 
 def _inconsistent_gradients(names: Sequence[str]) -> Diagnosis:
@@ -33,32 +35,53 @@ def _inconsistent_gradients(names: Sequence[str]) -> Diagnosis:
     )
 
 
+def _too_slow(slowdown: float) -> Diagnosis:
+    return Diagnosis(
+        code=TOO_SLOW,
+        confidence=1.0,
+        message=(
+            f"The answer is right but {slowdown:.1f}x slower than the reference on a large input: usually a"
+            " Python loop over examples or a step-by-step graph where one vectorized expression would do."
+        ),
+    )
+
+
 def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> list[Diagnosis]:
     """Every mistake that reproduces the candidate's outputs, ranked by the share of failed cases it
-    explains. A submission with no wrong answers gets none."""
-    if not any(ev.result.status == "wrong_answer" for _, ev in evaluated):
-        return []
+    explains, then what the other checks found (inconsistent gradients, slowness). A submission that got
+    every case right gets none."""
     found: list[Diagnosis] = []
     inconsistent = [name for _, ev in evaluated for name in ev.inconsistent_gradients]
     if inconsistent:
         found.append(_inconsistent_gradients(list(dict.fromkeys(inconsistent))))
+    slowdowns = [ev.too_slow_by for _, ev in evaluated if ev.too_slow_by is not None]
+    if slowdowns:
+        found.append(_too_slow(max(slowdowns)))
     # Misconceptions are recognised in outputs compared with the reference, not in the other checks.
-    wrong = [
-        (c, ev) for c, ev in evaluated if ev.result.status == "wrong_answer" and c.kind != "gradient_check"
-    ]
-    if not wrong:
-        return found
+    values = [(case, ev) for case, ev in evaluated if case.kind == "values"]
+    wrong = [(case, ev) for case, ev in values if ev.result.status == "wrong_answer"]
+    if wrong:
+        found += _misconceptions(task, values, wrong)
+    # On equal confidence a named misconception says more than the generic shape or mutation findings; the
+    # other checks are certain but say nothing of why, so they come after any named cause.
+    ranked = sorted(found, key=lambda d: (d.code in AFTER_CAUSES, -d.confidence, d.code in GENERIC_CODES))
+    # A code seen by several mistakes (say, in two backward functions) is reported once, at its best.
+    return list({d.code: d for d in reversed(ranked)}.values())[::-1]
+
+
+def _misconceptions(
+    task: Task, values: Sequence[tuple[Case, CaseEvaluation]], wrong: Sequence[tuple[Case, CaseEvaluation]]
+) -> list[Diagnosis]:
+    found = []
     shape = sum(ev.shape_mismatch for _, ev in wrong)
     if shape:
         found.append(
             Diagnosis(code="shape_mismatch", confidence=round(shape / len(wrong), 3), message=SHAPE_MISMATCH)
         )
-    mutated = sum(ev.input_mutated for _, ev in evaluated)
+    mutated = sum(ev.input_mutated for _, ev in values)
     if mutated:
         found.append(
-            Diagnosis(
-                code="input_mutated", confidence=round(mutated / len(evaluated), 3), message=INPUT_MUTATED
-            )
+            Diagnosis(code="input_mutated", confidence=round(mutated / len(values), 3), message=INPUT_MUTATED)
         )
     for mistake in task.mistakes:
         # Shapes are checked on the outputs each mistake is judged on, so no case needs excluding.
@@ -69,6 +92,4 @@ def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> li
                     code=mistake.code, confidence=round(explained / len(wrong), 3), message=mistake.message
                 )
             )
-    # On equal confidence a named misconception says more than the generic shape or mutation findings; an
-    # inconsistent backward pass is certain but says nothing of why, so it comes after any named cause.
-    return sorted(found, key=lambda d: (d.code == INCONSISTENT, -d.confidence, d.code in GENERIC_CODES))
+    return found

@@ -79,12 +79,12 @@ def _without_var_term(
 class BatchNormBackward(BackwardTask):
     id = "bn-backward"
     title = "Batch norm backward pass"
-    functions = ("batchnorm_forward", "batchnorm_backward")
-    backward_functions = ("batchnorm_backward",)
+    functions: tuple[str, ...] = ("batchnorm_forward", "batchnorm_backward")
+    backward_functions: tuple[str, ...] = ("batchnorm_backward",)
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
-    mistakes = (
+    mistakes: tuple[Mistake, ...] = (
         Mistake(
             "backward_missing_mean_term",
             "The gradient with respect to x ignores that the batch mean depends on x (the term subtracting"
