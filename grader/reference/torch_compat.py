@@ -4,7 +4,8 @@ Differences from the CS231n convention that candidates must get right: `momentum
 (running = (1 - momentum) * running + momentum * batch), the running variance is updated with the
 *unbiased* batch variance while the batch itself is normalized with the biased one, `momentum=None` means a
 cumulative average over `num_batches_tracked`, and without tracked statistics eval mode still uses the batch.
-Inputs are (N, C) or (N, C, L); statistics are per channel C.
+Inputs are (N, C) or (N, C, L); statistics are per channel C. Graded in float64; the batch statistics are
+computed in the input's dtype, so running it on float32 copies measures the precision an answer may lose.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class BatchNorm1d:
         return self.train(False)
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            x = x.astype(np.float64)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(
                 f"expected (N, {self.num_features}) or (N, {self.num_features}, L), got {x.shape}"

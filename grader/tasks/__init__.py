@@ -5,6 +5,7 @@ from __future__ import annotations
 from grader.tasks.base import Case, Mistake, Task
 from grader.tasks.bn_backward import BatchNormBackward
 from grader.tasks.bn_backward_alt import BatchNormBackwardAlt
+from grader.tasks.bn_fold import BatchNormFold
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
 from grader.tasks.groupnorm import GroupNorm
@@ -23,6 +24,7 @@ TASKS: dict[str, Task] = {
         SpatialBatchNorm(),
         GroupNorm(),
         Welford(),
+        BatchNormFold(),
     )
 }
 

@@ -68,10 +68,16 @@ def first_result(result: object) -> object:
     return result[0] if isinstance(result, tuple | list) and result else result
 
 
+def named_parts(result: object, names: Sequence[str]) -> dict[str, object]:
+    """The parts of a returned tuple by name; a malformed return counts as the first part alone."""
+    if isinstance(result, tuple | list) and len(result) == len(names):
+        return dict(zip(names, result, strict=True))
+    return {name: result if index == 0 else None for index, name in enumerate(names)}
+
+
 def gradients(result: object) -> dict[str, object]:
     """dx, dgamma and dbeta from a backward call; a malformed return leaves dgamma and dbeta missing."""
-    parts = result if isinstance(result, tuple | list) and len(result) == 3 else (result, None, None)
-    return dict(zip(("dx", "dgamma", "dbeta"), parts, strict=True))
+    return named_parts(result, ("dx", "dgamma", "dbeta"))
 
 
 class Task(ABC):

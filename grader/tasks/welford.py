@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import welford_finalize, welford_merge, welford_update
 from grader.sandbox import Input, Ref, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Task, named_parts
 
 Array = np.ndarray
 State = tuple[int, Array, Array]
@@ -208,9 +208,7 @@ class Welford(Task):
         return outputs
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        result = outcomes[-1].result
-        parts = result if isinstance(result, tuple | list) and len(result) == 3 else (result, None, None)
-        return dict(zip(("mean", "var", "var_unbiased"), parts, strict=True))
+        return named_parts(outcomes[-1].result, ("mean", "var", "var_unbiased"))
 
     def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
         mutated = []
