@@ -63,7 +63,8 @@ def compare_array(name: str, actual: object, reference: Array, tolerance: Tolera
         return Comparison(False, f"{name} contains NaN or infinity")
     diff = np.abs(actual.astype(np.float64) - reference)
     max_abs = float(diff.max()) if diff.size else 0.0
-    rel = diff / np.maximum(np.abs(reference), np.finfo(np.float64).tiny)
+    with np.errstate(over="ignore"):  # against a zero reference, any difference is infinitely relative
+        rel = diff / np.maximum(np.abs(reference), np.finfo(np.float64).tiny)
     max_rel = float(rel.max()) if rel.size else 0.0
     if np.any(diff > tolerance.allowed(reference)):
         return Comparison(False, f"{name} is wrong (largest difference {max_abs:.3g})", max_abs, max_rel)

@@ -8,6 +8,7 @@ from grader.tasks.bn_backward_alt import BatchNormBackwardAlt
 from grader.tasks.bn_fold import BatchNormFold
 from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.bn_forward_train import BatchNormForwardTrain
+from grader.tasks.bn_torch_compat import BatchNormTorchCompat
 from grader.tasks.groupnorm import GroupNorm
 from grader.tasks.layernorm import LayerNorm
 from grader.tasks.spatial_bn import SpatialBatchNorm
@@ -25,6 +26,7 @@ TASKS: dict[str, Task] = {
         GroupNorm(),
         Welford(),
         BatchNormFold(),
+        BatchNormTorchCompat(),
     )
 }
 

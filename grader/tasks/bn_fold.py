@@ -47,8 +47,19 @@ def fold_batchnorm_conv(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
 '''
 
 
-def _reference(conv: bool, *args: Any, eps: float) -> tuple[Array, Array]:
-    return (fold_batchnorm_conv if conv else fold_batchnorm)(*args, eps=eps)
+def _reference(
+    conv: bool,
+    W: Array,
+    b: Array,
+    gamma: Array,
+    beta: Array,
+    running_mean: Array,
+    running_var: Array,
+    *,
+    eps: float,
+) -> tuple[Array, Array]:
+    fold = fold_batchnorm_conv if conv else fold_batchnorm
+    return fold(W, b, gamma, beta, running_mean, running_var, eps)
 
 
 def fold_variant(
@@ -72,6 +83,7 @@ def fold_variant(
         scale = gamma / (np.sqrt(running_var) + eps)
     else:
         scale = gamma / (np.sqrt(running_var + eps) if take_sqrt else running_var + eps)
+    shape: tuple[int, ...]
     if conv:  # scale per output channel (axis 0), or wrongly per input channel (axis 1)
         shape = (1, -1, 1, 1) if scale_inputs else (-1, 1, 1, 1)
     else:  # scale per output column, or wrongly per input row
@@ -182,7 +194,7 @@ class BatchNormFold(Task):
         return [Step(function, args, kwargs, report_args=True)]
 
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
-        args = [case.arrays[name].astype(dtype) for name in LAYER_INPUTS]
+        args: list[Array] = [case.arrays[name].astype(dtype) for name in LAYER_INPUTS]
         W2, b2 = kernel(case.params["conv"], *args, eps=case.params.get("eps", 1e-5))
         return {"W2": W2, "b2": b2}
 
