@@ -72,4 +72,12 @@ def compare_array(name: str, actual: object, reference: Array, tolerance: Tolera
 
 
 def close(actual: object, reference: Array, tolerance: Tolerance) -> bool:
-    return compare_array("", actual, reference, tolerance).ok
+    """compare_array's verdict without its message or error figures: diagnosis asks this many times."""
+    if (
+        not isinstance(actual, np.ndarray)
+        or actual.shape != reference.shape
+        or actual.dtype != reference.dtype
+    ):
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and infinity compare as not close
+        return bool(np.all(np.abs(actual.astype(np.float64) - reference) <= tolerance.allowed(reference)))
