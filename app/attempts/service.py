@@ -24,10 +24,13 @@ from app.models import (
     InvitationStatus,
     utcnow,
 )
+from app.questions.generators import fill, generate
 from app.questions.service import spec_of
-from app.questions.spec import McqMulti, McqSingle, Written
+from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written
 
 MAX_TEXT_CHARS = 20_000
+MAX_SOURCE_CHARS = 50_000
+MAX_NUMBER_CHARS = 40
 
 
 def start_attempt(session: Session, invitation: Invitation) -> Attempt:
@@ -89,14 +92,33 @@ def _clean_value(item: AssessmentItem, raw: dict[str, Any]) -> dict[str, Any]:
                 "Unknown option.", errors=[FieldError(field, f"{unknown} are not options")]
             )
         return {"choices": sorted(set(choices))}
-    text = raw.get("text") or ""
+    if isinstance(spec, Numeric):
+        return {"number": _clean_number(field, raw.get("number"))}
+    key, limit = ("source", MAX_SOURCE_CHARS) if isinstance(spec, Coding) else ("text", MAX_TEXT_CHARS)
+    text = raw.get(key) or ""
     if not isinstance(text, str):
         raise ValidationFailed("The answer must be text.", errors=[FieldError(field, "bad type")])
-    if len(text) > MAX_TEXT_CHARS:
+    if len(text) > limit:
         raise ValidationFailed(
-            "The answer is too long.", errors=[FieldError(field, f"at most {MAX_TEXT_CHARS} characters")]
+            "The answer is too long.", errors=[FieldError(field, f"at most {limit} characters")]
         )
-    return {"text": text}
+    return {key: text}
+
+
+def _clean_number(field: str, raw: object) -> str | None:
+    """A numeric answer is kept as the candidate typed it (so nothing is lost to rounding), once it parses."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    text = str(raw).strip().replace("\u2212", "-")  # a typographic minus pasted from the prompt
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if len(text) > MAX_NUMBER_CHARS or number != number or number in (float("inf"), float("-inf")):
+        raise ValidationFailed(
+            "The answer must be a number.", errors=[FieldError(field, f"{text[:20]!r} is not a number")]
+        )
+    return text
 
 
 def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
@@ -141,11 +163,24 @@ def save_answer(
     return SaveOutcome(answer=answer, applied=True)
 
 
-def auto_points(item: AssessmentItem, value: dict[str, Any]) -> float | None:
-    """Points earned automatically, or None when a person must score it (written answers)."""
+def numeric_variant(attempt: Attempt, item: AssessmentItem, spec: Numeric) -> tuple[str, float]:
+    """The prompt with this candidate's parameters, and the answer to it."""
+    generated = generate(spec.generator, attempt.seed, item.id)
+    return fill(spec.prompt, generated.params), generated.answer
+
+
+def auto_points(attempt: Attempt, item: AssessmentItem, value: dict[str, Any]) -> float | None:
+    """Points earned automatically, or None when they are not (yet) known: written answers are scored by a
+    person, coding answers by the grader."""
     spec = spec_of(item.question_version)
-    if isinstance(spec, Written):
+    if isinstance(spec, Written | Coding):
         return None
+    if isinstance(spec, Numeric):
+        if value.get("number") is None:
+            return 0.0
+        _, answer = numeric_variant(attempt, item, spec)
+        allowed = spec.tolerance.abs + spec.tolerance.rel * abs(answer)
+        return item.points if abs(float(value["number"]) - answer) <= allowed else 0.0
     if isinstance(spec, McqSingle):
         return item.points if value.get("choice") in spec.correct_ids else 0.0
     chosen = set(value.get("choices") or [])
@@ -163,9 +198,9 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
     total, needs_review = 0.0, False
     for item in items:
         answer = answers.get(item.id)
-        points = auto_points(item, answer.value if answer else {})
+        points = auto_points(attempt, item, answer.value if answer else {})
         if points is None:
-            needs_review = needs_review or answer is not None
+            needs_review = needs_review or (answer is not None and item.question_version.type == "written")
             continue
         if answer is not None:
             answer.auto_points = points

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Question, QuestionType, QuestionVersion, utcnow
-from app.questions.spec import McqMulti, McqSingle, Written, question_adapter
+from app.questions.spec import AnyQuestion, question_adapter
 
-QuestionSpecModel = McqSingle | McqMulti | Written
+QuestionSpecModel = AnyQuestion
 DEFAULT_BANK_DIR = Path(__file__).resolve().parents[2] / "question_bank"
 
 
@@ -178,6 +178,11 @@ def sync_bank(session: Session, bank: Bank) -> SyncReport:
             report.retired += 1
     session.flush()
     return report
+
+
+# What the assessment builder offers. Coding questions are in the bank and validated, but an attempt does not
+# grade submitted code yet, so offering them would score candidates' code as zero without saying so.
+OFFERED_TYPES = (QuestionType.MCQ_SINGLE, QuestionType.MCQ_MULTI, QuestionType.NUMERIC, QuestionType.WRITTEN)
 
 
 def current_versions(

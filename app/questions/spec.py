@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from app.questions.generators import GENERATORS, generate, placeholders
+from grader import list_tasks
 
 Topic = Literal[
     "normalization-basics",
@@ -105,5 +108,56 @@ class Written(_QuestionBase):
         return self
 
 
-QuestionSpec = Annotated[McqSingle | McqMulti | Written, Field(discriminator="type")]
-question_adapter: TypeAdapter[McqSingle | McqMulti | Written] = TypeAdapter(QuestionSpec)
+class Tolerance(_Strict):
+    """An answer within `abs + rel * |answer|` of the generated answer earns the points."""
+
+    abs: Annotated[float, Field(ge=0)] = 0.0
+    rel: Annotated[float, Field(ge=0)] = 1e-3
+
+
+class Numeric(_QuestionBase):
+    type: Literal["numeric"]
+    generator: Annotated[
+        str, Field(description="Id of the parameter generator in app/questions/generators.py")
+    ]
+    tolerance: Tolerance = Tolerance()
+    unit: Annotated[str, Field(max_length=40)] = ""
+    explanation: Annotated[str, Field(min_length=1, description="How the answer is worked out")]
+
+    @field_validator("generator")
+    @classmethod
+    def _known_generator(cls, value: str) -> str:
+        if value not in GENERATORS:
+            raise ValueError(f"unknown generator {value!r} (known: {', '.join(sorted(GENERATORS))})")
+        return value
+
+    @model_validator(mode="after")
+    def _placeholders_match(self) -> Numeric:
+        params = set(generate(self.generator, 0, 0).params)
+        unknown = placeholders(self.prompt) - params
+        if unknown:
+            raise ValueError(
+                f"prompt uses {sorted(unknown)} but generator {self.generator!r} provides {sorted(params)}"
+            )
+        if not placeholders(self.prompt):
+            raise ValueError(
+                "a numeric prompt must show the candidate's parameters ({{ name }} placeholders)"
+            )
+        return self
+
+
+class Coding(_QuestionBase):
+    type: Literal["coding"]
+    task: Annotated[str, Field(description="Grader task id (see `assay tasks list`)")]
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        if value not in list_tasks():
+            raise ValueError(f"unknown grader task {value!r} (known: {', '.join(list_tasks())})")
+        return value
+
+
+AnyQuestion = McqSingle | McqMulti | Numeric | Written | Coding
+QuestionSpec = Annotated[AnyQuestion, Field(discriminator="type")]
+question_adapter: TypeAdapter[AnyQuestion] = TypeAdapter(QuestionSpec)

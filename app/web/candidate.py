@@ -7,14 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
-from app.attempts.service import option_order, save_answer, start_attempt, submit_attempt
+from app.attempts.service import numeric_variant, option_order, save_answer, start_attempt, submit_attempt
 from app.deps import InvitationDep, SessionDep, SettingsDep
-from app.errors import Gone
+from app.errors import Gone, ValidationFailed
 from app.invitations.service import ensure_can_start
-from app.models import Attempt, Invitation, InvitationStatus, QuestionType, utcnow
+from app.models import AssessmentItem, Attempt, Invitation, InvitationStatus, QuestionType, utcnow
 from app.questions.service import spec_of
+from app.questions.spec import Coding, Numeric
 from app.web.pages import templates
+from grader import get_task
 
 router = APIRouter(prefix="/i/{token}")
 
@@ -67,6 +70,10 @@ def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
             {
                 "item": item,
                 "spec": spec,
+                "prompt": numeric_variant(attempt, item, spec)[0]
+                if isinstance(spec, Numeric)
+                else spec.prompt,
+                "task": get_task(spec.task) if isinstance(spec, Coding) else None,
                 "options": [by_id[i] for i in option_order(attempt, item, list(by_id))],
                 "value": answers.get(item.id, {}),
             }
@@ -75,7 +82,9 @@ def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
 
 
 @router.get("/attempt")
-def attempt_page(request: Request, invitation: InvitationDep, token: str, saved: int = 0) -> Response:
+def attempt_page(
+    request: Request, invitation: InvitationDep, token: str, saved: int = 0, refused: str = ""
+) -> Response:
     attempt = _attempt_or_landing(invitation, token)
     if isinstance(attempt, Response):
         return attempt
@@ -90,6 +99,7 @@ def attempt_page(request: Request, invitation: InvitationDep, token: str, saved:
             "remaining_s": remaining,
             "token": token,
             "saved": bool(saved),
+            "refused": [int(p) for p in refused.split(",") if p.isdigit()][:100],
         },
     )
 
@@ -104,25 +114,44 @@ async def save_or_submit(
     form = await request.form()
     grace = timedelta(seconds=settings.autosave_grace_seconds)
     existing = {a.item_id: a.value for a in attempt.answers}
-    for item in attempt.invitation.assessment.items:
-        key = f"item_{item.id}"
-        kind = item.question_version.type
-        if kind == QuestionType.MCQ_MULTI:
-            value: dict[str, Any] = {"choices": [str(v) for v in form.getlist(key)]}
-        elif kind == QuestionType.MCQ_SINGLE:
-            value = {"choice": str(form.get(key) or "") or None}
-        else:
-            value = {"text": str(form.get(key) or "")}
-        if value == existing.get(item.id) or (item.id not in existing and not any(value.values())):
+    refused: list[str] = []
+    for position, item in enumerate(attempt.invitation.assessment.items, start=1):
+        value = _form_value(item, form)
+        untouched = item.id not in existing and (not any(value.values()) or value == _unanswered(item))
+        if value == existing.get(item.id) or untouched:
             continue
         try:
             save_answer(session, attempt, item.id, value, seq=attempt.last_seq + 1, grace=grace)
+        except ValidationFailed:
+            refused.append(str(position))  # the other answers are still saved; this one is shown again
         except Gone:
             break  # past the deadline: what was saved before stands and the attempt is closed below
-    if form.get("action") == "submit" or utcnow() > attempt.deadline_at + grace:
+    if utcnow() > attempt.deadline_at + grace or (form.get("action") == "submit" and not refused):
         submit_attempt(session, attempt, grace=grace)
         return RedirectResponse(f"/i/{token}/done", status_code=303)
+    if refused:
+        return RedirectResponse(f"/i/{token}/attempt?refused={','.join(refused)}", status_code=303)
     return RedirectResponse(f"/i/{token}/attempt?saved=1", status_code=303)
+
+
+def _form_value(item: AssessmentItem, form: FormData) -> dict[str, Any]:
+    key = f"item_{item.id}"
+    kind = item.question_version.type
+    if kind == QuestionType.MCQ_MULTI:
+        return {"choices": [str(v) for v in form.getlist(key)]}
+    if kind == QuestionType.MCQ_SINGLE:
+        return {"choice": str(form.get(key) or "") or None}
+    if kind == QuestionType.NUMERIC:
+        return {"number": str(form.get(key) or "").strip() or None}
+    if kind == QuestionType.CODING:
+        return {"source": str(form.get(key) or "")}
+    return {"text": str(form.get(key) or "")}
+
+
+def _unanswered(item: AssessmentItem) -> dict[str, Any] | None:
+    """What the page shows before any answer: the starter code of a coding item."""
+    spec = spec_of(item.question_version)
+    return {"source": get_task(spec.task).starter} if isinstance(spec, Coding) else None
 
 
 @router.get("/done")

@@ -7,7 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from app.attempts.service import auto_points, option_order, save_answer, start_attempt, submit_attempt
+from app.attempts.service import (
+    auto_points,
+    numeric_variant,
+    option_order,
+    save_answer,
+    start_attempt,
+    submit_attempt,
+)
 from app.errors import Gone, NotFound, ValidationFailed
 from app.models import InvitationStatus, QuestionType, utcnow
 from app.questions.service import spec_of
@@ -71,16 +78,16 @@ def test_scoring_single_multi_and_written(session: Session, attempt) -> None:
     multi = item_of(attempt, QuestionType.MCQ_MULTI)
     written = item_of(attempt, QuestionType.WRITTEN)
     right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
-    assert auto_points(single, {"choice": right}) == single.points
-    assert auto_points(single, {"choice": None}) == 0
+    assert auto_points(attempt, single, {"choice": right}) == single.points
+    assert auto_points(attempt, single, {"choice": None}) == 0
     correct = sorted(spec_of(multi.question_version).correct_ids)  # type: ignore[union-attr]
     every = [o["id"] for o in multi.question_version.spec["options"]]
-    assert auto_points(multi, {"choices": correct}) == multi.points
-    assert auto_points(multi, {"choices": every}) == pytest.approx(
+    assert auto_points(attempt, multi, {"choices": correct}) == multi.points
+    assert auto_points(attempt, multi, {"choices": every}) == pytest.approx(
         multi.points * (len(correct) - 1) / len(correct)
     )
-    assert auto_points(multi, {"choices": correct[:1]}) == pytest.approx(multi.points / len(correct))
-    assert auto_points(written, {"text": "anything"}) is None
+    assert auto_points(attempt, multi, {"choices": correct[:1]}) == pytest.approx(multi.points / len(correct))
+    assert auto_points(attempt, written, {"text": "anything"}) is None
 
 
 def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt) -> None:
@@ -112,3 +119,32 @@ def test_option_order_is_stable_per_attempt_and_varies_between_attempts(session:
         assert option_order(attempt, item, ids) == first and sorted(first) == sorted(ids)
         orders.add(tuple(first))
     assert len(orders) > 1
+
+
+def test_numeric_answers_are_scored_against_the_candidates_own_parameters(session: Session, attempt) -> None:
+    item = item_of(attempt, QuestionType.NUMERIC)
+    spec = spec_of(item.question_version)
+    prompt, answer = numeric_variant(attempt, item, spec)  # type: ignore[arg-type]
+    assert "{{" not in prompt and prompt == numeric_variant(attempt, item, spec)[0]  # type: ignore[arg-type]
+    assert auto_points(attempt, item, {"number": repr(answer)}) == item.points
+    assert auto_points(attempt, item, {"number": str(answer + 1 + abs(answer))}) == 0
+    assert auto_points(attempt, item, {"number": None}) == 0
+    prompts = set()
+    for seed in range(10):  # other candidates, other parameters
+        attempt.seed = seed
+        prompts.add(numeric_variant(attempt, item, spec)[0])  # type: ignore[arg-type]
+    assert len(prompts) >= 8
+
+
+@pytest.mark.parametrize("typed", ["1.5e3", " -2 ", "\u22123.25"])
+def test_numeric_answers_keep_what_was_typed(session: Session, attempt, typed: str) -> None:
+    item = item_of(attempt, QuestionType.NUMERIC)
+    saved = save_answer(session, attempt, item.id, {"number": typed}, seq=1, grace=GRACE)
+    assert float(saved.answer.value["number"]) == float(typed.strip().replace("\u2212", "-"))
+
+
+@pytest.mark.parametrize("typed", ["abc", "nan", "inf", "1" * 50, "1,5"])
+def test_numeric_answers_that_are_not_numbers_are_refused(session: Session, attempt, typed: str) -> None:
+    item = item_of(attempt, QuestionType.NUMERIC)
+    with pytest.raises(ValidationFailed, match="must be a number"):
+        save_answer(session, attempt, item.id, {"number": typed}, seq=1, grace=GRACE)

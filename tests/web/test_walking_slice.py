@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -118,4 +119,5 @@ def test_bank_question_versions_are_listed_in_the_builder(client: TestClient, se
     _sign_in(client, "owner@acme.test", factories.PASSWORD)
     page = client.get("/assessments/new").text
     for version in session.scalars(select(QuestionVersion)):
-        assert version.title in page
+        # Coding questions are offered once attempts grade code; until then the builder leaves them out.
+        assert (str(escape(version.title)) in page) == (version.type != QuestionType.CODING), version.title
