@@ -107,9 +107,8 @@ def load_bank(root: Path = DEFAULT_BANK_DIR) -> Bank:
                 loc = list(err["loc"])
                 if loc and loc[0] == data.get("type"):
                     loc = loc[1:]  # pydantic prefixes the discriminator tag
-                bank.problems.append(
-                    BankProblem(path, _line_of(node, loc), ".".join(map(str, loc)), err["msg"])
-                )
+                message = err["msg"].removeprefix("Value error, ")
+                bank.problems.append(BankProblem(path, _line_of(node, loc), ".".join(map(str, loc)), message))
             continue
         key = str(spec.uuid)
         if key in seen_uuids:

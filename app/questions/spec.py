@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from app.questions.generators import GENERATORS, generate, placeholders
 from grader import list_tasks
@@ -62,12 +62,13 @@ class _QuestionBase(_Strict):
 class _ChoiceQuestion(_QuestionBase):
     options: Annotated[list[Option], Field(min_length=2, max_length=8)]
 
-    @model_validator(mode="after")
-    def _distinct_ids(self) -> _ChoiceQuestion:
-        ids = [o.id for o in self.options]
+    @field_validator("options")
+    @classmethod
+    def _distinct_ids(cls, options: list[Option]) -> list[Option]:
+        ids = [o.id for o in options]
         if len(set(ids)) != len(ids):
             raise ValueError("option ids must be unique")
-        return self
+        return options
 
     @property
     def correct_ids(self) -> frozenset[str]:
@@ -77,21 +78,24 @@ class _ChoiceQuestion(_QuestionBase):
 class McqSingle(_ChoiceQuestion):
     type: Literal["mcq_single"]
 
-    @model_validator(mode="after")
-    def _exactly_one_correct(self) -> McqSingle:
-        if len(self.correct_ids) != 1:
-            raise ValueError(f"mcq_single needs exactly one correct option, found {len(self.correct_ids)}")
-        return self
+    @field_validator("options")
+    @classmethod
+    def _exactly_one_correct(cls, options: list[Option]) -> list[Option]:
+        correct = sum(o.correct for o in options)
+        if correct != 1:
+            raise ValueError(f"mcq_single needs exactly one correct option, found {correct}")
+        return options
 
 
 class McqMulti(_ChoiceQuestion):
     type: Literal["mcq_multi"]
 
-    @model_validator(mode="after")
-    def _some_correct(self) -> McqMulti:
-        if not self.correct_ids:
+    @field_validator("options")
+    @classmethod
+    def _some_correct(cls, options: list[Option]) -> list[Option]:
+        if not any(o.correct for o in options):
             raise ValueError("mcq_multi needs at least one correct option")
-        return self
+        return options
 
 
 class Written(_QuestionBase):
@@ -100,12 +104,13 @@ class Written(_QuestionBase):
     rubric: Annotated[list[RubricCriterion], Field(min_length=1)]
     max_words: Annotated[int, Field(gt=0)] = 400
 
-    @model_validator(mode="after")
-    def _rubric_adds_up(self) -> Written:
-        total = sum(c.points for c in self.rubric)
-        if abs(total - self.points) > 1e-9:
-            raise ValueError(f"rubric points add up to {total:g} but the question is worth {self.points:g}")
-        return self
+    @field_validator("rubric")
+    @classmethod
+    def _rubric_adds_up(cls, rubric: list[RubricCriterion], info: ValidationInfo) -> list[RubricCriterion]:
+        total, points = sum(c.points for c in rubric), info.data.get("points")
+        if points is not None and abs(total - points) > 1e-9:
+            raise ValueError(f"rubric points add up to {total:g} but the question is worth {points:g}")
+        return rubric
 
 
 class Tolerance(_Strict):
@@ -126,24 +131,17 @@ class Numeric(_QuestionBase):
 
     @field_validator("generator")
     @classmethod
-    def _known_generator(cls, value: str) -> str:
+    def _known_generator_matching_the_prompt(cls, value: str, info: ValidationInfo) -> str:
         if value not in GENERATORS:
             raise ValueError(f"unknown generator {value!r} (known: {', '.join(sorted(GENERATORS))})")
+        used, provided = placeholders(info.data.get("prompt", "")), set(generate(value, 0, 0).params)
+        if not used:
+            raise ValueError("the prompt must show the candidate's parameters ({{ name }} placeholders)")
+        if used - provided:
+            raise ValueError(
+                f"the prompt uses {sorted(used - provided)} but {value!r} provides {sorted(provided)}"
+            )
         return value
-
-    @model_validator(mode="after")
-    def _placeholders_match(self) -> Numeric:
-        params = set(generate(self.generator, 0, 0).params)
-        unknown = placeholders(self.prompt) - params
-        if unknown:
-            raise ValueError(
-                f"prompt uses {sorted(unknown)} but generator {self.generator!r} provides {sorted(params)}"
-            )
-        if not placeholders(self.prompt):
-            raise ValueError(
-                "a numeric prompt must show the candidate's parameters ({{ name }} placeholders)"
-            )
-        return self
 
 
 class Coding(_QuestionBase):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,9 +65,9 @@ def test_problems_name_file_line_and_field(tmp_path: Path) -> None:
     assert any(
         r.endswith("broken.yaml:5: difficulty: Input should be less than or equal to 3") for r in rendered
     ), rendered
-    assert any("no-answer.yaml:1:" in r and "exactly one correct option, found 0" in r for r in rendered), (
-        rendered
-    )
+    assert any(
+        "no-answer.yaml:11: options:" in r and "exactly one correct option, found 0" in r for r in rendered
+    ), rendered
 
 
 def test_invalid_yaml_and_duplicate_uuids_are_reported(tmp_path: Path) -> None:
@@ -125,8 +127,102 @@ def test_sync_refuses_a_bank_with_problems(tmp_path: Path, session: Session) -> 
         sync_bank(session, load_bank(tmp_path))
 
 
-def test_json_schema_covers_every_type() -> None:
+def test_json_schema_covers_every_type_and_accepts_every_shipped_file() -> None:
     schema = bank_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     text = str(schema)
-    for kind in ("mcq_single", "mcq_multi", "written"):
+    for kind in ("mcq_single", "mcq_multi", "numeric", "written", "coding"):
         assert kind in text
+    for entry in load_bank(DEFAULT_BANK_DIR).entries:
+        errors = list(validator.iter_errors(yaml.safe_load(entry.path.read_text())))
+        assert not errors, (entry.path, errors[0].message)
+    # and the schema refuses what the model refuses
+    broken = yaml.safe_load(VALID)
+    broken["difficulty"] = 9
+    assert list(validator.iter_errors(broken))
+
+
+NUMERIC = """\
+uuid: 0d6f3c1e-1111-4a2b-9c3d-000000000009
+type: numeric
+title: A numeric question for tests
+topic: mean-variance
+difficulty: 1
+roles: [ml-engineer]
+points: 1
+time_estimate_s: 30
+prompt: "Mean of {{ x }}?"
+generator: batch-mean
+explanation: Add and divide.
+"""
+
+CODING = """\
+uuid: 0d6f3c1e-1111-4a2b-9c3d-000000000010
+type: coding
+title: A coding question for tests
+topic: backward
+difficulty: 2
+roles: [ml-engineer]
+points: 5
+time_estimate_s: 600
+prompt: Write it.
+task: bn-backward
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            VALID.replace(
+                "    explanation: Because not.", "    correct: true\n    explanation: Because not."
+            ),
+            "a.yaml:11: options: mcq_single needs exactly one correct option, found 2",
+        ),
+        (VALID.replace("topic: normalization-basics", "topic: cooking"), "a.yaml:4: topic: Input should be"),
+        (VALID.replace("points: 1\n", ""), "a.yaml:1: points: Field required"),
+        (
+            VALID.replace("    explanation: Because.\n", ""),
+            "a.yaml:11: options.0.explanation: Field required",
+        ),
+        ("uuid: [1, 2\n", "a.yaml:2: not valid YAML"),
+        (
+            NUMERIC.replace("batch-mean", "batch-median"),
+            "a.yaml:10: generator: unknown generator 'batch-median'",
+        ),
+        (
+            NUMERIC.replace("{{ x }}", "{{ y }}"),
+            "a.yaml:10: generator: the prompt uses ['y'] but 'batch-mean' provides ['x']",
+        ),
+        (
+            NUMERIC.replace("Mean of {{ x }}?", "Mean?"),
+            "a.yaml:10: generator: the prompt must show the candidate's parameters",
+        ),
+        (
+            CODING.replace("bn-backward", "bn-sideways"),
+            "a.yaml:10: task: unknown grader task 'bn-sideways'",
+        ),
+    ],
+    ids=[
+        "two_correct_single",
+        "unknown_topic",
+        "missing_field",
+        "missing_explanation",
+        "bad_yaml",
+        "unknown_generator",
+        "placeholder_mismatch",
+        "no_placeholders",
+        "unknown_task",
+    ],
+)
+def test_malformed_files_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    write_bank(tmp_path, {"a.yaml": text})
+    problems = [str(p) for p in load_bank(tmp_path).problems]
+    assert any(expected in p for p in problems), problems
+
+
+def test_numeric_and_coding_files_validate(tmp_path: Path) -> None:
+    write_bank(tmp_path, {"n.yaml": NUMERIC, "c.yaml": CODING})
+    bank = load_bank(tmp_path)
+    assert bank.problems == [] and {e.spec.type for e in bank.entries} == {"numeric", "coding"}
