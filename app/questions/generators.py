@@ -172,56 +172,25 @@ def groupnorm_group_size(rng: np.random.Generator) -> Generated:
     return Generated({"c": str(c), "g": str(g), "h": str(h), "w": str(h)}, float(c // g * h * h))
 
 
-def fold_weight(rng: np.random.Generator) -> Generated:
+def _folded_layer(rng: np.random.Generator) -> tuple[Params, float, float]:
+    """A one-input, one-output linear layer and its inference batch norm (eps = 0), folded: (w', b')."""
     w, b = float(rng.integers(1, 6)), float(rng.integers(-3, 4))
     gamma, beta = float(rng.integers(1, 4)), float(rng.integers(-2, 3))
     mean, var = float(rng.integers(-2, 3)), float(rng.choice([0.25, 1.0, 4.0]))
-    w2, _ = fold_batchnorm(
-        np.array([[w]]),
-        np.array([b]),
-        np.array([gamma]),
-        np.array([beta]),
-        np.array([mean]),
-        np.array([var]),
-        eps=0.0,
-    )
-    return Generated(
-        {
-            "w": _fmt(w),
-            "b": _fmt(b),
-            "gamma": _fmt(gamma),
-            "beta": _fmt(beta),
-            "mean": _fmt(mean),
-            "var": _fmt(var),
-        },
-        float(w2[0, 0]),
-    )
+    b_, gamma_, beta_, mean_, var_ = (np.array([v]) for v in (b, gamma, beta, mean, var))
+    w2, b2 = fold_batchnorm(np.array([[w]]), b_, gamma_, beta_, mean_, var_, eps=0.0)
+    values = {"w": w, "b": b, "gamma": gamma, "beta": beta, "mean": mean, "var": var}
+    return {name: _fmt(value) for name, value in values.items()}, float(w2[0, 0]), float(b2[0])
+
+
+def fold_weight(rng: np.random.Generator) -> Generated:
+    params, w2, _ = _folded_layer(rng)
+    return Generated(params, w2)
 
 
 def fold_bias(rng: np.random.Generator) -> Generated:
-    w, b = float(rng.integers(1, 6)), float(rng.integers(-3, 4))
-    gamma, beta = float(rng.integers(1, 4)), float(rng.integers(-2, 3))
-    mean, var = float(rng.integers(-2, 3)), float(rng.choice([0.25, 1.0, 4.0]))
-    _, b2 = fold_batchnorm(
-        np.array([[w]]),
-        np.array([b]),
-        np.array([gamma]),
-        np.array([beta]),
-        np.array([mean]),
-        np.array([var]),
-        eps=0.0,
-    )
-    return Generated(
-        {
-            "w": _fmt(w),
-            "b": _fmt(b),
-            "gamma": _fmt(gamma),
-            "beta": _fmt(beta),
-            "mean": _fmt(mean),
-            "var": _fmt(var),
-        },
-        float(b2[0]),
-    )
+    params, _, b2 = _folded_layer(rng)
+    return Generated(params, b2)
 
 
 def layernorm_value(rng: np.random.Generator) -> Generated:
