@@ -65,8 +65,16 @@ def diagnose(task: Task, evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> li
     # On equal confidence a named misconception says more than the generic shape or mutation findings; the
     # other checks are certain but say nothing of why, so they come after any named cause.
     ranked = sorted(found, key=lambda d: (d.code in AFTER_CAUSES, -d.confidence, d.code in GENERIC_CODES))
-    # A code seen by several mistakes (say, in two backward functions) is reported once, at its best.
-    return list({d.code: d for d in reversed(ranked)}.values())[::-1]
+    return first_per_code(ranked)
+
+
+def first_per_code(ranked: Sequence[Diagnosis]) -> list[Diagnosis]:
+    """A code seen by several mistakes (say, in two backward functions) is reported once, where it first
+    ranks."""
+    first: dict[str, Diagnosis] = {}
+    for diagnosis in ranked:
+        first.setdefault(diagnosis.code, diagnosis)
+    return list(first.values())
 
 
 def _misconceptions(
