@@ -52,6 +52,8 @@ class BackwardTask(Task):
     `(dout, cache)` and returning `(dx, dgamma, dbeta)`."""
 
     backward_functions: tuple[str, ...]
+    # Whether value cases compare the forward pass's `out` (a backward-only task need not receive it).
+    grades_forward_output = True
 
     @abstractmethod
     def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -61,14 +63,28 @@ class BackwardTask(Task):
         call, args = self.forward_call(case, {name: Input(prefix + name) for name in case.arrays})
         return Step(call, args, **options)
 
+    @staticmethod
+    def backward_step(function: str, prefix: str, **options: Any) -> Step:
+        """A backward function called on the upstream gradient and the cache the forward step saved."""
+        return Step(function, (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))), **options)
+
+    def steps(self, case: Case, prefix: str) -> list[Step]:
+        """The forward pass (its arguments reported, to catch inputs modified in place), then every backward
+        function on its cache."""
+        forward = self.forward_step(
+            case, prefix, save_as=prefix + "fwd", report_args=True, return_result=self.grades_forward_output
+        )
+        return [forward, *(self.backward_step(name, prefix) for name in self.backward_functions)]
+
+    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
+        """`out` from the forward pass and the first backward function's gradients."""
+        return {"out": first_result(outcomes[0].result), **gradients(outcomes[1].result)}
+
     def calls(self, case: Case, prefix: str) -> list[Step]:
         if case.kind != "gradient_check":
             return self.steps(case, prefix)
         steps = [self.forward_step(case, prefix, save_as=prefix + "fwd", return_result=False)]
-        steps += [
-            Step(name, (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))))
-            for name in self.backward_functions
-        ]
+        steps += [self.backward_step(name, prefix) for name in self.backward_functions]
         inputs = {name: Input(prefix + name) for name in case.arrays}
         for input_name, _ in DIFFERENTIABLE:
             for k in range(DIRECTIONS):
@@ -101,11 +117,13 @@ class BackwardTask(Task):
             evaluation.result.message = "; ".join(problems)
         return evaluation
 
-    def _numeric_slopes(self, case: Case, probes: Sequence[StepOutcome]) -> dict[str, list[float]] | str:
+    def _numeric_slopes(
+        self, case: Case, probes: Sequence[StepOutcome]
+    ) -> dict[str, list[tuple[float, float]]] | str:
         """For each input and direction, the central difference of sum(out * dout) and its rounding error
         bound; a message instead when the forward pass returned something that cannot be differentiated."""
         dout = case.arrays["dout"]
-        slopes: dict[str, list[float]] = {}
+        slopes: dict[str, list[tuple[float, float]]] = {}
         remaining = iter(probes)
         for input_name, _ in DIFFERENTIABLE:
             slopes[input_name] = []
@@ -121,12 +139,14 @@ class BackwardTask(Task):
                 loss_plus = float(np.sum(plus.astype(np.float64) * dout))
                 loss_minus = float(np.sum(minus.astype(np.float64) * dout))
                 magnitude = float(np.sum(np.abs(plus.astype(np.float64) * dout)))
-                rounding = ROUNDING_SLACK * float(np.finfo(plus.dtype).eps) * magnitude / step
-                slopes[input_name] += [(loss_plus - loss_minus) / (2 * step), rounding]
+                # An integer or boolean output is as coarse as float64 at best (and wrong anyway).
+                precision = np.finfo(plus.dtype if np.issubdtype(plus.dtype, np.floating) else np.float64)
+                rounding = ROUNDING_SLACK * float(precision.eps) * magnitude / step
+                slopes[input_name].append(((loss_plus - loss_minus) / (2 * step), rounding))
         return slopes
 
 
-def _disagreement(case: Case, input_name: str, gradient: object, slopes: list[float]) -> str:
+def _disagreement(case: Case, input_name: str, gradient: object, slopes: list[tuple[float, float]]) -> str:
     """Why a returned gradient is not the derivative of the forward pass, or "" if it is."""
     shape = case.arrays[input_name].shape
     if not isinstance(gradient, np.ndarray) or gradient.shape != shape:
@@ -134,9 +154,7 @@ def _disagreement(case: Case, input_name: str, gradient: object, slopes: list[fl
     if not np.all(np.isfinite(gradient)):
         return "contains NaN or infinity"
     norm = float(np.linalg.norm(gradient))
-    for (direction, _), numeric, rounding in zip(
-        case.checks["probes"][input_name], slopes[0::2], slopes[1::2], strict=True
-    ):
+    for (direction, _), (numeric, rounding) in zip(case.checks["probes"][input_name], slopes, strict=True):
         analytic = float(np.sum(gradient * direction))
         if abs(analytic - numeric) > RTOL * (norm + abs(numeric)) + rounding + 1e-12:
             return (

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.reference import batchnorm_backward_alt, batchnorm_forward
-from grader.sandbox import Input, Ref, Step, StepOutcome
+from grader.sandbox import Step, StepOutcome
 from grader.tasks.base import Case, CaseEvaluation, Mistake, Outputs, gradients
 from grader.tasks.bn_backward import STARTER as BACKWARD_STARTER
 from grader.tasks.bn_backward import STATEMENT as BACKWARD_STATEMENT
@@ -111,15 +111,14 @@ class BatchNormBackwardAlt(BatchNormBackward):
         return [*super().cases(seed), speed]
 
     def steps(self, case: Case, prefix: str) -> list[Step]:
-        cache = Ref(prefix + "fwd", (1,))
-        if case.kind == "speed":
-            forward = self.forward_step(case, prefix, save_as=prefix + "fwd", return_result=False)
-            timed = [
-                Step("batchnorm_backward_alt", (Input(prefix + "dout"), cache), return_result=call == 0)
-                for call in range(TIMED_CALLS)
-            ]
-            return [forward, *timed]
-        return [*super().steps(case, prefix), Step("batchnorm_backward_alt", (Input(prefix + "dout"), cache))]
+        if case.kind != "speed":  # the forward pass, batchnorm_backward, batchnorm_backward_alt
+            return super().steps(case, prefix)
+        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", return_result=False)
+        timed = [
+            self.backward_step("batchnorm_backward_alt", prefix, return_result=call == 0)
+            for call in range(TIMED_CALLS)
+        ]
+        return [forward, *timed]
 
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
         a: dict[str, Array] = {k: v.astype(dtype) for k, v in case.arrays.items()}
@@ -130,7 +129,6 @@ class BatchNormBackwardAlt(BatchNormBackward):
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
         if case.kind == "speed":  # the forward pass, then the timed calls (the first returns its result)
             return dict(zip(ALT, gradients(outcomes[1].result).values(), strict=True))
-        # the forward pass, batchnorm_backward, batchnorm_backward_alt
         alt = dict(zip(ALT, gradients(outcomes[2].result).values(), strict=True))
         return {**gradients(outcomes[1].result), **alt}
 

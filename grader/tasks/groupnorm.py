@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from grader.reference import spatial_groupnorm_backward, spatial_groupnorm_forward
-from grader.sandbox import Input, Ref, Step, StepOutcome
 from grader.tasks.backward import BackwardTask, gradient_check_case
-from grader.tasks.base import Case, Mistake, Outputs, first_result, gradients
+from grader.tasks.base import Case, Mistake, Outputs
 
 Array = np.ndarray
 
@@ -137,19 +136,9 @@ class GroupNorm(BackwardTask):
         args = (inputs["x"], inputs["gamma"], inputs["beta"], case.params["G"], {"eps": case.params["eps"]})
         return "spatial_groupnorm_forward", args
 
-    def steps(self, case: Case, prefix: str) -> list[Step]:
-        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", report_args=True)
-        return [
-            forward,
-            Step("spatial_groupnorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,)))),
-        ]
-
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
         a: dict[str, Array] = {k: v.astype(dtype) for k, v in case.arrays.items()}
         out, dx, dgamma, dbeta = kernel(
             a["x"], a["gamma"], a["beta"], a["dout"], case.params["G"], case.params["eps"]
         )
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
-
-    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        return {"out": first_result(outcomes[0].result), **gradients(outcomes[1].result)}

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from grader.reference import layernorm_backward, layernorm_forward
-from grader.sandbox import Input, Ref, Step, StepOutcome
 from grader.tasks.backward import BackwardTask, gradient_check_case
-from grader.tasks.base import Case, Mistake, Outputs, first_result, gradients
+from grader.tasks.base import Case, Mistake, Outputs
 from grader.tasks.cases import affine, features
 
 Array = np.ndarray
@@ -163,16 +162,9 @@ class LayerNorm(BackwardTask):
     def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
         return "layernorm_forward", (inputs["x"], inputs["gamma"], inputs["beta"], dict(case.params))
 
-    def steps(self, case: Case, prefix: str) -> list[Step]:
-        forward = self.forward_step(case, prefix, save_as=prefix + "fwd", report_args=True)
-        return [forward, Step("layernorm_backward", (Input(prefix + "dout"), Ref(prefix + "fwd", (1,))))]
-
     def run_kernel(self, kernel: Callable[..., Any], case: Case, dtype: type) -> Outputs:
         a: dict[str, Array] = {k: v.astype(dtype) for k, v in case.arrays.items()}
         out, dx, dgamma, dbeta = kernel(
             a["x"], a["gamma"], a["beta"], a["dout"], case.params.get("eps", 1e-5)
         )
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
-
-    def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
-        return {"out": first_result(outcomes[0].result), **gradients(outcomes[1].result)}

@@ -130,3 +130,14 @@ def test_a_wrong_forward_differentiated_correctly_passes_the_gradient_check(grad
     assert statuses.pop("gradient_check") == "passed"
     assert set(statuses.values()) == {"wrong_answer"}
     assert "backward_inconsistent_with_forward" not in [d.code for d in result.diagnoses]
+
+
+def test_an_integer_forward_output_is_graded_not_a_crash(grade_source) -> None:  # type: ignore[no-untyped-def]
+    source = CLOSED_FORM.replace(
+        "return gamma * xhat + beta, (xhat, xmu, ivar, gamma, var, eps)",
+        "return np.round(gamma * xhat + beta).astype(np.int64), (xhat, xmu, ivar, gamma, var, eps)",
+    )
+    assert source != CLOSED_FORM
+    result = grade_source(TASK, source)
+    check = next(c for c in result.cases if c.name == "gradient_check")
+    assert check.status == "wrong_answer"  # rounded outputs are not differentiable like the gradients claim
