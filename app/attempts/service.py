@@ -22,6 +22,7 @@ from app.models import (
     CloseReason,
     Invitation,
     InvitationStatus,
+    QuestionType,
     utcnow,
 )
 from app.questions.generators import fill, generate
@@ -200,7 +201,9 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
         answer = answers.get(item.id)
         points = auto_points(attempt, item, answer.value if answer else {})
         if points is None:
-            needs_review = needs_review or (answer is not None and item.question_version.type == "written")
+            needs_review = needs_review or (
+                answer is not None and item.question_version.type == QuestionType.WRITTEN
+            )
             continue
         if answer is not None:
             answer.auto_points = points

@@ -70,3 +70,33 @@ def test_answers_survive_a_reload_and_a_submit_after_the_deadline_keeps_what_was
     session.refresh(attempt)
     assert attempt.closed_at is not None and attempt.close_reason.value == "deadline"
     assert attempt.answers[0].value == {"text": "saved in time"}
+
+
+def test_a_malformed_number_is_refused_alone_and_submit_waits_for_it(
+    client: TestClient, session: Session
+) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(
+        session, org, types=(QuestionType.WRITTEN, QuestionType.NUMERIC)
+    )
+    issued = factories.invitation(session, org, assessment)
+    session.commit()
+    link = f"/i/{issued.token}"
+    client.post(f"{link}/start")
+    items = assessment.items
+    numeric = next(i for i in items if i.question_version.type == QuestionType.NUMERIC)
+    written = next(i for i in items if i.question_version.type == QuestionType.WRITTEN)
+    position = items.index(numeric) + 1
+    page = client.get(f"{link}/attempt").text
+    assert "{{" not in page  # every numeric prompt shows this candidate's own numbers
+    form = {f"item_{written.id}": "kept", f"item_{numeric.id}": "1,5", "action": "submit"}
+    refused = client.post(f"{link}/attempt", data=form)
+    assert refused.headers["location"] == f"{link}/attempt?refused={position}"
+    shown = client.get(refused.headers["location"]).text
+    assert f"not the answer to question {position}" in shown and "kept" in shown
+    session.refresh(issued.invitation)
+    attempt = issued.invitation.attempt
+    assert attempt.closed_at is None  # not submitted with an answer missing
+    assert [a.value for a in attempt.answers] == [{"text": "kept"}]
+    fixed = client.post(f"{link}/attempt", data={**form, f"item_{numeric.id}": "1.5"})
+    assert fixed.headers["location"] == f"{link}/done"
