@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -279,6 +280,13 @@ PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 def generate(generator: str, seed: int, item_key: int | str) -> Generated:
     """The parameters and answer one candidate sees for one item (stable for a given seed and item)."""
     return GENERATORS[generator](np.random.default_rng([seed, zlib.crc32(str(item_key).encode())]))
+
+
+@cache
+def parameter_names(generator: str) -> frozenset[str]:
+    """The placeholders a generator fills (the same for every seed). Cached: question specs are validated
+    on every page that shows one."""
+    return frozenset(generate(generator, 0, 0).params)
 
 
 def placeholders(prompt: str) -> set[str]:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from app.questions.generators import GENERATORS, generate, placeholders
+from app.questions.generators import GENERATORS, parameter_names, placeholders
 from grader import list_tasks
 
 Topic = Literal[
@@ -134,7 +134,7 @@ class Numeric(_QuestionBase):
     def _known_generator_matching_the_prompt(cls, value: str, info: ValidationInfo) -> str:
         if value not in GENERATORS:
             raise ValueError(f"unknown generator {value!r} (known: {', '.join(sorted(GENERATORS))})")
-        used, provided = placeholders(info.data.get("prompt", "")), set(generate(value, 0, 0).params)
+        used, provided = placeholders(info.data.get("prompt", "")), parameter_names(value)
         if not used:
             raise ValueError("the prompt must show the candidate's parameters ({{ name }} placeholders)")
         if used - provided:
