@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from grader.diagnose import diagnose
+from grader.diagnose import AFTER_CAUSES, GENERIC_CODES, diagnose
 from grader.result import CaseResult, GradeResult, Timings, Verdict
 from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
 from grader.tasks import TASKS, Case, Task
@@ -33,6 +33,11 @@ def default_runner() -> Runner:
 
 def list_tasks() -> list[str]:
     return sorted(TASKS)
+
+
+def diagnosis_codes() -> frozenset[str]:
+    """Every diagnosis code grade() can report: each task's named mistakes and the generic findings."""
+    return frozenset(m.code for task in TASKS.values() for m in task.mistakes) | GENERIC_CODES | AFTER_CAUSES
 
 
 def get_task(task_id: str) -> Task:

@@ -11,7 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
 from app.questions.generators import GENERATORS, parameter_names, placeholders
-from grader import list_tasks
+from grader import diagnosis_codes, list_tasks
 
 Topic = Literal[
     "normalization-basics",
@@ -40,6 +40,26 @@ class Option(_Strict):
     text: Annotated[str, Field(min_length=1)]
     correct: bool = False
     explanation: Annotated[str, Field(min_length=1, description="Why this option is right or wrong")]
+    misconception: Annotated[
+        str | None,
+        Field(
+            description="Grader diagnosis code of the mistake this distractor stands for, so a report can set"
+            " a concept answer beside the code's behaviour"
+        ),
+    ] = None
+
+    @field_validator("misconception")
+    @classmethod
+    def _known_diagnosis(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if value not in diagnosis_codes():
+            raise ValueError(
+                f"unknown diagnosis code {value!r} (known: {', '.join(sorted(diagnosis_codes()))})"
+            )
+        if info.data.get("correct"):
+            raise ValueError("a correct option cannot stand for a misconception")
+        return value
 
 
 class RubricCriterion(_Strict):

@@ -203,6 +203,18 @@ task: bn-backward
             CODING.replace("bn-backward", "bn-sideways"),
             "a.yaml:10: task: unknown grader task 'bn-sideways'",
         ),
+        (
+            VALID.replace(
+                "    explanation: Because not.\n", "    explanation: Because not.\n    misconception: typo\n"
+            ),
+            "a.yaml:18: options.1.misconception: unknown diagnosis code 'typo'",
+        ),
+        (
+            VALID.replace(
+                "    explanation: Because.\n", "    explanation: Because.\n    misconception: wrong_axis\n"
+            ),
+            "a.yaml:15: options.0.misconception: a correct option cannot stand for a misconception",
+        ),
     ],
     ids=[
         "two_correct_single",
@@ -214,6 +226,8 @@ task: bn-backward
         "placeholder_mismatch",
         "no_placeholders",
         "unknown_task",
+        "unknown_misconception",
+        "misconception_on_correct_option",
     ],
 )
 def test_malformed_files_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
