@@ -140,6 +140,60 @@ def bank_schema() -> None:
     typer.echo(json.dumps(bank_json_schema(), indent=2))
 
 
+@bank_app.command("export-qti")
+def bank_export_qti(
+    output: Annotated[Path, typer.Argument(help="Package to write, e.g. bank-qti.zip")],
+    path: Annotated[Path | None, typer.Option(help="Bank folder")] = None,
+    pack: Annotated[str | None, typer.Option(help="Only this pack (a folder of the bank)")] = None,
+) -> None:
+    """Write the choice and written questions as an IMS QTI 2.1 content package."""
+    from app.questions.qti import export_qti
+    from app.questions.service import DEFAULT_BANK_DIR, load_bank
+
+    bank = load_bank(path or DEFAULT_BANK_DIR)
+    if bank.problems:
+        for problem in bank.problems:
+            typer.echo(str(problem), err=True)
+        raise fail("the bank has problems; nothing was exported")
+    entries = [e for e in bank.entries if pack is None or e.pack == pack]
+    if not entries:
+        raise fail(f"no questions in pack {pack!r}")
+    try:
+        report = export_qti([e.spec for e in entries], output)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"{report.items} items written to {output}; {len(report.skipped)} skipped:")
+    for reason in report.skipped:
+        typer.echo(f"  skipped {reason}")
+
+
+@bank_app.command("import-qti")
+def bank_import_qti(
+    package: Annotated[Path, typer.Argument(help="QTI 2.1 content package (.zip)")],
+    pack: Annotated[str, typer.Option(help="Pack folder the questions are written to")] = "imported",
+    path: Annotated[Path | None, typer.Option(help="Bank folder")] = None,
+    topic: Annotated[str | None, typer.Option(help="Topic for items from other tools")] = None,
+    difficulty: Annotated[int, typer.Option(min=1, max=3, help="Difficulty for items from other tools")] = 2,
+    role: Annotated[
+        list[str] | None, typer.Option(help="Role for items from other tools (repeatable)")
+    ] = None,
+) -> None:
+    """Turn each item of a QTI package into a question file; then review them and run `assay bank sync`."""
+    from app.questions.qti import ImportDefaults, QtiError, import_qti
+    from app.questions.service import DEFAULT_BANK_DIR
+
+    defaults = ImportDefaults(topic=topic, difficulty=difficulty, roles=tuple(role or ("ml-engineer",)))
+    try:
+        report = import_qti(package, (path or DEFAULT_BANK_DIR) / pack, defaults)
+    except QtiError as exc:
+        raise fail(str(exc)) from None
+    for problem in report.problems:
+        typer.echo(f"skipped {problem}", err=True)
+    typer.echo(f"{len(report.written)} questions written to {(path or DEFAULT_BANK_DIR) / pack}")
+    if report.problems:
+        raise fail(f"{len(report.problems)} items could not be imported")
+
+
 @users_app.command("create-owner")
 @operator_errors
 def create_owner_cmd(

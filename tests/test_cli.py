@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,8 @@ def test_every_command_has_help() -> None:
         ["bank", "validate"],
         ["bank", "sync"],
         ["bank", "schema"],
+        ["bank", "export-qti"],
+        ["bank", "import-qti"],
         ["users", "create-owner"],
         ["demo", "seed"],
         ["tasks", "list"],
@@ -183,3 +186,22 @@ def test_sandbox_check_reports_the_isolation_and_runs_a_probe() -> None:
     assert result.returncode == 0, result.stderr
     assert "bubblewrap:" in result.stdout and "cgroup v2:" in result.stdout
     assert "probe:        ok" in result.stdout
+
+
+def test_qti_export_then_import_gives_a_valid_bank(tmp_path: Path) -> None:
+    package = tmp_path / "bank-qti.zip"
+    exported = run(["bank", "export-qti", str(package), "--pack", "batchnorm"], {})
+    assert exported.returncode == 0, exported.stderr
+    assert re.search(r"^9\d items written to .*bank-qti.zip; \d+ skipped:$", exported.stdout, re.M)
+    assert (
+        "skipped Backpropagate through batch norm: coding questions have no QTI equivalent" in exported.stdout
+    )
+    imported = run(
+        ["bank", "import-qti", str(package), "--path", str(tmp_path / "bank"), "--pack", "copy"], {}
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert re.search(r"^9\d questions written to .*bank/copy$", imported.stdout, re.M)
+    validated = run(["bank", "validate", "--path", str(tmp_path / "bank")], {})
+    assert validated.returncode == 0 and re.match(r"9\d questions valid", validated.stdout), validated.stderr
+    refused = run(["bank", "import-qti", str(tmp_path / "nope.zip")], {})
+    assert refused.returncode == 1 and refused.stderr.startswith("error: ") and "not a zip" in refused.stderr

@@ -122,8 +122,37 @@ def load_bank(root: Path = DEFAULT_BANK_DIR) -> Bank:
 
 
 def content_hash(spec: QuestionSpecModel) -> str:
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Defaults are left out so that adding an optional field to the format does not turn every question
+    # into a new version.
+    canonical = json.dumps(
+        spec.model_dump(mode="json", exclude_defaults=True), sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _BankDumper(yaml.SafeDumper):
+    """Writes question files the way people write them: multi-line text as literal blocks, roles inline."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.SequenceNode:
+    flat = all(isinstance(item, str) and len(item) < 40 for item in items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flat)
+
+
+_BankDumper.add_representer(str, _represent_str)
+_BankDumper.add_representer(list, _represent_list)
+
+
+def question_yaml(spec: QuestionSpecModel) -> str:
+    """A question as the text of its bank file (defaults left out, identity and type first)."""
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    data = {"uuid": data.pop("uuid"), "type": spec.type, **data}
+    text: str = yaml.dump(data, Dumper=_BankDumper, sort_keys=False, allow_unicode=True, width=4096)
+    return text
 
 
 def _new_version(question: Question, spec: QuestionSpecModel, digest: str, number: int) -> QuestionVersion:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -83,3 +84,20 @@ def test_option_length_does_not_give_the_answer_away() -> None:
     shortest = [spec.title for spec in SINGLE if _strictly(spec, 0)]
     assert len(longest) <= 0.2 * len(SINGLE), longest
     assert len(shortest) <= 0.25 * len(SINGLE), shortest
+
+
+def test_the_readme_states_the_packs_true_size() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    stated = re.search(
+        r"(\d+) multiple-choice \((\d+)\s+single-answer, (\d+) multi-answer\), (\d+) numeric, (\d+) written",
+        readme,
+    )
+    assert stated, "README no longer describes the pack's size"
+    counts = Counter(spec.type for spec in ENTRIES)
+    assert [int(n) for n in stated.groups()] == [
+        len(CHOICE),
+        counts["mcq_single"],
+        counts["mcq_multi"],
+        counts["numeric"],
+        counts["written"],
+    ]

@@ -1,4 +1,4 @@
-"""Rendering helpers shared by every page."""
+"""Safe Markdown rendering, used by every page."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.web.pages import render_markdown
+from app.markdown import render_markdown
 
 PAYLOADS = [
     "<script>alert(1)</script>",

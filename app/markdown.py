@@ -1,0 +1,17 @@
+"""The one Markdown dialect of Assay (CommonMark with tables, raw HTML disabled), for pages and exports."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+# Raw HTML in the source is shown as text, never passed through; the output is XHTML (`<br />`), which
+# QTI export embeds in XML as it is.
+markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown to HTML for a page; the output is sanitized again, so question text and candidate
+    answers can never carry script."""
+    return Markup(nh3.clean(markdown.render(text or "")))  # noqa: S704 - sanitized by nh3 just above
