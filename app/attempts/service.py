@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
+from app.errors import FieldError, Gone, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.invitations.service import ensure_can_start
 from app.models import (
@@ -130,17 +130,33 @@ def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
 
 
 @dataclass(frozen=True)
+class ClientSave:
+    """Who sent a save: a browser tab's id and its counter, which only grows."""
+
+    client_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
 class SaveOutcome:
     answer: Answer
-    applied: bool  # False when a newer save had already been stored
+    applied: bool  # False when this tab had already saved something newer (or this very save)
 
 
 def save_answer(
-    session: Session, attempt: Attempt, item_id: int, raw_value: dict[str, Any], *, seq: int, grace: timedelta
+    session: Session,
+    attempt: Attempt,
+    item_id: int,
+    raw_value: dict[str, Any],
+    *,
+    grace: timedelta,
+    client: ClientSave | None = None,
 ) -> SaveOutcome:
-    """Store the value only when `seq` is newer than the attempt's last accepted save.
+    """Store the value, unless `client` already saved a higher sequence number for this item.
 
-    A late, older save is a no-op that still reports the stored state, so retries never reorder history.
+    Retries and late, older saves from one tab are then no-ops that report the stored state, so a network
+    that reorders requests never reorders a candidate's work. Two tabs or devices are ordered by arrival:
+    the last save the server receives wins. Without `client` (the plain-HTML form) saves apply in order.
     """
     now = utcnow()
     _ensure_open(attempt, now, grace)
@@ -149,17 +165,28 @@ def save_answer(
         raise NotFound("question not found in this assessment")
     value = _clean_value(item, raw_value)
     answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
-    if seq <= attempt.last_seq:
-        if answer is None:
-            raise Conflict("this save is older than one already stored")
-        return SaveOutcome(answer=answer, applied=False)
-    attempt.last_seq = seq
+    if answer is not None and client is not None:
+        newest = session.scalar(
+            select(func.max(AnswerRevision.client_seq)).where(
+                AnswerRevision.answer_id == answer.id, AnswerRevision.client_id == client.client_id
+            )
+        )
+        if newest is not None and client.seq <= newest:
+            return SaveOutcome(answer=answer, applied=False)
     if answer is None:
-        answer = Answer(attempt=attempt, item=item, value=value, seq=seq, saved_at=now)
+        answer = Answer(attempt=attempt, item=item, value=value, revision=1, saved_at=now)
         session.add(answer)
     else:
-        answer.value, answer.seq, answer.saved_at = value, seq, now
-    answer.revisions.append(AnswerRevision(value=value, seq=seq, saved_at=now))
+        answer.value, answer.revision, answer.saved_at = value, answer.revision + 1, now
+    answer.revisions.append(
+        AnswerRevision(
+            value=value,
+            revision=answer.revision,
+            client_id=client.client_id if client else None,
+            client_seq=client.seq if client else None,
+            saved_at=now,
+        )
+    )
     session.flush()
     return SaveOutcome(answer=answer, applied=True)
 

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.accounts import User
@@ -31,8 +31,6 @@ class Attempt(IdMixin, Base):
     close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
     # Seeds per-candidate variants: option order, numeric parameters, hidden coding cases.
     seed: Mapped[int]
-    # Highest autosave sequence number accepted; older saves arriving late are ignored.
-    last_seq: Mapped[int] = mapped_column(default=0)
     auto_score: Mapped[float | None]
     max_score: Mapped[float | None]
     needs_manual_review: Mapped[bool] = mapped_column(default=False)
@@ -52,7 +50,8 @@ class Answer(IdMixin, Base):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("assessment_items.id", ondelete="RESTRICT"))
     value: Mapped[dict[str, Any]]
-    seq: Mapped[int]
+    # Counts accepted saves; a page that knows revision N knows whether what it shows is current.
+    revision: Mapped[int] = mapped_column(default=1)
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
     flagged: Mapped[bool] = mapped_column(default=False)
     auto_points: Mapped[float | None]
@@ -60,18 +59,26 @@ class Answer(IdMixin, Base):
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
     item: Mapped[AssessmentItem] = relationship()
     revisions: Mapped[list[AnswerRevision]] = relationship(
-        back_populates="answer", order_by="AnswerRevision.seq", cascade="all, delete-orphan"
+        back_populates="answer", order_by="AnswerRevision.revision", cascade="all, delete-orphan"
     )
 
 
 class AnswerRevision(IdMixin, Base):
-    """Every accepted save, so a dispute about what a candidate wrote can be settled."""
+    """Every accepted save, so a dispute about what a candidate wrote can be settled.
+
+    A browser tab saves with its own client id and an increasing sequence number; the highest number stored
+    for (answer, client) is how a late, older save from that tab is recognised and ignored. Saves from the
+    plain-HTML form carry neither and apply in the order they arrive.
+    """
 
     __tablename__ = "answer_revisions"
+    __table_args__ = (Index("ix_answer_revisions_answer_client", "answer_id", "client_id", "client_seq"),)
 
-    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
     value: Mapped[dict[str, Any]]
-    seq: Mapped[int]
+    revision: Mapped[int]
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    client_seq: Mapped[int | None]
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     answer: Mapped[Answer] = relationship(back_populates="revisions")

@@ -121,7 +121,7 @@ async def save_or_submit(
         if value == existing.get(item.id) or untouched:
             continue
         try:
-            save_answer(session, attempt, item.id, value, seq=attempt.last_seq + 1, grace=grace)
+            save_answer(session, attempt, item.id, value, grace=grace)
         except ValidationFailed:
             refused.append(str(position))  # the other answers are still saved; this one is shown again
         except Gone:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.attempts.service import (
+    ClientSave,
     auto_points,
     numeric_variant,
     option_order,
@@ -46,31 +47,54 @@ def test_start_records_deadline_with_extra_time_and_is_idempotent(session: Sessi
     assert start_attempt(session, issued.invitation) is attempt
 
 
+def _save(session: Session, attempt, item_id: int, text: str, tab: str, seq: int):
+    return save_answer(session, attempt, item_id, {"text": text}, grace=GRACE, client=ClientSave(tab, seq))
+
+
 def test_an_older_save_arriving_late_never_overwrites_a_newer_one(session: Session, attempt) -> None:
     item = item_of(attempt, QuestionType.WRITTEN)
-    assert save_answer(session, attempt, item.id, {"text": "second draft"}, seq=2, grace=GRACE).applied
-    late = save_answer(session, attempt, item.id, {"text": "first draft"}, seq=1, grace=GRACE)
+    assert _save(session, attempt, item.id, "second draft", "tab-a", 2).applied
+    late = _save(session, attempt, item.id, "first draft", "tab-a", 1)
     assert not late.applied and late.answer.value == {"text": "second draft"}
     assert [r.value["text"] for r in late.answer.revisions] == ["second draft"]
-    newer = save_answer(session, attempt, item.id, {"text": "third"}, seq=3, grace=GRACE)
-    assert newer.applied and [r.seq for r in newer.answer.revisions] == [2, 3]
+    retried = _save(session, attempt, item.id, "second draft", "tab-a", 2)
+    assert not retried.applied and retried.answer.revision == 1
+    newer = _save(session, attempt, item.id, "third", "tab-a", 3)
+    assert newer.applied and [(r.revision, r.client_seq) for r in newer.answer.revisions] == [(1, 2), (2, 3)]
+
+
+def test_each_tab_keeps_its_own_order_and_the_last_arrival_wins(session: Session, attempt) -> None:
+    item = item_of(attempt, QuestionType.WRITTEN)
+    other = item_of(attempt, QuestionType.MCQ_SINGLE)
+    assert _save(session, attempt, item.id, "from the laptop", "laptop", 7).applied
+    # A second device starts its own counter at 1; its saves are not mistaken for stale ones.
+    assert _save(session, attempt, item.id, "from the phone", "phone", 1).applied
+    # The laptop's delayed, older save must not bring back what it had replaced.
+    assert not _save(session, attempt, item.id, "laptop, earlier", "laptop", 6).applied
+    assert _save(session, attempt, item.id, "laptop again", "laptop", 8).answer.value == {
+        "text": "laptop again"
+    }
+    # Sequence numbers are per item: the laptop's later number on another item does not block this one.
+    choice = spec_of(other.question_version).options[0].id  # type: ignore[union-attr]
+    save_answer(session, attempt, other.id, {"choice": choice}, grace=GRACE, client=ClientSave("laptop", 20))
+    assert _save(session, attempt, item.id, "laptop, ninth", "laptop", 9).applied
 
 
 def test_saves_after_the_deadline_plus_grace_are_refused(session: Session, attempt) -> None:
     item = item_of(attempt, QuestionType.WRITTEN)
     attempt.deadline_at = utcnow() - timedelta(seconds=10)
-    assert save_answer(session, attempt, item.id, {"text": "in grace"}, seq=1, grace=GRACE).applied
+    assert save_answer(session, attempt, item.id, {"text": "in grace"}, grace=GRACE).applied
     attempt.deadline_at = utcnow() - timedelta(minutes=5)
     with pytest.raises(Gone, match="Time is up"):
-        save_answer(session, attempt, item.id, {"text": "too late"}, seq=2, grace=GRACE)
+        save_answer(session, attempt, item.id, {"text": "too late"}, grace=GRACE)
 
 
 def test_bad_values_and_foreign_items_are_rejected(session: Session, attempt) -> None:
     mcq = item_of(attempt, QuestionType.MCQ_SINGLE)
     with pytest.raises(ValidationFailed, match="Unknown option"):
-        save_answer(session, attempt, mcq.id, {"choice": "zz"}, seq=1, grace=GRACE)
+        save_answer(session, attempt, mcq.id, {"choice": "zz"}, grace=GRACE)
     with pytest.raises(NotFound):
-        save_answer(session, attempt, 10**9, {"choice": "a"}, seq=1, grace=GRACE)
+        save_answer(session, attempt, 10**9, {"choice": "a"}, grace=GRACE)
 
 
 def test_scoring_single_multi_and_written(session: Session, attempt) -> None:
@@ -94,15 +118,15 @@ def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt
     single = item_of(attempt, QuestionType.MCQ_SINGLE)
     written = item_of(attempt, QuestionType.WRITTEN)
     right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
-    save_answer(session, attempt, single.id, {"choice": right}, seq=1, grace=GRACE)
-    save_answer(session, attempt, written.id, {"text": "my essay"}, seq=2, grace=GRACE)
+    save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)
+    save_answer(session, attempt, written.id, {"text": "my essay"}, grace=GRACE)
     submit_attempt(session, attempt, grace=GRACE)
     assert attempt.auto_score == single.points
     assert attempt.max_score == attempt.invitation.assessment.max_points
     assert attempt.needs_manual_review
     assert attempt.invitation.status == InvitationStatus.COMPLETED
     with pytest.raises(Gone):
-        save_answer(session, attempt, single.id, {"choice": right}, seq=3, grace=GRACE)
+        save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)
 
 
 def test_option_order_is_stable_per_attempt_and_varies_between_attempts(session: Session) -> None:
@@ -139,7 +163,7 @@ def test_numeric_answers_are_scored_against_the_candidates_own_parameters(sessio
 @pytest.mark.parametrize("typed", ["1.5e3", " -2 ", "\u22123.25"])
 def test_numeric_answers_keep_what_was_typed(session: Session, attempt, typed: str) -> None:
     item = item_of(attempt, QuestionType.NUMERIC)
-    saved = save_answer(session, attempt, item.id, {"number": typed}, seq=1, grace=GRACE)
+    saved = save_answer(session, attempt, item.id, {"number": typed}, grace=GRACE)
     assert float(saved.answer.value["number"]) == float(typed.strip().replace("\u2212", "-"))
 
 
@@ -147,4 +171,4 @@ def test_numeric_answers_keep_what_was_typed(session: Session, attempt, typed: s
 def test_numeric_answers_that_are_not_numbers_are_refused(session: Session, attempt, typed: str) -> None:
     item = item_of(attempt, QuestionType.NUMERIC)
     with pytest.raises(ValidationFailed, match="must be a number"):
-        save_answer(session, attempt, item.id, {"number": typed}, seq=1, grace=GRACE)
+        save_answer(session, attempt, item.id, {"number": typed}, grace=GRACE)
