@@ -16,6 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.attempts.router import MAX_BODY_BYTES as CANDIDATE_MAX_BODY_BYTES
+from app.attempts.router import router as attempts_router
+from app.body_limit import BodyLimitMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import AppError, FieldError, RateLimited, Unauthenticated
@@ -28,7 +31,9 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """The REST API and the candidate page's JSON endpoints (/i/{token}/api/…)."""
+    path = request.url.path
+    return path.startswith("/api/") or (path.startswith("/i/") and "/api/" in path)
 
 
 def _problem(status: int, title: str, detail: str, errors: list[FieldError], **extra: Any) -> JSONResponse:
@@ -76,8 +81,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        title = "Not found" if exc.status_code == 404 else "Request failed"
-        detail = "There is nothing at this address." if exc.status_code == 404 else str(exc.detail)
+        title, detail = {
+            404: ("Not found", "There is nothing at this address."),
+            413: (
+                "Request too large",
+                f"The request body is larger than this address accepts ({exc.detail}).",
+            ),
+        }.get(exc.status_code, ("Request failed", str(exc.detail)))
         if _is_api(request):
             return _problem(exc.status_code, title, detail, [])
         return _error_page(request, exc.status_code, title, detail, [])
@@ -90,6 +100,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _is_api(request):
             return _problem(500, "Internal error", detail, [], incident=incident)
         return _error_page(request, 500, "Internal error", detail, [])
+
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def _body_limit(path: str) -> int:
+    return CANDIDATE_MAX_BODY_BYTES if path.startswith("/i/") else MAX_BODY_BYTES
 
 
 def create_app(
@@ -121,7 +138,9 @@ def create_app(
     if session_factory is not None:
         app.state.session_factory = session_factory
     _install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(web_router)
+    app.include_router(attempts_router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import FieldError, Gone, NotFound, ValidationFailed
+from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
 from app.invitations.service import ensure_can_start
 from app.models import (
@@ -20,6 +21,7 @@ from app.models import (
     AssessmentItem,
     Attempt,
     CloseReason,
+    IntegrityEvent,
     Invitation,
     InvitationStatus,
     QuestionType,
@@ -160,9 +162,7 @@ def save_answer(
     """
     now = utcnow()
     _ensure_open(attempt, now, grace)
-    item = session.get(AssessmentItem, item_id)
-    if item is None or item.assessment_id != attempt.invitation.assessment_id:
-        raise NotFound("question not found in this assessment")
+    item = _item_of(session, attempt, item_id)
     value = _clean_value(item, raw_value)
     answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
     if answer is not None and client is not None:
@@ -189,6 +189,53 @@ def save_answer(
     )
     session.flush()
     return SaveOutcome(answer=answer, applied=True)
+
+
+def _item_of(session: Session, attempt: Attempt, item_id: int) -> AssessmentItem:
+    item = session.get(AssessmentItem, item_id)
+    if item is None or item.assessment_id != attempt.invitation.assessment_id:
+        raise NotFound("question not found in this assessment")
+    return item
+
+
+def set_flag(session: Session, attempt: Attempt, item_id: int, flagged: bool, *, grace: timedelta) -> Answer:
+    """Mark an item for review. A flag on an item not answered yet keeps its empty answer (revision 0)."""
+    _ensure_open(attempt, utcnow(), grace)
+    item = _item_of(session, attempt, item_id)
+    answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+    if answer is None:
+        answer = Answer(
+            attempt=attempt, item=item, value=_clean_value(item, {}), revision=0, saved_at=utcnow()
+        )
+        session.add(answer)
+    answer.flagged = flagged
+    session.flush()
+    return answer
+
+
+MAX_SIGNALS_PER_ATTEMPT = 5_000
+
+
+def record_signals(
+    session: Session, attempt: Attempt, signals: Sequence[dict[str, Any]], *, grace: timedelta
+) -> int:
+    """Store what the page noticed (focus, visibility, pastes, items shown) with the server's time; the page's
+    own clock is kept beside it but never trusted for ordering."""
+    _ensure_open(attempt, utcnow(), grace)
+    stored = session.scalar(select(func.count()).where(IntegrityEvent.attempt_id == attempt.id)) or 0
+    if stored + len(signals) > MAX_SIGNALS_PER_ATTEMPT:
+        raise RateLimited(
+            "This attempt has reported too many page events; they are no longer recorded.", retry_after=60
+        )
+    items = {item.id for item in attempt.invitation.assessment.items}
+    now = utcnow()
+    for signal in signals:
+        if signal.get("item_id") is not None and signal["item_id"] not in items:
+            raise NotFound("question not found in this assessment")
+        detail = {k: v for k, v in signal.items() if k != "kind" and v is not None}
+        session.add(IntegrityEvent(attempt_id=attempt.id, kind=signal["kind"], at=now, detail=detail))
+    session.flush()
+    return len(signals)
 
 
 def numeric_variant(attempt: Attempt, item: AssessmentItem, spec: Numeric) -> tuple[str, float]:

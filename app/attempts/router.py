@@ -1,0 +1,102 @@
+"""The attempt page's JSON conversation with the server: state, autosave, flags and integrity signals.
+
+Reached through the invitation link like the pages (`/i/{token}/api/…`); errors are problem+json. A save is
+acknowledged only after its transaction has committed (SessionDep commits before the response is sent).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Response
+
+from app.attempts.schemas import (
+    AnswerState,
+    AttemptState,
+    FlagRequest,
+    SaveRequest,
+    SaveResponse,
+    SignalBatch,
+)
+from app.attempts.service import ClientSave, record_signals, save_answer, set_flag
+from app.deps import InvitationDep, SessionDep, SettingsDep
+from app.errors import Conflict, Gone
+from app.models import Answer, Attempt, Invitation, utcnow
+
+# Request bodies on candidate links (pages and API): the largest answer (50,000 characters of code, up to 4
+# bytes each in UTF-8) fits with room to spare.
+MAX_BODY_BYTES = 256 * 1024
+
+router = APIRouter(prefix="/i/{token}/api", tags=["candidate"])
+
+
+def _running_attempt(invitation: Invitation) -> Attempt:
+    attempt = invitation.attempt
+    if attempt is None:
+        raise Conflict("The assessment has not been started yet: open the invitation link and press Start.")
+    if attempt.closed_at is not None:
+        raise Gone("This attempt has been submitted; answers can no longer change.")
+    return attempt
+
+
+def _state_of(answer: Answer) -> AnswerState:
+    return AnswerState(
+        item_id=answer.item_id,
+        revision=answer.revision,
+        value=answer.value,
+        saved_at=answer.saved_at,
+        flagged=answer.flagged,
+    )
+
+
+@router.get("/state")
+def attempt_state(invitation: InvitationDep) -> AttemptState:
+    attempt = invitation.attempt
+    if attempt is None:
+        raise Conflict("The assessment has not been started yet: open the invitation link and press Start.")
+    now = utcnow()
+    return AttemptState(
+        server_now=now,
+        deadline_at=attempt.deadline_at,
+        remaining_s=max(0.0, (attempt.deadline_at - now).total_seconds()),
+        closed=attempt.closed_at is not None,
+        answers=[_state_of(answer) for answer in attempt.answers],
+    )
+
+
+@router.put("/answers/{item_id}")
+def save(
+    item_id: int, body: SaveRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+) -> SaveResponse:
+    outcome = save_answer(
+        session,
+        _running_attempt(invitation),
+        item_id,
+        body.value,
+        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        client=ClientSave(body.client_id, body.seq),
+    )
+    return SaveResponse(
+        **_state_of(outcome.answer).model_dump(), applied=outcome.applied, server_now=utcnow()
+    )
+
+
+@router.put("/answers/{item_id}/flag")
+def flag(
+    item_id: int, body: FlagRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+) -> AnswerState:
+    grace = timedelta(seconds=settings.autosave_grace_seconds)
+    return _state_of(set_flag(session, _running_attempt(invitation), item_id, body.flagged, grace=grace))
+
+
+@router.post("/signals", status_code=204)
+def signals(
+    body: SignalBatch, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+) -> Response:
+    record_signals(
+        session,
+        _running_attempt(invitation),
+        [signal.model_dump(mode="json") for signal in body.signals],
+        grace=timedelta(seconds=settings.autosave_grace_seconds),
+    )
+    return Response(status_code=204)
