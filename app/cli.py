@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from app.config import ConfigError, Settings, get_settings
 from app.db import make_engine, make_session_factory, session_scope
 from app.errors import AppError
+
+if TYPE_CHECKING:  # the bank is imported inside the commands that need it, to keep start-up fast
+    from app.questions.service import Bank
 
 app = typer.Typer(help="Assay: candidate assessments for machine-learning hiring.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -102,30 +105,32 @@ def db_upgrade() -> None:
     typer.echo(f"database at head: {_describe_db(settings)}")
 
 
-@bank_app.command("validate")
-def bank_validate(path: Annotated[Path | None, typer.Option(help="Bank folder")] = None) -> None:
-    """Check every question file; print each problem as file:line: field: message."""
+def _valid_bank(path: Path | None, refusal: str | None) -> Bank:
+    """The bank, after printing each problem as file:line: field: message and stopping if there are any
+    (with `refusal` as the last line, or silently with exit status 1)."""
     from app.questions.service import DEFAULT_BANK_DIR, load_bank
 
     bank = load_bank(path or DEFAULT_BANK_DIR)
     for problem in bank.problems:
         typer.echo(str(problem), err=True)
     if bank.problems:
-        raise typer.Exit(1)
-    typer.echo(f"{len(bank.entries)} questions valid")
+        raise fail(refusal) if refusal else typer.Exit(1)
+    return bank
+
+
+@bank_app.command("validate")
+def bank_validate(path: Annotated[Path | None, typer.Option(help="Bank folder")] = None) -> None:
+    """Check every question file; print each problem as file:line: field: message."""
+    typer.echo(f"{len(_valid_bank(path, None).entries)} questions valid")
 
 
 @bank_app.command("sync")
 @operator_errors
 def bank_sync(path: Annotated[Path | None, typer.Option(help="Bank folder")] = None) -> None:
     """Upsert the bank into the database: edits become new versions, removed questions are retired."""
-    from app.questions.service import DEFAULT_BANK_DIR, load_bank, sync_bank
+    from app.questions.service import sync_bank
 
-    bank = load_bank(path or DEFAULT_BANK_DIR)
-    if bank.problems:
-        for problem in bank.problems:
-            typer.echo(str(problem), err=True)
-        raise fail("the bank has problems; nothing was synced")
+    bank = _valid_bank(path, "the bank has problems; nothing was synced")
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
         report = sync_bank(session, bank)
@@ -148,13 +153,8 @@ def bank_export_qti(
 ) -> None:
     """Write the choice and written questions as an IMS QTI 2.1 content package."""
     from app.questions.qti import export_qti
-    from app.questions.service import DEFAULT_BANK_DIR, load_bank
 
-    bank = load_bank(path or DEFAULT_BANK_DIR)
-    if bank.problems:
-        for problem in bank.problems:
-            typer.echo(str(problem), err=True)
-        raise fail("the bank has problems; nothing was exported")
+    bank = _valid_bank(path, "the bank has problems; nothing was exported")
     entries = [e for e in bank.entries if pack is None or e.pack == pack]
     if not entries:
         raise fail(f"no questions in pack {pack!r}")
@@ -182,14 +182,15 @@ def bank_import_qti(
     from app.questions.qti import ImportDefaults, QtiError, import_qti
     from app.questions.service import DEFAULT_BANK_DIR
 
-    defaults = ImportDefaults(topic=topic, difficulty=difficulty, roles=tuple(role or ("ml-engineer",)))
+    defaults = ImportDefaults(topic=topic, difficulty=difficulty, roles=tuple(role or ImportDefaults.roles))
+    destination = (path or DEFAULT_BANK_DIR) / pack
     try:
-        report = import_qti(package, (path or DEFAULT_BANK_DIR) / pack, defaults)
+        report = import_qti(package, destination, defaults)
     except QtiError as exc:
         raise fail(str(exc)) from None
     for problem in report.problems:
         typer.echo(f"skipped {problem}", err=True)
-    typer.echo(f"{len(report.written)} questions written to {(path or DEFAULT_BANK_DIR) / pack}")
+    typer.echo(f"{len(report.written)} questions written to {destination}")
     if report.problems:
         raise fail(f"{len(report.problems)} items could not be imported")
 

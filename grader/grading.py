@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 
@@ -35,6 +36,7 @@ def list_tasks() -> list[str]:
     return sorted(TASKS)
 
 
+@cache  # the tasks are fixed at import; question specs check option tags against this on every load
 def diagnosis_codes() -> frozenset[str]:
     """Every diagnosis code grade() can report: each task's named mistakes and the generic findings."""
     return frozenset(m.code for task in TASKS.values() for m in task.mistakes) | GENERIC_CODES | AFTER_CAUSES

@@ -20,7 +20,7 @@ from app.attempts.schemas import (
 )
 from app.attempts.service import ClientSave, record_signals, save_answer, set_flag
 from app.deps import InvitationDep, SessionDep, SettingsDep
-from app.errors import Conflict, Gone
+from app.errors import Conflict
 from app.models import Answer, Attempt, Invitation, utcnow
 
 # Request bodies on candidate links (pages and API): the largest answer (50,000 characters of code, up to 4
@@ -30,12 +30,11 @@ MAX_BODY_BYTES = 256 * 1024
 router = APIRouter(prefix="/i/{token}/api", tags=["candidate"])
 
 
-def _running_attempt(invitation: Invitation) -> Attempt:
+def _started_attempt(invitation: Invitation) -> Attempt:
+    """The attempt behind the link; whether it still takes writes is the service's rule (`_ensure_open`)."""
     attempt = invitation.attempt
     if attempt is None:
         raise Conflict("The assessment has not been started yet: open the invitation link and press Start.")
-    if attempt.closed_at is not None:
-        raise Gone("This attempt has been submitted; answers can no longer change.")
     return attempt
 
 
@@ -51,9 +50,7 @@ def _state_of(answer: Answer) -> AnswerState:
 
 @router.get("/state")
 def attempt_state(invitation: InvitationDep) -> AttemptState:
-    attempt = invitation.attempt
-    if attempt is None:
-        raise Conflict("The assessment has not been started yet: open the invitation link and press Start.")
+    attempt = _started_attempt(invitation)
     now = utcnow()
     return AttemptState(
         server_now=now,
@@ -70,7 +67,7 @@ def save(
 ) -> SaveResponse:
     outcome = save_answer(
         session,
-        _running_attempt(invitation),
+        _started_attempt(invitation),
         item_id,
         body.value,
         grace=timedelta(seconds=settings.autosave_grace_seconds),
@@ -86,7 +83,7 @@ def flag(
     item_id: int, body: FlagRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> AnswerState:
     grace = timedelta(seconds=settings.autosave_grace_seconds)
-    return _state_of(set_flag(session, _running_attempt(invitation), item_id, body.flagged, grace=grace))
+    return _state_of(set_flag(session, _started_attempt(invitation), item_id, body.flagged, grace=grace))
 
 
 @router.post("/signals", status_code=204)
@@ -95,7 +92,7 @@ def signals(
 ) -> Response:
     record_signals(
         session,
-        _running_attempt(invitation),
+        _started_attempt(invitation),
         [signal.model_dump(mode="json") for signal in body.signals],
         grace=timedelta(seconds=settings.autosave_grace_seconds),
     )

@@ -131,6 +131,17 @@ def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
         raise Gone("Time is up: answers can no longer be saved.")
 
 
+def _item_of(session: Session, attempt: Attempt, item_id: int) -> AssessmentItem:
+    item = session.get(AssessmentItem, item_id)
+    if item is None or item.assessment_id != attempt.invitation.assessment_id:
+        raise NotFound("question not found in this assessment")
+    return item
+
+
+def _answer_of(session: Session, attempt: Attempt, item: AssessmentItem) -> Answer | None:
+    return session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+
+
 @dataclass(frozen=True)
 class ClientSave:
     """Who sent a save: a browser tab's id and its counter, which only grows."""
@@ -164,7 +175,7 @@ def save_answer(
     _ensure_open(attempt, now, grace)
     item = _item_of(session, attempt, item_id)
     value = _clean_value(item, raw_value)
-    answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+    answer = _answer_of(session, attempt, item)
     if answer is not None and client is not None:
         newest = session.scalar(
             select(func.max(AnswerRevision.client_seq)).where(
@@ -191,22 +202,14 @@ def save_answer(
     return SaveOutcome(answer=answer, applied=True)
 
 
-def _item_of(session: Session, attempt: Attempt, item_id: int) -> AssessmentItem:
-    item = session.get(AssessmentItem, item_id)
-    if item is None or item.assessment_id != attempt.invitation.assessment_id:
-        raise NotFound("question not found in this assessment")
-    return item
-
-
 def set_flag(session: Session, attempt: Attempt, item_id: int, flagged: bool, *, grace: timedelta) -> Answer:
     """Mark an item for review. A flag on an item not answered yet keeps its empty answer (revision 0)."""
-    _ensure_open(attempt, utcnow(), grace)
+    now = utcnow()
+    _ensure_open(attempt, now, grace)
     item = _item_of(session, attempt, item_id)
-    answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+    answer = _answer_of(session, attempt, item)
     if answer is None:
-        answer = Answer(
-            attempt=attempt, item=item, value=_clean_value(item, {}), revision=0, saved_at=utcnow()
-        )
+        answer = Answer(attempt=attempt, item=item, value=_clean_value(item, {}), revision=0, saved_at=now)
         session.add(answer)
     answer.flagged = flagged
     session.flush()

@@ -73,9 +73,8 @@ class ImportDefaults:
     time_estimate_s: int = 90
 
 
-# Documents are built with plain tag names and their namespaces declared on the root, which serializes
-# them exactly as QTI tools expect (a default namespace, no generated ns0: prefixes).
 def _a(tag: str) -> str:
+    """An Assay metadata element's name as a parsed manifest spells it."""
     return f"{{{ASSAY}}}{tag}"
 
 
@@ -93,7 +92,10 @@ def _qti_element(tag: str, html: str, **attributes: str) -> ET.Element:
 
 
 class _ItemWriter:
-    """One question as an assessmentItem, and its Markdown sources for the manifest."""
+    """One question as an assessmentItem, and its Markdown sources for the manifest.
+
+    Documents are built with plain tag names and their namespaces declared on the root, which serializes
+    them exactly as QTI tools expect (a default namespace, no generated ns0: prefixes)."""
 
     def __init__(self, spec: Exportable) -> None:
         self.spec = spec
@@ -387,7 +389,7 @@ class _ItemReader:
                 prompt_parts.append(_as_markdown(_html(inner_prompt)))
             data.update(self._choice(choice))
         elif text is not None:
-            data.update(self._written(body))
+            data.update(self._written(body, data["points"]))
         else:
             raise ValueError("only choiceInteraction and extendedTextInteraction items can be imported")
         parts = [part for part in prompt_parts if part.strip()]
@@ -441,11 +443,10 @@ class _ItemReader:
             options.append(option)
         return {"type": "mcq_multi" if multi else "mcq_single", "options": options}
 
-    def _written(self, body: ET.Element) -> dict[str, Any]:
+    def _written(self, body: ET.Element, points: float) -> dict[str, Any]:
         blocks = [b for b in _children(body, "rubricBlock") if b.get("view", "") in {"scorer", "tutor"}]
         rubric_block = next((b for b in blocks if b.get("class") == "assay-rubric"), None)
         reference_block = next((b for b in blocks if b.get("class") == "assay-reference-answer"), None)
-        points = self._max_score()
         data: dict[str, Any] = {"type": "written"}
         if self.metadata is not None and self.metadata.get("max-words"):
             data["max_words"] = int(self.metadata.get("max-words", "400"))
