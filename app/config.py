@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=12, ge=1)
     invitation_ttl_days: int = Field(default=14, ge=1)
     autosave_grace_seconds: int = Field(default=30, ge=0)
+    sample_runs_per_minute: int = Field(default=6, ge=1, description="code runs per attempt per minute")
+    # The embedded default runs background jobs in the app process; with a broker URL, `assay worker` does.
+    run_jobs_in_process: bool = True
+    worker_threads: int = Field(default=2, ge=1, description="jobs at once; grading needs one sandbox each")
+    deadline_sweep_seconds: float = Field(default=10, gt=0, description="how often overdue attempts close")
+    grading_lease_seconds: int = Field(default=120, ge=10)
     login_max_failures: int = Field(default=5, ge=1)
 
     @field_validator("database_url")

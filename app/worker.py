@@ -1,16 +1,33 @@
-"""The Dramatiq broker: Redis when ASSAY_BROKER_URL is set (scale-out), otherwise in-process (embedded).
+"""The Dramatiq broker and everything jobs share: Redis when ASSAY_BROKER_URL is set (scale-out), otherwise
+in-process (embedded).
 
 `assay worker` runs `dramatiq app.worker` against the Redis broker. In the embedded default the app
-process runs a Dramatiq worker thread on a StubBroker, so one process does everything.
+process runs a Dramatiq worker on a StubBroker (see `EmbeddedWorker`), so one process does everything.
+
+A job message only says "look at row N": the row is the truth. Messages are sent after the transaction that
+created their row commits (`send_after_commit`), so a worker never looks for a row it cannot see yet, and a
+rolled-back request sends nothing.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory, session_scope
+
+log = logging.getLogger("assay.worker")
 
 
 def build_broker(broker_url: str) -> dramatiq.Broker:
@@ -22,5 +39,99 @@ def build_broker(broker_url: str) -> dramatiq.Broker:
 broker = build_broker(get_settings().broker_url)
 dramatiq.set_broker(broker)
 
+_PENDING = "assay.pending_messages"
+
+
+def send_after_commit(session: Session, actor: Any, *args: Any) -> None:
+    """Send `actor(*args)` once `session` commits; a rollback drops it."""
+    session.info.setdefault(_PENDING, []).append((actor, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    for actor, args in session.info.pop(_PENDING, []):
+        actor.send(*args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+_job_sessions: sessionmaker[Session] | None = None
+_job_settings: Settings | None = None
+_job_sessions_lock = threading.Lock()
+
+
+def use_job_context(settings: Settings | None, factory: sessionmaker[Session] | None) -> None:
+    """The settings and database actors use: the app's own in the embedded worker, a test's in tests;
+    by default (a separate worker process) the environment's."""
+    global _job_sessions, _job_settings
+    _job_settings, _job_sessions = settings, factory
+
+
+def job_settings() -> Settings:
+    return _job_settings or get_settings()
+
+
+@contextmanager
+def job_session() -> Iterator[Session]:
+    """One unit of work inside an actor, on the database the settings name unless told otherwise."""
+    global _job_sessions
+    with _job_sessions_lock:
+        if _job_sessions is None:
+            _job_sessions = make_session_factory(make_engine(job_settings()))
+        factory = _job_sessions
+    with session_scope(factory) as session:
+        yield session
+
+
+class Periodic:
+    """Sends an actor's message every `interval` seconds from a daemon thread, until stopped."""
+
+    def __init__(self, actor: Any, interval: float) -> None:
+        self.actor, self.interval = actor, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"periodic-{actor.actor_name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.actor.send()
+            except Exception:  # a broker hiccup must not end the schedule
+                log.exception("could not send %s", self.actor.actor_name)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class EmbeddedWorker:
+    """The in-process worker of the one-machine default: Dramatiq worker threads consuming the StubBroker,
+    and the periodic jobs (closing attempts whose time is up)."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        from app.attempts.tasks import close_overdue_attempts
+
+        use_job_context(settings, factory)
+        self._worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=100)
+        self._periodic = [Periodic(close_overdue_attempts, settings.deadline_sweep_seconds)]
+
+    def start(self) -> None:
+        self._worker.start()
+        for periodic in self._periodic:
+            periodic.start()
+
+    def stop(self) -> None:
+        for periodic in self._periodic:
+            periodic.stop()
+        self._worker.stop(timeout=10_000)
+
+
 # Actor modules register themselves on import; each domain's tasks.py is listed here.
-ACTOR_MODULES: tuple[str, ...] = ()
+ACTOR_MODULES: tuple[str, ...] = ("app.grading.tasks", "app.attempts.tasks")
+for _module in ACTOR_MODULES:
+    importlib.import_module(_module)

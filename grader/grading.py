@@ -10,9 +10,10 @@ from functools import cache
 import numpy as np
 
 from grader.diagnose import AFTER_CAUSES, GENERIC_CODES, diagnose
-from grader.result import CaseResult, GradeResult, Timings, Verdict
+from grader.result import CaseResult, CaseShown, GradeResult, Timings, Verdict
 from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
 from grader.tasks import TASKS, Case, Task
+from grader.tasks.base import CaseEvaluation
 
 
 class UnknownTask(LookupError):
@@ -65,9 +66,36 @@ def _run_cases(
     return result, [result.steps[a:b] for a, b in spans]
 
 
-def _hide_hidden_details(case: Case, result: CaseResult) -> CaseResult:
-    """A hidden case's error message is the candidate's own text and may print the hidden inputs."""
-    if case.visible or result.status != "runtime_error":
+PREVIEW_CHARS = 400
+
+
+def preview(value: object) -> str:
+    """A short, readable rendering of an input or output: shape and dtype, then the first values."""
+    if isinstance(value, np.ndarray):
+        body = np.array2string(value, precision=4, threshold=24, edgeitems=2, suppress_small=True)
+        text = f"{value.dtype}{list(value.shape)} {body}"
+    elif value is None:
+        text = "nothing (None)"
+    else:
+        text = repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _shown(case: Case, evaluation: CaseEvaluation) -> CaseShown:
+    return CaseShown(
+        inputs={name: preview(v) for name, v in {**case.arrays, **case.params}.items()},
+        got={name: preview(v) for name, v in evaluation.outputs.items()},
+        expected={name: preview(v) for name, v in evaluation.expected.items()},
+    )
+
+
+def _candidate_view(case: Case, evaluation: CaseEvaluation) -> CaseResult:
+    """A visible case shows its inputs and outputs. A hidden case shows neither, and its error message (the
+    candidate's own text, which may print the hidden inputs) is cut down to the exception's type."""
+    result = evaluation.result
+    if case.visible:
+        return result.model_copy(update={"shown": _shown(case, evaluation)})
+    if result.status != "runtime_error":
         return result
     kind = result.message.split(":", 1)[0] if result.message else "an error"
     return result.model_copy(update={"message": f"raised {kind} (details are hidden for hidden tests)"})
@@ -116,7 +144,7 @@ def grade(
         task_id=task.id,
         score=round(passed / len(cases), 4),
         verdict=verdict,
-        cases=[_hide_hidden_details(case, ev.result) for case, ev in evaluated],
+        cases=[_candidate_view(case, ev) for case, ev in evaluated],
         diagnoses=diagnose(task, evaluated),
         timings=Timings(wall_s=time.perf_counter() - started),
     )

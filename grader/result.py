@@ -23,6 +23,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CaseShown(_Model):
+    """What a visible (sample) case lets the candidate see: short previews of the inputs, of what their code
+    returned and of what was expected. Hidden cases never carry one."""
+
+    inputs: dict[str, str]
+    got: dict[str, str]
+    expected: dict[str, str]
+
+
 class CaseResult(_Model):
     name: str
     visible: bool
@@ -30,6 +39,7 @@ class CaseResult(_Model):
     max_abs_err: float | None = None
     max_rel_err: float | None = None
     message: str = ""
+    shown: CaseShown | None = None
 
 
 class Diagnosis(_Model):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dramatiq import Message
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
+from app.worker import broker, use_job_context
 
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -90,6 +92,7 @@ def settings_for(databases: Databases):
             environment="test",
             database_url=databases.new_url(backend),
             base_url="http://testserver",
+            run_jobs_in_process=False,  # tests run queued jobs themselves, inside their transaction
             **overrides,  # type: ignore[arg-type]
         )
 
@@ -121,6 +124,27 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     yield factory
     outer.rollback()
     connection.close()
+
+
+@pytest.fixture
+def run_jobs(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Callable[[], int]]:
+    """Runs every queued job message in this thread, on the test's transaction; returns how many ran."""
+    use_job_context(settings, session_factory)
+    broker.flush_all()  # messages other tests left behind point at rows they rolled back
+
+    def run() -> int:
+        ran = 0
+        while True:
+            pending = [q for q in broker.queues.values() if not q.empty()]
+            if not pending:
+                return ran
+            message = Message.decode(pending[0].get_nowait())
+            broker.get_actor(message.actor_name).fn(*message.args, **message.kwargs)
+            ran += 1
+
+    yield run
+    broker.flush_all()
+    use_job_context(None, None)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from app.accounts.service import create_owner
 from app.assessments.service import create_assessment, publish_assessment
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import Assessment, Organization, QuestionType, User
-from app.questions.service import current_versions
+from app.questions.service import current_versions, spec_of
 
 PASSWORD = "correct horse battery"
 
@@ -25,6 +25,20 @@ def published_assessment(
     versions = current_versions(session, types=list(types) if types else None)
     assessment = create_assessment(
         session, org, title="Screen", duration_minutes=minutes, question_version_ids=[v.id for v in versions]
+    )
+    return publish_assessment(session, assessment)
+
+
+def coding_assessment(
+    session: Session, org: Organization, *, task: str = "bn-forward-train", minutes: int = 30
+) -> Assessment:
+    """One single-answer question and the coding question of `task`."""
+    mcq = current_versions(session, types=[QuestionType.MCQ_SINGLE])[0]
+    coding = next(
+        v for v in current_versions(session, types=[QuestionType.CODING]) if spec_of(v).task == task  # type: ignore[union-attr]
+    )
+    assessment = create_assessment(
+        session, org, title="Code screen", duration_minutes=minutes, question_version_ids=[mcq.id, coding.id]
     )
     return publish_assessment(session, assessment)
 

@@ -1,4 +1,5 @@
-"""The attempt page's JSON conversation with the server: state, autosave, flags and integrity signals.
+"""The attempt page's JSON conversation with the server: state, autosave, flags, integrity signals, code runs
+and the Markdown preview.
 
 Reached through the invitation link like the pages (`/i/{token}/api/…`); errors are problem+json. A save is
 acknowledged only after its transaction has committed (SessionDep commits before the response is sent).
@@ -14,14 +15,27 @@ from app.attempts.schemas import (
     AnswerState,
     AttemptState,
     FlagRequest,
+    PreviewRequest,
+    PreviewResponse,
+    RunRequest,
     SaveRequest,
     SaveResponse,
     SignalBatch,
+    SubmissionView,
 )
-from app.attempts.service import ClientSave, record_signals, save_answer, set_flag
+from app.attempts.service import (
+    ClientSave,
+    record_signals,
+    run_samples,
+    save_answer,
+    set_flag,
+    submit_code,
+)
+from app.grading.service import candidate_view, submission_of
+from app.markdown import render_markdown
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Conflict
-from app.models import Answer, Attempt, Invitation, utcnow
+from app.models import Answer, Attempt, Invitation, Submission, utcnow
 
 # Request bodies on candidate links (pages and API): the largest answer (50,000 characters of code, up to 4
 # bytes each in UTF-8) fits with room to spare.
@@ -97,3 +111,49 @@ def signals(
         grace=timedelta(seconds=settings.autosave_grace_seconds),
     )
     return Response(status_code=204)
+
+
+def _view(submission: Submission, invitation: Invitation) -> SubmissionView:
+    show_score = invitation.assessment.show_score_to_candidate
+    return SubmissionView.model_validate(candidate_view(submission, show_score=show_score))
+
+
+@router.post("/answers/{item_id}/run", status_code=202)
+def run(
+    item_id: int, body: RunRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+) -> SubmissionView:
+    """Grade the code against the visible sample cases; poll /submissions/{id} for the result."""
+    submission = run_samples(
+        session,
+        _started_attempt(invitation),
+        item_id,
+        body.source,
+        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        per_minute=settings.sample_runs_per_minute,
+    )
+    return _view(submission, invitation)
+
+
+@router.post("/answers/{item_id}/submit", status_code=202)
+def submit(item_id: int, session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> SubmissionView:
+    """Grade the saved code against the hidden cases; the newest submission of an item counts."""
+    submission = submit_code(
+        session,
+        _started_attempt(invitation),
+        item_id,
+        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        per_minute=settings.sample_runs_per_minute,
+    )
+    return _view(submission, invitation)
+
+
+@router.get("/submissions/{submission_id}")
+def submission(submission_id: int, session: SessionDep, invitation: InvitationDep) -> SubmissionView:
+    return _view(submission_of(session, _started_attempt(invitation), submission_id), invitation)
+
+
+@router.post("/preview")
+def preview(body: PreviewRequest, invitation: InvitationDep) -> PreviewResponse:
+    """Markdown of a written answer rendered (and sanitized) exactly as the hiring team will read it."""
+    _started_attempt(invitation)
+    return PreviewResponse(html=str(render_markdown(body.text)))

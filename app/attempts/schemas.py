@@ -65,3 +65,26 @@ class Signal(_Body):
 
 class SignalBatch(_Body):
     signals: Annotated[list[Signal], Field(min_length=1, max_length=100)]
+
+
+class RunRequest(_Body):
+    source: Annotated[str, Field(description="The code to run against the sample cases (saved or not)")]
+
+
+class SubmissionView(BaseModel):
+    """A code run as the candidate may see it: all of a sample run; of a final submission, the aggregate
+    only, and only when the assessment shows scores to candidates."""
+
+    id: int
+    kind: Literal["sample", "final"]
+    status: Literal["queued", "running", "done", "failed"]
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class PreviewRequest(_Body):
+    text: Annotated[str, Field(max_length=20_000)]
+
+
+class PreviewResponse(BaseModel):
+    html: str

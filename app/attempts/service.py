@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
+from app.grading.service import check_run_rate, latest_final
+from app.grading.tasks import queue_submission
 from app.invitations.service import ensure_can_start
 from app.models import (
     Answer,
@@ -25,6 +27,8 @@ from app.models import (
     Invitation,
     InvitationStatus,
     QuestionType,
+    Submission,
+    SubmissionKind,
     utcnow,
 )
 from app.questions.generators import fill, generate
@@ -268,6 +272,18 @@ def auto_points(attempt: Attempt, item: AssessmentItem, value: dict[str, Any]) -
     return item.points * max(0.0, (hits - false_alarms) / len(spec.correct_ids))
 
 
+def _grade_final_code(session: Session, attempt: Attempt, item: AssessmentItem, answer: Answer) -> None:
+    """The code saved last is what counts: unless the candidate already submitted exactly this code, it is
+    graded now, and the points of an older submission no longer stand."""
+    source = answer.value.get("source") or ""
+    submitted = latest_final(session, attempt.id, item.id)
+    if submitted is not None and submitted.source == source:
+        return
+    answer.auto_points = None
+    if source.strip():
+        queue_submission(session, attempt, item, SubmissionKind.FINAL, source)
+
+
 def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> Attempt:
     if attempt.closed_at is not None:
         return attempt
@@ -276,6 +292,10 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
     total, needs_review = 0.0, False
     for item in items:
         answer = answers.get(item.id)
+        if answer is not None and item.question_version.type == QuestionType.CODING:
+            _grade_final_code(session, attempt, item, answer)
+            total += answer.auto_points or 0.0
+            continue
         points = auto_points(attempt, item, answer.value if answer else {})
         if points is None:
             needs_review = needs_review or (
@@ -305,6 +325,50 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
     )
     session.flush()
     return attempt
+
+
+def close_overdue_attempts(session: Session, *, grace: timedelta, limit: int = 200) -> int:
+    """Close attempts whose deadline (plus the grace for in-flight saves) has passed, page open or not."""
+    overdue = session.scalars(
+        select(Attempt)
+        .where(Attempt.closed_at.is_(None), Attempt.deadline_at < utcnow() - grace)
+        .order_by(Attempt.deadline_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for attempt in overdue:
+        close_attempt(session, attempt, CloseReason.DEADLINE)
+    return len(overdue)
+
+
+def submit_code(
+    session: Session, attempt: Attempt, item_id: int, *, grace: timedelta, per_minute: int
+) -> Submission:
+    """Grade the item's saved code against the hidden cases; the newest submission is the one that counts."""
+    _ensure_open(attempt, utcnow(), grace)
+    item = _item_of(session, attempt, item_id)
+    check_run_rate(session, attempt, per_minute)
+    answer = _answer_of(session, attempt, item)
+    source = (answer.value.get("source") if answer else None) or ""
+    if not source.strip():
+        raise ValidationFailed(
+            "There is no saved code to submit yet.", errors=[FieldError(f"items.{item_id}", "no code")]
+        )
+    return queue_submission(session, attempt, item, SubmissionKind.FINAL, source)
+
+
+def run_samples(
+    session: Session, attempt: Attempt, item_id: int, source: str, *, grace: timedelta, per_minute: int
+) -> Submission:
+    """Grade `source` (saved or not) against the item's visible sample cases."""
+    _ensure_open(attempt, utcnow(), grace)
+    item = _item_of(session, attempt, item_id)
+    check_run_rate(session, attempt, per_minute)
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ValidationFailed(
+            "The code is too long.", errors=[FieldError("source", f"at most {MAX_SOURCE_CHARS} characters")]
+        )
+    return queue_submission(session, attempt, item, SubmissionKind.SAMPLE, source)
 
 
 def submit_attempt(session: Session, attempt: Attempt, *, grace: timedelta) -> Attempt:

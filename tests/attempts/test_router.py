@@ -4,6 +4,7 @@ HTTP against the real app and database."""
 from __future__ import annotations
 
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -204,3 +205,69 @@ def test_integrity_signals_are_stored_with_the_servers_time(link: Link) -> None:
         f"{link.base}/signals", json={"signals": [{"kind": "screenshot", "client_at": "x"}]}
     )
     assert {e["field"] for e in _problem(bad, 422)["errors"]} >= {"signals.0.kind", "signals.0.client_at"}
+
+
+@pytest.fixture
+def coding_link(client: TestClient, session: Session) -> Link:
+    _, org = factories.owner(session, email="owner-coder@example.com")
+    issued = factories.invitation(session, org, factories.coding_assessment(session, org))
+    session.commit()
+    assert client.post(f"/i/{issued.token}/start").status_code == 303
+    session.refresh(issued.invitation)
+    return Link(client, session, issued.token, issued.invitation.attempt)
+
+
+RIGHT = """import numpy as np
+
+def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
+    return gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta
+"""
+
+
+def test_sample_runs_report_each_visible_case_then_hit_the_rate_limit(
+    coding_link: Link, run_jobs: Callable[[], int]
+) -> None:
+    item = coding_link.item(QuestionType.CODING)
+    url = f"{coding_link.base}/answers/{item.id}/run"
+    queued = coding_link.client.post(url, json={"source": RIGHT.replace("+ eps", "")})
+    assert queued.status_code == 202 and queued.json()["status"] == "queued"
+    assert run_jobs() == 1
+    done = coding_link.client.get(f"{coding_link.base}/submissions/{queued.json()['id']}").json()
+    assert done["status"] == "done" and done["kind"] == "sample"
+    assert all(case["visible"] and case["shown"]["got"] for case in done["result"]["cases"])
+    for _ in range(5):  # the test settings allow 6 a minute
+        assert coding_link.client.post(url, json={"source": RIGHT}).status_code == 202
+    refused = coding_link.client.post(url, json={"source": RIGHT})
+    problem = _problem(refused, 429)
+    assert "6 times a minute" in problem["detail"] and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_submit_grades_the_saved_code_and_hides_the_details(
+    coding_link: Link, run_jobs: Callable[[], int]
+) -> None:
+    item = coding_link.item(QuestionType.CODING)
+    url = f"{coding_link.base}/answers/{item.id}/submit"
+    assert _problem(coding_link.client.post(url), 422)["errors"][0]["field"] == f"items.{item.id}"
+    assert coding_link.save(item.id, {"source": RIGHT}, seq=1).status_code == 200
+    queued = coding_link.client.post(url)
+    assert queued.status_code == 202 and queued.json()["kind"] == "final"
+    run_jobs()
+    done = coding_link.client.get(f"{coding_link.base}/submissions/{queued.json()['id']}").json()
+    assert done == {"id": queued.json()["id"], "kind": "final", "status": "done", "result": None, "error": None}
+
+
+def test_code_runs_are_private_to_their_attempt(
+    client: TestClient, session: Session, coding_link: Link, run_jobs: Callable[[], int]
+) -> None:
+    item = coding_link.item(QuestionType.CODING)
+    mine = coding_link.client.post(f"{coding_link.base}/answers/{item.id}/run", json={"source": RIGHT}).json()
+    other = _link(client, session, email="other@example.com")
+    assert _problem(client.get(f"{other.base}/submissions/{mine['id']}"), 404)
+    written = other.item(QuestionType.WRITTEN)
+    assert _problem(client.post(f"{other.base}/answers/{written.id}/run", json={"source": RIGHT}), 404)
+
+
+def test_the_markdown_preview_is_sanitized(link: Link) -> None:
+    body = {"text": "**bold** <script>alert(1)</script> [x](javascript:alert(1))"}
+    html = link.client.post(f"{link.base}/preview", json=body).json()["html"]
+    assert "<strong>bold</strong>" in html and "<script" not in html and "href" not in html

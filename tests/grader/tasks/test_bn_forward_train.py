@@ -142,6 +142,19 @@ def test_compile_errors_and_hidden_error_details(grade_source) -> None:  # type:
             assert "array(" not in case.message and "hidden" in case.message
 
 
+def test_sample_cases_show_inputs_and_outputs_and_hidden_cases_show_none(grade_source) -> None:  # type: ignore[no-untyped-def]
+    off_by_a_bit = "def batchnorm_forward_train(x, gamma, beta, eps=1e-5):\n    return (x * 1.5, None)"
+    result = grade_source(TASK, off_by_a_bit)
+    visible = [c for c in result.cases if c.visible]
+    hidden = [c for c in result.cases if not c.visible]
+    assert visible and hidden
+    for case in visible:
+        assert case.shown is not None and case.status == "wrong_answer"
+        assert case.shown.inputs["x"].startswith("float64[")
+        assert case.shown.got["out"] != case.shown.expected["out"]
+    assert all(case.shown is None for case in hidden)
+
+
 def test_hidden_cases_depend_on_the_seed_and_are_reproducible() -> None:
     task = get_task(TASK)
     first, again, other = task.cases(1), task.cases(1), task.cases(2)

@@ -1,0 +1,22 @@
+"""Closing attempts whose time is up, whether or not the candidate's page is still open."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import dramatiq
+
+from app.attempts import service
+from app.worker import job_session, job_settings
+
+log = logging.getLogger("assay.attempts")
+
+
+@dramatiq.actor(queue_name="periodic", max_retries=0)
+def close_overdue_attempts() -> None:
+    grace = timedelta(seconds=job_settings().autosave_grace_seconds)
+    with job_session() as session:
+        closed = service.close_overdue_attempts(session, grace=grace)
+    if closed:
+        log.info("closed %d attempt(s) at their deadline", closed)

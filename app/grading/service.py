@@ -1,0 +1,210 @@
+"""Code submissions: sample runs during an attempt, final gradings, and storing what the grader found.
+
+A submission's grading is a job row (queued → running → done | failed) with a lease; the actor in tasks.py
+claims it, runs the grader outside any transaction (it takes seconds), then stores the result. Storing is
+idempotent: a second run of the same job (a redelivered message) finds the result and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound, RateLimited
+from app.models import (
+    Answer,
+    AssessmentItem,
+    Attempt,
+    GradeResult,
+    GradingJob,
+    JobStatus,
+    Submission,
+    SubmissionKind,
+    utcnow,
+)
+from app.questions.service import spec_of
+from app.questions.spec import Coding
+from grader import GradeResult as GraderResult
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def coding_task_of(item: AssessmentItem) -> str:
+    spec = spec_of(item.question_version)
+    if not isinstance(spec, Coding):
+        raise NotFound("this question has no code to run")
+    return spec.task
+
+
+def check_run_rate(session: Session, attempt: Attempt, per_minute: int) -> None:
+    """Sandboxes are shared by every candidate: one attempt gets `per_minute` runs (samples or submits)."""
+    since = utcnow() - RATE_WINDOW
+    recent = session.scalars(
+        select(Submission.created_at)
+        .where(Submission.attempt_id == attempt.id, Submission.created_at > since)
+        .order_by(Submission.created_at)
+    ).all()
+    if len(recent) >= per_minute:
+        wait = max(1, int((recent[0] + RATE_WINDOW - utcnow()).total_seconds()) + 1)
+        raise RateLimited(
+            f"You can run your code {per_minute} times a minute. Try again in {wait} seconds.",
+            retry_after=wait,
+        )
+
+
+def new_submission(
+    session: Session, attempt: Attempt, item: AssessmentItem, kind: SubmissionKind, source: str
+) -> Submission:
+    """A submission and its queued job; the caller sends the job's message after commit."""
+    submission = Submission(
+        attempt_id=attempt.id, item_id=item.id, kind=kind, task_id=coding_task_of(item), source=source
+    )
+    submission.job = GradingJob(status=JobStatus.QUEUED)
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def submission_of(session: Session, attempt: Attempt, submission_id: int) -> Submission:
+    submission = session.get(Submission, submission_id)
+    if submission is None or submission.attempt_id != attempt.id:
+        raise NotFound("no such code run for this attempt")
+    return submission
+
+
+def latest_final(session: Session, attempt_id: int, item_id: int) -> Submission | None:
+    return session.scalar(
+        select(Submission)
+        .where(
+            Submission.attempt_id == attempt_id,
+            Submission.item_id == item_id,
+            Submission.kind == SubmissionKind.FINAL,
+        )
+        .order_by(Submission.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to grade a job, read while it holds the lease."""
+
+    job_id: int
+    task_id: str
+    source: str
+    seed: int
+    visible_only: bool
+
+
+def claim_job(session: Session, job_id: int, lease: timedelta) -> Claim | None:
+    """Take the job's lease; None when it is finished or another worker holds a lease that has not lapsed."""
+    job = session.get(GradingJob, job_id, with_for_update=True)
+    now = utcnow()
+    if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
+        return None
+    if job.status == JobStatus.RUNNING and job.lease_until is not None and job.lease_until > now:
+        return None
+    job.status, job.lease_until, job.tries = JobStatus.RUNNING, now + lease, job.tries + 1
+    job.started_at = job.started_at or now
+    submission = job.submission
+    attempt = session.get(Attempt, submission.attempt_id)
+    assert attempt is not None  # the submission's foreign key
+    return Claim(
+        job_id=job.id,
+        task_id=submission.task_id,
+        source=submission.source,
+        seed=attempt.seed,
+        visible_only=submission.kind == SubmissionKind.SAMPLE,
+    )
+
+
+def store_result(session: Session, job_id: int, result: GraderResult) -> None:
+    job = session.get(GradingJob, job_id, with_for_update=True)
+    if job is None or job.status == JobStatus.DONE:
+        return
+    submission = job.submission
+    if submission.result is None:
+        submission.result = GradeResult(
+            verdict=result.verdict, score=result.score, result=result.model_dump(mode="json")
+        )
+    job.status, job.finished_at, job.lease_until, job.error = JobStatus.DONE, utcnow(), None, ""
+    session.flush()
+    if submission.kind == SubmissionKind.FINAL:
+        _credit_final(session, submission, result.score)
+
+
+def fail_job(session: Session, job_id: int, error: str) -> None:
+    job = session.get(GradingJob, job_id)
+    if job is not None and job.status != JobStatus.DONE:
+        job.status, job.finished_at, job.lease_until, job.error = JobStatus.FAILED, utcnow(), None, error
+
+
+def _credit_final(session: Session, submission: Submission, score: float) -> None:
+    """The newest final submission of an item sets its points; the attempt's total is summed again under a
+    row lock, so two gradings finishing together cannot lose each other's points."""
+    if latest_final(session, submission.attempt_id, submission.item_id) is not submission:
+        return
+    attempt = session.get(Attempt, submission.attempt_id, with_for_update=True)
+    item = session.get(AssessmentItem, submission.item_id)
+    assert attempt is not None and item is not None
+    answer = session.scalar(
+        select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id)
+    )
+    if answer is None:
+        return
+    answer.auto_points = round(item.points * score, 4)
+    session.flush()
+    if attempt.closed_at is not None:
+        attempt.auto_score = session.scalar(
+            select(func.coalesce(func.sum(Answer.auto_points), 0.0)).where(Answer.attempt_id == attempt.id)
+        )
+
+
+def pending_gradings(session: Session, attempt: Attempt) -> int:
+    """Final gradings of this attempt not finished yet (its score is not complete until they are)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(GradingJob)
+            .join(Submission)
+            .where(
+                Submission.attempt_id == attempt.id,
+                Submission.kind == SubmissionKind.FINAL,
+                GradingJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            )
+        )
+        or 0
+    )
+
+
+def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any]:
+    """What the candidate may see of a run: everything of a sample run (it only has visible cases); of a
+    final submission, only whether it was graded, and the aggregate when the recruiter allows it."""
+    job = submission.job
+    view: dict[str, Any] = {
+        "id": submission.id,
+        "kind": submission.kind.value,
+        "status": job.status.value if job else JobStatus.QUEUED.value,
+        "result": None,
+    }
+    if job is not None and job.status == JobStatus.FAILED:
+        view["error"] = "Your code could not be graded just now. It is saved; please try again."
+    stored = submission.result
+    if stored is None:
+        return view
+    if submission.kind == SubmissionKind.SAMPLE:
+        view["result"] = stored.result
+    elif show_score:
+        cases = stored.result.get("cases", [])
+        view["result"] = {
+            "verdict": stored.verdict,
+            "score": stored.score,
+            "passed": sum(c["status"] == "passed" for c in cases),
+            "total": len(cases),
+        }
+    return view
+
