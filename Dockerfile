@@ -1,4 +1,12 @@
 # The app image: the same code serves the web app (`assay serve`) and runs workers (`assay worker`).
+# The candidate page's script (CodeMirror and the attempt client) is bundled from npm in a first stage.
+FROM node:20-bookworm-slim AS assets
+WORKDIR /build/frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/src ./src
+RUN mkdir -p ../app/web/static && npm run build
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,6 +22,7 @@ RUN apt-get update \
 WORKDIR /srv/assay
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
+COPY --from=assets /build/app/web/static/dist ./app/web/static/dist
 COPY grader ./grader
 COPY migrations ./migrations
 COPY question_bank ./question_bank

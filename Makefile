@@ -11,7 +11,10 @@ PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])
 # The grading sandbox needs bubblewrap and an interpreter of our minor version that any uid can read.
 SANDBOX_PACKAGES := bubblewrap:bwrap python$(PYVER):python$(PYVER)
 
-.PHONY: run test lint typecheck pytest install install-dev system-deps system-test-deps services clean help
+NPM_STAMP := frontend/node_modules/.installed
+BUNDLE := app/web/static/dist/attempt.js
+
+.PHONY: run test lint typecheck pytest install install-dev assets system-deps system-test-deps services clean help
 
 help:
 	@echo "make run    install, migrate, sync the question bank, serve on http://127.0.0.1:8000"
@@ -35,14 +38,25 @@ install-dev: $(DEV_STAMP)
 system-deps:
 	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES)
 
-run: install system-deps
+# The candidate page's script: CodeMirror 6 and the attempt client, installed from npm and bundled by esbuild.
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	@scripts/ensure-system-packages.sh nodejs:node npm:npm
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUNDLE): $(NPM_STAMP) $(wildcard frontend/src/*.js)
+	cd frontend && npm run --silent build -- --log-level=warning
+
+assets: $(BUNDLE)
+
+run: install system-deps assets
 	@mkdir -p var
 	$(BIN)/assay db upgrade
 	$(BIN)/assay bank sync
 	$(BIN)/assay serve
 
 system-test-deps:
-	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose chromium fonts-dejavu-core:fc-list
 
 services:
 	@scripts/ensure-services.sh
@@ -54,10 +68,10 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev system-test-deps services
+pytest: install-dev system-test-deps services assets
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache frontend/node_modules app/web/static/dist

@@ -20,9 +20,21 @@ def owner(session: Session, email: str = "owner@acme.test", org: str = "Acme") -
 
 
 def published_assessment(
-    session: Session, org: Organization, *, types: tuple[QuestionType, ...] | None = None, minutes: int = 30
+    session: Session,
+    org: Organization,
+    *,
+    types: tuple[QuestionType, ...] | None = None,
+    minutes: int = 30,
+    per_type: int | None = None,
 ) -> Assessment:
+    """Every current bank question of the given types, or the first `per_type` of each."""
     versions = current_versions(session, types=list(types) if types else None)
+    if per_type is not None:
+        versions = [
+            version
+            for kind in types or tuple(QuestionType)
+            for version in [v for v in versions if v.type == kind][:per_type]
+        ]
     assessment = create_assessment(
         session, org, title="Screen", duration_minutes=minutes, question_version_ids=[v.id for v in versions]
     )

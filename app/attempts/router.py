@@ -29,6 +29,7 @@ from app.attempts.service import (
     run_samples,
     save_answer,
     set_flag,
+    submit_attempt,
     submit_code,
 )
 from app.grading.service import candidate_view, submission_of
@@ -150,6 +151,14 @@ def submit(item_id: int, session: SessionDep, settings: SettingsDep, invitation:
 @router.get("/submissions/{submission_id}")
 def submission(submission_id: int, session: SessionDep, invitation: InvitationDep) -> SubmissionView:
     return _view(submission_of(session, _started_attempt(invitation), submission_id), invitation)
+
+
+@router.post("/submit")
+def finish(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
+    """Submit the attempt as saved (the page flushes its pending saves first); submitting twice is harmless."""
+    attempt = _started_attempt(invitation)
+    submit_attempt(session, attempt, grace=timedelta(seconds=settings.autosave_grace_seconds))
+    return attempt_state(invitation)
 
 
 @router.post("/preview")

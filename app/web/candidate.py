@@ -60,22 +60,27 @@ def start(session: SessionDep, invitation: InvitationDep, token: str) -> Respons
 
 
 def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
-    answers = {a.item_id: a.value for a in attempt.answers}
+    answers = {a.item_id: a for a in attempt.answers}
     views = []
-    for item in attempt.invitation.assessment.items:
+    for position, item in enumerate(attempt.invitation.assessment.items, start=1):
         spec = spec_of(item.question_version)
         options = getattr(spec, "options", [])
         by_id = {o.id: o for o in options}
+        answer = answers.get(item.id)
         views.append(
             {
                 "item": item,
+                "position": position,
+                "section_title": item.section.title if item.section else "Questions",
                 "spec": spec,
                 "prompt": numeric_variant(attempt, item, spec)[0]
                 if isinstance(spec, Numeric)
                 else spec.prompt,
                 "task": get_task(spec.task) if isinstance(spec, Coding) else None,
                 "options": [by_id[i] for i in option_order(attempt, item, list(by_id))],
-                "value": answers.get(item.id, {}),
+                "value": answer.value if answer else {},
+                "revision": answer.revision if answer else 0,
+                "flagged": answer.flagged if answer else False,
             }
         )
     return views
@@ -88,7 +93,16 @@ def attempt_page(
     attempt = _attempt_or_landing(invitation, token)
     if isinstance(attempt, Response):
         return attempt
-    remaining = max(0, int((attempt.deadline_at - utcnow()).total_seconds()))
+    now = utcnow()
+    remaining = max(0, int((attempt.deadline_at - now).total_seconds()))
+    # What the page's script starts from; the clock is the server's, so a wrong local clock does not matter.
+    config = {
+        "api": f"/i/{token}/api",
+        "done": f"/i/{token}/done",
+        "attempt_id": attempt.id,
+        "server_now": now.isoformat(),
+        "deadline_at": attempt.deadline_at.isoformat(),
+    }
     return templates.TemplateResponse(
         request,
         "candidate/attempt.html",
@@ -97,6 +111,7 @@ def attempt_page(
             "attempt": attempt,
             "items": _item_views(attempt),
             "remaining_s": remaining,
+            "config": config,
             "token": token,
             "saved": bool(saved),
             "refused": [int(p) for p in refused.split(",") if p.isdigit()][:100],

@@ -1,0 +1,619 @@
+// The attempt page's client. The page works without it (one form, a Save button); this script adds
+// one-question-at-a-time navigation, autosave that never loses or reorders work, the server-clock timer,
+// flags, the code editor with sample runs, word counts with a Markdown preview, and integrity signals.
+import { createEditor } from "./editor.js";
+
+const config = JSON.parse(document.getElementById("attempt-config").textContent);
+const form = document.getElementById("attempt-form");
+const questions = [...document.querySelectorAll("section.question")];
+const saveState = document.getElementById("save-state");
+const announcer = document.getElementById("announcer");
+
+// A fresh client id per page load: the server orders one client's saves by `seq`, and a reloaded page is
+// a new client whose saves are simply newer arrivals.
+const clientId = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+let seq = 0;
+let clockOffset = Date.parse(config.server_now) - Date.now(); // server time = Date.now() + clockOffset
+
+document.body.classList.add("js");
+document.querySelectorAll(".js-only").forEach((el) => (el.hidden = false));
+
+function announce(text) {
+  announcer.textContent = "";
+  setTimeout(() => (announcer.textContent = text), 50);
+}
+
+function clockText(date) {
+  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// ------------------------------------------------------------------------------------------- per question
+
+const state = new Map(); // item id -> {section, type, revision, flagged, dirty, pending, inFlight, editor, error}
+
+function itemOf(section) {
+  return state.get(Number(section.dataset.itemId));
+}
+
+function valueOf(item) {
+  const name = `item_${item.id}`;
+  const inputs = [...form.elements].filter((el) => el.name === name);
+  switch (item.type) {
+    case "mcq_single": {
+      const checked = inputs.find((el) => el.checked);
+      return { choice: checked ? checked.value : null };
+    }
+    case "mcq_multi":
+      return { choices: inputs.filter((el) => el.checked).map((el) => el.value) };
+    case "numeric":
+      return { number: inputs[0].value.trim() || null };
+    case "coding":
+      return { source: item.editor ? item.editor.getValue() : inputs[0].value };
+    default:
+      return { text: inputs[0].value };
+  }
+}
+
+function showValue(item, value) {
+  const name = `item_${item.id}`;
+  const inputs = [...form.elements].filter((el) => el.name === name);
+  if (item.type === "mcq_single") inputs.forEach((el) => (el.checked = el.value === value.choice));
+  else if (item.type === "mcq_multi") inputs.forEach((el) => (el.checked = (value.choices || []).includes(el.value)));
+  else if (item.type === "numeric") inputs[0].value = value.number || "";
+  else if (item.type === "coding") {
+    inputs[0].value = value.source || "";
+    if (item.editor) item.editor.setValue(value.source || "");
+  } else {
+    inputs[0].value = value.text || "";
+    updateWordCount(item);
+  }
+}
+
+function isAnswered(item) {
+  const value = valueOf(item);
+  if (item.type === "mcq_single") return value.choice !== null;
+  if (item.type === "mcq_multi") return value.choices.length > 0;
+  if (item.type === "numeric") return value.number !== null;
+  if (item.type === "coding") return item.revision > 0 && value.source.trim() !== "";
+  return value.text.trim() !== "";
+}
+
+// ----------------------------------------------------------------------------------------------- autosave
+
+const DEBOUNCE_MS = 700;
+const saveTimers = new Map();
+let offline = false;
+let lastSavedAt = null;
+
+function renderSaveState() {
+  const busy = [...state.values()].some((item) => item.pending || item.inFlight);
+  if (offline) saveState.textContent = "Offline: your changes are kept here and will be saved when the connection returns.";
+  else if (busy) saveState.textContent = "Saving…";
+  else if (lastSavedAt) saveState.textContent = `All changes saved at ${clockText(lastSavedAt)}`;
+  else saveState.textContent = "";
+  saveState.dataset.state = offline ? "offline" : busy ? "saving" : "saved";
+}
+
+function changed(item) {
+  item.dirty = true;
+  clearTimeout(saveTimers.get(item.id));
+  saveTimers.set(item.id, setTimeout(() => queueSave(item), DEBOUNCE_MS));
+  renderSaveState();
+  renderOverview();
+}
+
+function queueSave(item) {
+  saveTimers.delete(item.id);
+  // Each save gets the next number; a retry resends the same body, which the server recognises.
+  item.pending = { client_id: clientId, seq: ++seq, value: valueOf(item) };
+  item.dirty = false;
+  sendSave(item);
+}
+
+async function sendSave(item, attempt = 0) {
+  if (item.inFlight || !item.pending) return;
+  const body = item.pending;
+  item.inFlight = true;
+  renderSaveState();
+  let response;
+  try {
+    response = await fetch(`${config.api}/answers/${item.id}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (networkError) {
+    response = null;
+  }
+  item.inFlight = false;
+  if (response && response.ok) {
+    const saved = await response.json();
+    offline = false;
+    item.revision = saved.revision;
+    clockOffset = Date.parse(saved.server_now) - Date.now();
+    lastSavedAt = new Date(Date.parse(saved.saved_at));
+    if (item.pending === body) item.pending = null;
+    setError(item, "");
+  } else if (response && response.status === 410) {
+    return timeIsUp((await problemOf(response)).detail);
+  } else if (response && response.status >= 400 && response.status < 500 && response.status !== 429) {
+    // The answer itself is refused (say, not a number): keep it on screen, explain, do not retry.
+    const problem = await problemOf(response);
+    if (item.pending === body) item.pending = null;
+    setError(item, problem.errors ? `${problem.detail} ${problem.errors.map((e) => e.message).join("; ")}` : problem.detail);
+  } else {
+    offline = true;
+    const wait = Math.min(15000, 1000 * 2 ** attempt);
+    setTimeout(() => sendSave(item, attempt + 1), wait);
+  }
+  renderSaveState();
+  renderOverview();
+  if (item.pending && !item.inFlight && !offline) sendSave(item); // a newer change arrived meanwhile
+}
+
+async function problemOf(response) {
+  try {
+    return await response.json();
+  } catch (notJson) {
+    return { detail: `The server answered ${response.status}.` };
+  }
+}
+
+function setError(item, text) {
+  const box = item.section.querySelector(".item-error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+/** Send every change not yet acknowledged and wait until the server has them (or gives up). */
+async function flushSaves(timeoutMs = 10000) {
+  for (const item of state.values()) {
+    if (saveTimers.has(item.id) || item.dirty) {
+      clearTimeout(saveTimers.get(item.id));
+      queueSave(item);
+    }
+  }
+  const started = Date.now();
+  while ([...state.values()].some((item) => item.pending || item.inFlight) && Date.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return ![...state.values()].some((item) => item.pending || item.inFlight);
+}
+
+window.addEventListener("online", () => {
+  for (const item of state.values()) if (item.pending && !item.inFlight) sendSave(item);
+});
+window.addEventListener("beforeunload", (event) => {
+  if ([...state.values()].some((item) => item.dirty || item.pending || item.inFlight)) event.preventDefault();
+});
+
+// -------------------------------------------------------------------------------------------------- flags
+
+async function toggleFlag(item, button) {
+  const flagged = button.getAttribute("aria-pressed") !== "true";
+  button.setAttribute("aria-pressed", String(flagged));
+  item.flagged = flagged;
+  renderOverview();
+  try {
+    const response = await fetch(`${config.api}/answers/${item.id}/flag`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ flagged }),
+    });
+    if (response.status === 410) return timeIsUp((await problemOf(response)).detail);
+    if (!response.ok) throw new Error(String(response.status));
+  } catch (failed) {
+    button.setAttribute("aria-pressed", String(!flagged));
+    item.flagged = !flagged;
+    setError(item, "The flag could not be saved; please try again.");
+    renderOverview();
+  }
+}
+
+// ------------------------------------------------------------------------------------- navigation & review
+
+const seenKey = `assay-seen-${config.attempt_id}`;
+const seen = new Set(JSON.parse(sessionStorage.getItem(seenKey) || "[]"));
+const overviewLinks = [...document.querySelectorAll(".overview-link")];
+const review = document.getElementById("review");
+const submitButton = document.getElementById("submit-attempt");
+let current = null;
+
+function statusOf(item) {
+  const parts = [];
+  parts.push(isAnswered(item) ? "answered" : seen.has(item.id) ? "not answered" : "not seen");
+  if (item.flagged) parts.push("flagged for review");
+  return parts;
+}
+
+function renderOverview() {
+  let answered = 0;
+  let flagged = 0;
+  for (const item of state.values()) {
+    const parts = statusOf(item);
+    if (parts[0] === "answered") answered++;
+    if (item.flagged) flagged++;
+    const badge = document.querySelector(`[data-status-for="${item.id}"]`);
+    badge.textContent = parts.join(", ");
+    badge.dataset.status = parts[0].replace(" ", "-");
+    badge.classList.toggle("flagged", item.flagged);
+  }
+  document.getElementById("progress-summary").textContent =
+    `${answered} of ${state.size} answered` + (flagged ? `, ${flagged} flagged for review` : "");
+}
+
+function show(target) {
+  questions.forEach((section) => (section.hidden = section !== target));
+  review.hidden = target !== review;
+  submitButton.textContent = target === review ? "Submit assessment" : "Review and finish";
+  overviewLinks.forEach((link) => {
+    const active = target !== review && Number(link.dataset.itemId) === Number(target.dataset.itemId);
+    if (active) link.setAttribute("aria-current", "step");
+    else link.removeAttribute("aria-current");
+  });
+  current = target;
+  if (target === review) renderReview();
+  else {
+    const item = itemOf(target);
+    if (!seen.has(item.id)) {
+      seen.add(item.id);
+      sessionStorage.setItem(seenKey, JSON.stringify([...seen]));
+    }
+    signal({ kind: "item_shown", item_id: item.id });
+    renderOverview();
+  }
+  history.replaceState(null, "", `#${target.id}`);
+}
+
+function focusHeading(target) {
+  const heading = target.querySelector("h2");
+  heading.tabIndex = -1;
+  heading.focus();
+}
+
+function go(target) {
+  show(target);
+  focusHeading(target);
+  window.scrollTo(0, 0);
+}
+
+function renderReview() {
+  const list = document.getElementById("review-list");
+  list.replaceChildren();
+  let open = 0;
+  questions.forEach((section, index) => {
+    const item = itemOf(section);
+    const parts = statusOf(item);
+    if (parts[0] !== "answered" || item.flagged) {
+      open++;
+      const li = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `#${section.id}`;
+      link.textContent = `Question ${index + 1}: ${parts.join(", ")}`;
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        go(section);
+      });
+      li.append(link);
+      list.append(li);
+    }
+  });
+  document.getElementById("review-summary").textContent = open
+    ? `${open} question${open > 1 ? "s" : ""} need${open > 1 ? "" : "s"} a look:`
+    : "Every question is answered and none is flagged.";
+}
+
+overviewLinks.forEach((link) =>
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    go(document.getElementById(link.getAttribute("href").slice(1)));
+  }),
+);
+document.getElementById("review-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  go(review);
+});
+
+let submitting = false;
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (current !== review) return go(review);
+  if (submitting) return;
+  submitting = true;
+  submitButton.disabled = true;
+  submitButton.textContent = "Submitting…";
+  if (!(await flushSaves())) {
+    submitting = false;
+    submitButton.disabled = false;
+    submitButton.textContent = "Submit assessment";
+    announce("Some answers are not saved yet because the connection is down. Please try again in a moment.");
+    return;
+  }
+  const response = await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
+  if (response && (response.ok || response.status === 410)) return leave();
+  submitting = false;
+  submitButton.disabled = false;
+  submitButton.textContent = "Submit assessment";
+  announce("The assessment could not be submitted: the connection seems to be down. Your answers are saved; please try again.");
+});
+
+function leave() {
+  state.forEach((item) => ((item.dirty = false), (item.pending = null)));
+  window.location.assign(config.done);
+}
+
+// -------------------------------------------------------------------------------------------------- timer
+
+const timer = document.getElementById("timer");
+const deadline = Date.parse(config.deadline_at);
+const warned = new Set();
+let timeUp = false;
+
+function tick() {
+  const left = Math.max(0, Math.round((deadline - (Date.now() + clockOffset)) / 1000));
+  const minutes = Math.floor(left / 60);
+  const seconds = String(left % 60).padStart(2, "0");
+  timer.textContent = `Time left ${minutes}:${seconds}`;
+  timer.dataset.remaining = String(left);
+  for (const mark of [300, 60]) {
+    if (left <= mark && left > 0 && !warned.has(mark)) {
+      warned.add(mark);
+      timer.classList.add("warning");
+      announce(`${mark / 60} minute${mark > 60 ? "s" : ""} left. Your answers are saved as you go.`);
+    }
+  }
+  if (left === 0 && !timeUp) timeIsUp("Time is up.");
+}
+
+async function timeIsUp(detail) {
+  if (timeUp) return;
+  timeUp = true;
+  timer.textContent = "Time is up";
+  announce(`${detail} Your saved answers are being submitted.`);
+  form.querySelectorAll("input, textarea, button").forEach((el) => (el.disabled = true));
+  await flushSaves(5000); // the server still accepts saves made before the deadline for a short grace
+  await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
+  leave();
+}
+
+// -------------------------------------------------------------------------------------- other tabs/devices
+
+async function refreshState() {
+  let response;
+  try {
+    response = await fetch(`${config.api}/state`, { headers: { Accept: "application/json" } });
+  } catch (offlineNow) {
+    return;
+  }
+  if (!response.ok) return;
+  const remote = await response.json();
+  clockOffset = Date.parse(remote.server_now) - Date.now();
+  if (remote.closed) return leave();
+  for (const answer of remote.answers) {
+    const item = state.get(answer.item_id);
+    if (!item) continue;
+    item.flagged = answer.flagged;
+    item.section.querySelector(".flag").setAttribute("aria-pressed", String(answer.flagged));
+    const busy = item.dirty || item.pending || item.inFlight || saveTimers.has(item.id);
+    // Newer work saved elsewhere (another tab or device) replaces what this page shows, unless the
+    // candidate is editing it here: then this page's save will be the newer one.
+    if (answer.revision > item.revision && !busy && !item.section.contains(document.activeElement)) {
+      item.revision = answer.revision;
+      showValue(item, answer.value);
+    }
+  }
+  renderOverview();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") refreshState();
+});
+window.addEventListener("focus", refreshState);
+
+// ------------------------------------------------------------------------------------------------ signals
+
+const signals = [];
+
+function signal(entry) {
+  signals.push({ ...entry, client_at: new Date().toISOString() });
+  if (signals.length >= 50) sendSignals();
+}
+
+function sendSignals(beacon = false) {
+  if (!signals.length || timeUp) return;
+  const body = JSON.stringify({ signals: signals.splice(0, 100) });
+  if (beacon && navigator.sendBeacon) {
+    navigator.sendBeacon(`${config.api}/signals`, new Blob([body], { type: "application/json" }));
+  } else {
+    fetch(`${config.api}/signals`, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(() => {});
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  signal({ kind: document.visibilityState === "hidden" ? "page_hidden" : "page_visible" });
+  if (document.visibilityState === "hidden") sendSignals(true);
+});
+window.addEventListener("blur", () => signal({ kind: "window_blur" }));
+window.addEventListener("focus", () => signal({ kind: "window_focus" }));
+window.addEventListener("pagehide", () => sendSignals(true));
+
+// --------------------------------------------------------------------------------------- written answers
+
+function countWords(text) {
+  return (text.match(/\S+/g) || []).length;
+}
+
+function updateWordCount(item) {
+  const area = item.section.querySelector("textarea");
+  const counter = item.section.querySelector(".word-count");
+  const max = Number(area.dataset.maxWords);
+  const words = countWords(area.value);
+  counter.textContent = `${words} / ${max} words` + (words > max ? " (over the suggested length)" : "");
+  counter.classList.toggle("over", words > max);
+}
+
+async function togglePreview(item, showPreview) {
+  const area = item.section.querySelector("textarea");
+  const preview = item.section.querySelector(".markdown-preview");
+  item.section.querySelector(".tab-write").setAttribute("aria-pressed", String(!showPreview));
+  item.section.querySelector(".tab-preview").setAttribute("aria-pressed", String(showPreview));
+  area.hidden = showPreview;
+  preview.hidden = !showPreview;
+  if (!showPreview) return area.focus();
+  preview.textContent = "Loading the preview…";
+  try {
+    const response = await fetch(`${config.api}/preview`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: area.value }),
+    });
+    if (!response.ok) throw new Error(String(response.status));
+    preview.innerHTML = (await response.json()).html; // rendered and sanitized by the server
+  } catch (failed) {
+    preview.textContent = "The preview is not available right now; your text is unchanged.";
+  }
+}
+
+// ------------------------------------------------------------------------------------------- coding tasks
+
+const RESULT_LABELS = {
+  passed: "passed",
+  wrong_answer: "wrong answer",
+  runtime_error: "error",
+  time_limit_exceeded: "too slow",
+  memory_limit_exceeded: "too much memory",
+  output_limit_exceeded: "too much output",
+  invalid_output: "invalid output",
+};
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attributes).forEach(([key, value]) => (key === "class" ? (node.className = value) : node.setAttribute(key, value)));
+  node.append(...children);
+  return node;
+}
+
+function previews(title, values) {
+  const box = el("div", { class: "case-values" }, el("h5", {}, title));
+  for (const [name, text] of Object.entries(values)) box.append(el("p", {}, el("code", {}, name)), el("pre", {}, text));
+  return box;
+}
+
+function renderSampleRun(output, result) {
+  const passed = result.cases.filter((c) => c.status === "passed").length;
+  const summary = el("p", { class: "run-summary" }, `Sample tests: ${passed} of ${result.cases.length} passed.`);
+  const list = el("ul", { class: "cases" });
+  for (const c of result.cases) {
+    const details = el("details", {}, el("summary", {}, `${c.name}: ${RESULT_LABELS[c.status] || c.status}`));
+    if (c.message) details.append(el("pre", { class: "case-message" }, c.message));
+    if (c.shown) details.append(previews("Inputs", c.shown.inputs), previews("Your output", c.shown.got), previews("Expected", c.shown.expected));
+    list.append(el("li", { class: `case case-${c.status}` }, details));
+  }
+  output.replaceChildren(summary, list);
+  if (result.diagnoses.length) {
+    const advice = el("ul", { class: "diagnoses" });
+    result.diagnoses.forEach((d) => advice.append(el("li", {}, d.message)));
+    output.append(el("h4", {}, "What the grader noticed"), advice);
+  }
+}
+
+function renderFinal(output, view) {
+  if (!view.result) {
+    output.replaceChildren(el("p", {}, "Your code was submitted and graded on the hidden tests. The hiring team will see the result."));
+    return;
+  }
+  const r = view.result;
+  output.replaceChildren(el("p", {}, `Submitted: ${r.passed} of ${r.total} hidden tests passed.`));
+}
+
+async function runCode(item, kind, buttons) {
+  const output = item.section.querySelector(".run-output");
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    let response;
+    if (kind === "final") {
+      if (!(await flushSaves())) throw new Error("Your latest code is not saved yet (the connection is down). Please try again.");
+      output.replaceChildren(el("p", {}, "Submitting your code…"));
+      response = await fetch(`${config.api}/answers/${item.id}/submit`, { method: "POST" });
+    } else {
+      output.replaceChildren(el("p", {}, "Running the sample tests…"));
+      response = await fetch(`${config.api}/answers/${item.id}/run`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ source: valueOf(item).source }),
+      });
+    }
+    if (!response.ok) throw new Error((await problemOf(response)).detail);
+    let view = await response.json();
+    const started = Date.now();
+    while ((view.status === "queued" || view.status === "running") && Date.now() - started < 120000) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const poll = await fetch(`${config.api}/submissions/${view.id}`);
+      if (!poll.ok) throw new Error((await problemOf(poll)).detail);
+      view = await poll.json();
+    }
+    if (view.status === "failed") throw new Error(view.error);
+    if (view.status !== "done") throw new Error("Grading is taking longer than usual; your code is saved.");
+    if (view.kind === "sample") renderSampleRun(output, view.result);
+    else renderFinal(output, view);
+  } catch (problem) {
+    output.replaceChildren(el("p", { class: "alert error" }, problem.message || "The code could not be run just now."));
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+// ------------------------------------------------------------------------------------------------- set-up
+
+for (const section of questions) {
+  const item = {
+    id: Number(section.dataset.itemId),
+    type: section.dataset.type,
+    revision: Number(section.dataset.revision),
+    flagged: section.dataset.flagged === "true",
+    section,
+    dirty: false,
+    pending: null,
+    inFlight: false,
+    editor: null,
+  };
+  state.set(item.id, item);
+  const flagButton = section.querySelector(".flag");
+  flagButton.addEventListener("click", () => toggleFlag(item, flagButton));
+  section.querySelector(".prev").addEventListener("click", () => go(questions[questions.indexOf(section) - 1]));
+  section.querySelector(".next").addEventListener("click", () => go(questions[questions.indexOf(section) + 1] || review));
+
+  if (item.type === "coding") {
+    const area = section.querySelector("textarea");
+    item.editor = createEditor(area, {
+      label: `Code for question ${questions.indexOf(section) + 1}`,
+      onChange: () => changed(item),
+      onPaste: (length) => signal({ kind: "paste", item_id: item.id, length }),
+    });
+    const buttons = [section.querySelector(".run-samples"), section.querySelector(".submit-code")];
+    buttons[0].addEventListener("click", () => runCode(item, "sample", buttons));
+    buttons[1].addEventListener("click", () => runCode(item, "final", buttons));
+  } else {
+    section.addEventListener("input", () => changed(item));
+    section.addEventListener("change", () => changed(item));
+    section.addEventListener("paste", (event) => {
+      const text = event.clipboardData ? event.clipboardData.getData("text") : "";
+      signal({ kind: "paste", item_id: item.id, length: text.length });
+    });
+  }
+  if (item.type === "written") {
+    const area = section.querySelector("textarea");
+    area.addEventListener("input", () => updateWordCount(item));
+    updateWordCount(item);
+    section.querySelector(".tab-write").addEventListener("click", () => togglePreview(item, false));
+    section.querySelector(".tab-preview").addEventListener("click", () => togglePreview(item, true));
+  }
+}
+
+const start = document.getElementById(location.hash.slice(1));
+show(start && (questions.includes(start) || start === review) ? start : questions[0]);
+renderSaveState();
+tick();
+setInterval(tick, 1000);
+setInterval(() => sendSignals(), 10000);
+setInterval(refreshState, 30000);

@@ -1,0 +1,164 @@
+"""A real Assay server (uvicorn in its own process, embedded worker, SQLite file) and Debian's Chromium driven
+by Playwright, for the browser tests. Data is made through the services on the server's database and
+committed for real; every test gets its own organization, so tests do not see each other's data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import make_engine, make_session_factory
+from app.migrate import upgrade
+from app.models import QuestionType
+from app.questions.service import load_bank, sync_bank
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+# The flags the candidate-experience issue names, plus no first-run UI.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots" / "candidate"
+GRACE_SECONDS = 2
+
+
+@dataclass
+class LiveServer:
+    base: str
+    sessions: sessionmaker[Session]
+    log: Path
+
+    def invite(self, *, kind: str = "mixed", minutes: float = 30, show_score: bool = False) -> str:
+        """A published assessment in a new organization and an invitation to it; returns the link."""
+        with self.sessions() as session:
+            _, org = factories.owner(session, email=f"owner-{time.monotonic_ns()}@example.com")
+            if kind == "coding":
+                assessment = factories.coding_assessment(session, org)
+            else:
+                types = (QuestionType.MCQ_SINGLE, QuestionType.NUMERIC, QuestionType.WRITTEN)
+                assessment = factories.published_assessment(session, org, types=types, per_type=2)
+            assessment.duration_minutes = 30
+            assessment.show_score_to_candidate = show_score
+            issued = factories.invitation(session, org, assessment)
+            # Fractions of a minute are granted as extra time, so a test can watch a deadline pass.
+            issued.invitation.extra_time_pct = round((minutes / 30 - 1) * 100, 4)
+            session.commit()
+            return f"{self.base}/i/{issued.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    if not (ROOT / "app" / "web" / "static" / "dist" / "attempt.js").exists():
+        pytest.fail("the candidate page's bundle is missing: `make assets` (part of `make test`) builds it")
+    tmp = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    url = f"sqlite:///{tmp / 'live.db'}"
+    engine = make_engine(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        sync_bank(session, load_bank())
+        session.commit()
+    env = os.environ | {
+        "ASSAY_DATABASE_URL": url,
+        "ASSAY_BASE_URL": base,
+        "ASSAY_ADMIN_PASSWORD": "browser-test-password",
+        "ASSAY_AUTOSAVE_GRACE_SECONDS": str(GRACE_SECONDS),
+        "ASSAY_DEADLINE_SWEEP_SECONDS": "0.5",
+        "ASSAY_SAMPLE_RUNS_PER_MINUTE": "4",
+    }
+    log = tmp / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None:
+                pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
+            time.sleep(0.25)
+        yield LiveServer(base, sessions, log)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile per test; any script error on the page fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    new_page = context.new_page()
+    yield new_page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def check_accessibility(page: Page) -> None:
+    """axe-core (from npm) finds no serious or critical WCAG violation on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']});
+            return result.violations
+              .filter(v => v.impact === 'serious' || v.impact === 'critical')
+              .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+        }"""
+    )
+    assert found == [], "\n".join(found)
+
+
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+
+
