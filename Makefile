@@ -12,7 +12,7 @@ PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])
 SANDBOX_PACKAGES := bubblewrap:bwrap python$(PYVER):python$(PYVER)
 
 NPM_STAMP := frontend/node_modules/.installed
-BUNDLE := app/web/static/dist/attempt.js
+BUNDLE := app/web/static/dist/candidate.js
 
 .PHONY: run test lint typecheck pytest install install-dev assets system-deps system-test-deps services clean help
 

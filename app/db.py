@@ -37,6 +37,10 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     pysqlite's legacy transaction handling defers BEGIN and silently commits around DDL; the recipe from
     SQLAlchemy's SQLite dialect docs hands transaction control back to SQLAlchemy. Foreign keys are off by
     default in SQLite and must be switched on per connection.
+
+    Transactions begin IMMEDIATE (take the write lock at once, waiting up to the busy timeout): a deferred
+    transaction that reads and then writes fails at once with "database is locked" when another connection
+    (the embedded worker, another request) committed in between, because its snapshot is stale.
     """
 
     @event.listens_for(engine, "connect")
@@ -50,7 +54,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +15,15 @@ from app.attempts.service import numeric_variant, option_order, save_answer, sta
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Gone, ValidationFailed
 from app.invitations.service import ensure_can_start
-from app.models import AssessmentItem, Attempt, Invitation, InvitationStatus, QuestionType, utcnow
+from app.models import (
+    AssessmentItem,
+    Attempt,
+    Invitation,
+    InvitationStatus,
+    Organization,
+    QuestionType,
+    utcnow,
+)
 from app.questions.service import spec_of
 from app.questions.spec import Coding, Numeric
 from app.web.pages import templates
@@ -30,8 +40,17 @@ def _attempt_or_landing(invitation: Invitation, token: str) -> Attempt | Redirec
     return invitation.attempt
 
 
+KIND_NAMES = {
+    QuestionType.MCQ_SINGLE.value: "multiple choice",
+    QuestionType.MCQ_MULTI.value: "multiple answer",
+    QuestionType.NUMERIC.value: "numeric",
+    QuestionType.WRITTEN.value: "written",
+    QuestionType.CODING.value: "coding",
+}
+
+
 @router.get("")
-def landing(request: Request, invitation: InvitationDep, token: str) -> Response:
+def landing(request: Request, session: SessionDep, invitation: InvitationDep, token: str) -> Response:
     if invitation.status == InvitationStatus.COMPLETED:
         return RedirectResponse(f"/i/{token}/done", status_code=303)
     ensure_can_start(invitation)
@@ -47,6 +66,8 @@ def landing(request: Request, invitation: InvitationDep, token: str) -> Response
             "invitation": invitation,
             "assessment": assessment,
             "kinds": kinds,
+            "kind_names": KIND_NAMES,
+            "company": session.get(Organization, invitation.organization_id).name,  # type: ignore[union-attr]
             "minutes": minutes,
             "token": token,
         },
@@ -93,6 +114,7 @@ def attempt_page(
     attempt = _attempt_or_landing(invitation, token)
     if isinstance(attempt, Response):
         return attempt
+    views = _item_views(attempt)
     now = utcnow()
     remaining = max(0, int((attempt.deadline_at - now).total_seconds()))
     # What the page's script starts from; the clock is the server's, so a wrong local clock does not matter.
@@ -109,7 +131,8 @@ def attempt_page(
         {
             "invitation": invitation,
             "attempt": attempt,
-            "items": _item_views(attempt),
+            "items": views,
+            "sections": [(title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))],
             "remaining_s": remaining,
             "config": config,
             "token": token,

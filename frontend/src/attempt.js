@@ -95,6 +95,9 @@ function renderSaveState() {
 }
 
 function changed(item) {
+  // Events also fire when nothing changed (a "change" on leaving a text box): only a new value is saved, or
+  // a stale page would re-send what another tab has since replaced.
+  if (JSON.stringify(valueOf(item)) === item.known && !saveTimers.has(item.id)) return;
   item.dirty = true;
   clearTimeout(saveTimers.get(item.id));
   saveTimers.set(item.id, setTimeout(() => queueSave(item), DEBOUNCE_MS));
@@ -104,9 +107,12 @@ function changed(item) {
 
 function queueSave(item) {
   saveTimers.delete(item.id);
-  // Each save gets the next number; a retry resends the same body, which the server recognises.
-  item.pending = { client_id: clientId, seq: ++seq, value: valueOf(item) };
   item.dirty = false;
+  const value = valueOf(item);
+  if (JSON.stringify(value) === item.known) return renderSaveState();
+  item.known = JSON.stringify(value);
+  // Each save gets the next number; a retry resends the same body, which the server recognises.
+  item.pending = { client_id: clientId, seq: ++seq, value };
   sendSave(item);
 }
 
@@ -400,6 +406,7 @@ async function refreshState() {
     if (answer.revision > item.revision && !busy && !item.section.contains(document.activeElement)) {
       item.revision = answer.revision;
       showValue(item, answer.value);
+      item.known = JSON.stringify(valueOf(item));
     }
   }
   renderOverview();
@@ -576,6 +583,7 @@ for (const section of questions) {
     pending: null,
     inFlight: false,
     editor: null,
+    known: null, // the value last saved or shown from the server, as JSON
   };
   state.set(item.id, item);
   const flagButton = section.querySelector(".flag");
@@ -610,6 +618,7 @@ for (const section of questions) {
   }
 }
 
+for (const item of state.values()) item.known = JSON.stringify(valueOf(item));
 const start = document.getElementById(location.hash.slice(1));
 show(start && (questions.includes(start) || start === review) ? start : questions[0]);
 renderSaveState();

@@ -48,7 +48,7 @@ class LiveServer:
     sessions: sessionmaker[Session]
     log: Path
 
-    def invite(self, *, kind: str = "mixed", minutes: float = 30, show_score: bool = False) -> str:
+    def invite(self, *, kind: str = "mixed", show_score: bool = False) -> str:
         """A published assessment in a new organization and an invitation to it; returns the link."""
         with self.sessions() as session:
             _, org = factories.owner(session, email=f"owner-{time.monotonic_ns()}@example.com")
@@ -57,11 +57,8 @@ class LiveServer:
             else:
                 types = (QuestionType.MCQ_SINGLE, QuestionType.NUMERIC, QuestionType.WRITTEN)
                 assessment = factories.published_assessment(session, org, types=types, per_type=2)
-            assessment.duration_minutes = 30
             assessment.show_score_to_candidate = show_score
             issued = factories.invitation(session, org, assessment)
-            # Fractions of a minute are granted as extra time, so a test can watch a deadline pass.
-            issued.invitation.extra_time_pct = round((minutes / 30 - 1) * 100, 4)
             session.commit()
             return f"{self.base}/i/{issued.token}"
 
@@ -77,7 +74,7 @@ def _free_port() -> int:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    if not (ROOT / "app" / "web" / "static" / "dist" / "attempt.js").exists():
+    if not (ROOT / "app" / "web" / "static" / "dist" / "candidate.js").exists():
         pytest.fail("the candidate page's bundle is missing: `make assets` (part of `make test`) builds it")
     tmp = tmp_path_factory.mktemp("live")
     port = _free_port()
