@@ -47,7 +47,9 @@ def coding_assessment(
     """One single-answer question and the coding question of `task`."""
     mcq = current_versions(session, types=[QuestionType.MCQ_SINGLE])[0]
     coding = next(
-        v for v in current_versions(session, types=[QuestionType.CODING]) if spec_of(v).task == task  # type: ignore[union-attr]
+        v
+        for v in current_versions(session, types=[QuestionType.CODING])
+        if spec_of(v).task == task  # type: ignore[union-attr]
     )
     assessment = create_assessment(
         session, org, title="Code screen", duration_minutes=minutes, question_version_ids=[mcq.id, coding.id]

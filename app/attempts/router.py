@@ -32,10 +32,10 @@ from app.attempts.service import (
     submit_attempt,
     submit_code,
 )
-from app.grading.service import candidate_view, submission_of
-from app.markdown import render_markdown
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Conflict
+from app.grading.service import candidate_view, submission_of
+from app.markdown import render_markdown
 from app.models import Answer, Attempt, Invitation, Submission, utcnow
 
 # Request bodies on candidate links (pages and API): the largest answer (50,000 characters of code, up to 4
@@ -136,7 +136,9 @@ def run(
 
 
 @router.post("/answers/{item_id}/submit", status_code=202)
-def submit(item_id: int, session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> SubmissionView:
+def submit(
+    item_id: int, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+) -> SubmissionView:
     """Grade the saved code against the hidden cases; the newest submission of an item counts."""
     submission = submit_code(
         session,
@@ -155,7 +157,7 @@ def submission(submission_id: int, session: SessionDep, invitation: InvitationDe
 
 @router.post("/submit")
 def finish(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
-    """Submit the attempt as saved (the page flushes its pending saves first); submitting twice is harmless."""
+    """Submit the attempt as saved (the page flushes its pending saves first); twice is harmless."""
     attempt = _started_attempt(invitation)
     submit_attempt(session, attempt, grace=timedelta(seconds=settings.autosave_grace_seconds))
     return attempt_state(invitation)

@@ -151,9 +151,7 @@ def _credit_final(session: Session, submission: Submission, score: float) -> Non
     attempt = session.get(Attempt, submission.attempt_id, with_for_update=True)
     item = session.get(AssessmentItem, submission.item_id)
     assert attempt is not None and item is not None
-    answer = session.scalar(
-        select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id)
-    )
+    answer = session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
     if answer is None:
         return
     answer.auto_points = round(item.points * score, 4)
@@ -207,4 +205,3 @@ def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any
             "total": len(cases),
         }
     return view
-

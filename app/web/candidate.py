@@ -132,7 +132,9 @@ def attempt_page(
             "invitation": invitation,
             "attempt": attempt,
             "items": views,
-            "sections": [(title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))],
+            "sections": [
+                (title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))
+            ],
             "remaining_s": remaining,
             "config": config,
             "token": token,

@@ -3,8 +3,8 @@ HTTP against the real app and database."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -253,7 +253,13 @@ def test_submit_grades_the_saved_code_and_hides_the_details(
     assert queued.status_code == 202 and queued.json()["kind"] == "final"
     run_jobs()
     done = coding_link.client.get(f"{coding_link.base}/submissions/{queued.json()['id']}").json()
-    assert done == {"id": queued.json()["id"], "kind": "final", "status": "done", "result": None, "error": None}
+    assert done == {
+        "id": queued.json()["id"],
+        "kind": "final",
+        "status": "done",
+        "result": None,
+        "error": None,
+    }
 
 
 def test_code_runs_are_private_to_their_attempt(

@@ -18,9 +18,15 @@ def test_overdue_attempts_close_after_the_grace_and_keep_what_was_saved(
 ) -> None:
     _, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, types=(QuestionType.WRITTEN,))
-    overdue = start_attempt(session, factories.invitation(session, org, assessment, email="a@example.com").invitation)
-    in_grace = start_attempt(session, factories.invitation(session, org, assessment, email="b@example.com").invitation)
-    running = start_attempt(session, factories.invitation(session, org, assessment, email="c@example.com").invitation)
+    overdue = start_attempt(
+        session, factories.invitation(session, org, assessment, email="a@example.com").invitation
+    )
+    in_grace = start_attempt(
+        session, factories.invitation(session, org, assessment, email="b@example.com").invitation
+    )
+    running = start_attempt(
+        session, factories.invitation(session, org, assessment, email="c@example.com").invitation
+    )
     item = assessment.items[0]
     save_answer(session, overdue, item.id, {"text": "saved before the deadline"}, grace=timedelta(0))
     overdue.deadline_at = utcnow() - timedelta(minutes=5)

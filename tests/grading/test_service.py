@@ -89,7 +89,9 @@ def test_runs_are_rate_limited_per_attempt_with_the_wait_in_the_message(
     assert "3 times a minute" in refused.value.message and 1 <= refused.value.retry_after <= 61
 
 
-def test_a_job_is_claimed_once_per_lease_and_its_result_stored_once(session: Session, attempt: Attempt) -> None:
+def test_a_job_is_claimed_once_per_lease_and_its_result_stored_once(
+    session: Session, attempt: Attempt
+) -> None:
     run = run_samples(session, attempt, _coding(attempt).id, RIGHT, grace=GRACE, per_minute=5)
     assert run.job is not None
     job_id = run.job.id

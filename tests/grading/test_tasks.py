@@ -27,7 +27,9 @@ def test_a_failed_grading_is_reported_not_left_running(
     _, org = factories.owner(session)
     issued = factories.invitation(session, org, factories.coding_assessment(session, org))
     attempt = start_attempt(session, issued.invitation)
-    item = next(i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING)
+    item = next(
+        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
+    )
     run = run_samples(session, attempt, item.id, "x = 1", grace=timedelta(seconds=30), per_minute=5)
     session.commit()
     assert run_jobs() == 1

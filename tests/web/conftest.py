@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,10 +145,12 @@ def check_accessibility(page: Page) -> None:
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
         """async () => {
-            const result = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']});
+            const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'];
+            const result = await axe.run(document, {runOnly: tags});
+            const where = v => v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ');
             return result.violations
               .filter(v => v.impact === 'serious' || v.impact === 'critical')
-              .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+              .map(v => `${v.id} (${v.impact}): ${v.help} at ${where(v)}`);
         }"""
     )
     assert found == [], "\n".join(found)
@@ -157,5 +159,3 @@ def check_accessibility(page: Page) -> None:
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
-
-

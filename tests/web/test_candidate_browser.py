@@ -20,6 +20,7 @@ from tests.web.conftest import LiveServer, check_accessibility, screenshot
 
 pytestmark = pytest.mark.slow
 
+
 def _token(link: str) -> str:
     return link.rsplit("/", 1)[1]
 
@@ -57,7 +58,12 @@ def _set_deadline(server: LiveServer, link: str, from_now: timedelta) -> None:
 
 def _no_horizontal_scroll(page: Page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+    widest = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(el => el.tagName + '.' + el.className)"""
+    )
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px: {widest}"
 
 
 def test_the_whole_flow_by_keyboard_with_no_accessibility_violations(
@@ -113,7 +119,8 @@ def test_the_whole_flow_by_keyboard_with_no_accessibility_violations(
             shown.locator("input[inputmode=decimal]").fill("-1.25")
             answers[item_id] = {"number": "-1.25"}
         elif kind == "written":
-            text = "Use the **running** statistics at inference, so one example's output does not depend on the batch."
+            text = "Use the **running** statistics at inference, so one example's output does not depend on"
+            text += " the batch."
             shown.locator("textarea").fill(text)
             expect(shown.locator(".word-count")).to_contain_text("16 / ")
             shown.get_by_role("button", name="Preview").click()
@@ -187,7 +194,9 @@ def test_work_done_offline_is_saved_when_the_connection_returns(live_server: Liv
     assert _answers(live_server, link)[item_id] == {"text": "Typed while the network was down."}
 
 
-def test_two_tabs_of_one_attempt_show_each_others_saved_work(live_server: LiveServer, browser: Browser) -> None:
+def test_two_tabs_of_one_attempt_show_each_others_saved_work(
+    live_server: LiveServer, browser: Browser
+) -> None:
     link = live_server.invite()
     context = browser.new_context()
     first, second = context.new_page(), context.new_page()
@@ -251,3 +260,116 @@ def test_the_timer_warns_then_submits_at_the_deadline(live_server: LiveServer, p
     assert "Typed in the last seconds." in str(_answers(live_server, link))
     page.goto(f"{link}/attempt")
     expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+
+
+UNBIASED = """import numpy as np
+
+
+def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=0)
+    var = x.var(axis=0, ddof=1)
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+"""
+
+
+def test_the_editor_runs_sample_tests_and_submits_code(live_server: LiveServer, page: Page) -> None:
+    link = live_server.invite(kind="coding", show_score=True)
+    _start(page, link)
+    coding = page.locator("section.question[data-type=coding]")
+    page.locator(f".overview-link[href='#{coding.get_attribute('id')}']").click()
+    editor = coding.get_by_role("textbox", name=re.compile("Code for question"))
+    expect(editor).to_contain_text("def batchnorm_forward_train")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("# typed in the editor\n")
+    # The rest is inserted as a paste would be, so the editor's auto-indent does not double the indentation.
+    page.keyboard.insert_text(UNBIASED)
+    expect(editor).to_contain_text("# typed in the editor")
+    expect(editor).to_contain_text("ddof=1")
+    _wait_saved(page)
+
+    coding.get_by_role("button", name="Run sample tests").click()
+    output = coding.locator(".run-output")
+    expect(output.locator(".run-summary")).to_contain_text("Sample tests: 0 of", timeout=30_000)
+    expect(output).to_contain_text("What the grader noticed")
+    expect(output).to_contain_text("N - 1")
+    output.locator("details").first.locator("summary").click()
+    expect(output.locator("details").first).to_contain_text("Your output")
+    check_accessibility(page)
+    screenshot(page, "06-coding-sample-run", full_page=True)
+
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(UNBIASED.replace(", ddof=1", ""))
+    _wait_saved(page)
+    coding.get_by_role("button", name="Run sample tests").click()
+    expect(output.locator(".run-summary")).to_contain_text(
+        re.compile(r"Sample tests: (\d+) of \1 passed"), timeout=30_000
+    )
+
+    coding.get_by_role("button", name="Submit code").click()
+    expect(output).to_contain_text(re.compile(r"Submitted: (\d+) of \1 hidden tests passed"), timeout=30_000)
+    # Four runs a minute on this server: the next is refused with the wait spelled out.
+    coding.get_by_role("button", name="Run sample tests").click()
+    coding.get_by_role("button", name="Run sample tests").click()
+    expect(output).to_contain_text("times a minute", timeout=30_000)
+
+    page.locator("#review-link").click()
+    page.get_by_role("button", name="Submit assessment").click()
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    with live_server.sessions() as session:
+        attempt = invitation_for_token(session, _token(link)).attempt
+        assert attempt is not None
+        code = next(a for a in attempt.answers if "source" in a.value)
+        assert code.value["source"] == UNBIASED.replace(", ddof=1", "")
+        assert code.auto_points == code.item.points, "the submitted code, unchanged since, keeps its grade"
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (640, 450)], ids=["phone", "200%-zoom"])
+def test_pages_fit_a_phone_and_200_percent_zoom(
+    live_server: LiveServer, browser: Browser, width: int, height: int
+) -> None:
+    """A 1280-pixel window at 200% zoom lays out like a 640-pixel one."""
+    link = live_server.invite(kind="coding")
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(link)
+    _no_horizontal_scroll(page)
+    _start(page, link)
+    _no_horizontal_scroll(page)
+    coding = page.locator("section.question[data-type=coding]")
+    page.locator(f".overview-link[href='#{coding.get_attribute('id')}']").click()
+    expect(coding.get_by_role("button", name="Run sample tests")).to_be_visible()
+    _no_horizontal_scroll(page)
+    check_accessibility(page)
+    if width < 400:
+        screenshot(page, "07-phone", full_page=True)
+    context.close()
+
+
+def test_without_javascript_questions_can_be_read_answered_and_submitted(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    link = live_server.invite()
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_label("I will work on my own").check()
+    page.get_by_role("button", name="Start the assessment").click()
+    questions = page.locator("section.question")
+    expect(questions).to_have_count(6)
+    questions.first.locator("input[type=radio]").first.check()
+    written = page.locator("section.question[data-type=written] textarea").first
+    written.fill("Answered without JavaScript.")
+    page.get_by_role("button", name="Save answers").click()
+    expect(page.locator(".alert.success")).to_contain_text("Your answers are saved.")
+    page.get_by_role("button", name="Submit assessment").click()
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    assert "Answered without JavaScript." in str(_answers(live_server, link))
+    context.close()
+
+
+def test_a_broken_link_gets_a_clear_accessible_page(live_server: LiveServer, page: Page) -> None:
+    page.goto(f"{live_server.base}/i/not-a-real-invitation-token")
+    expect(page.locator("main")).to_contain_text("This invitation link is not valid")
+    check_accessibility(page)
