@@ -279,9 +279,11 @@ def _grade_final_code(session: Session, attempt: Attempt, item: AssessmentItem, 
     submitted = latest_final(session, attempt.id, item.id)
     if submitted is not None and submitted.source == source:
         return
-    answer.auto_points = None
-    if source.strip():
-        queue_submission(session, attempt, item, SubmissionKind.FINAL, source)
+    if not source.strip():
+        answer.auto_points = 0.0  # nothing to grade
+        return
+    answer.auto_points = None  # until the grader has seen this code
+    queue_submission(session, attempt, item, SubmissionKind.FINAL, source)
 
 
 def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> Attempt:

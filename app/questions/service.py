@@ -208,11 +208,6 @@ def sync_bank(session: Session, bank: Bank) -> SyncReport:
     return report
 
 
-# What the assessment builder offers. Coding questions are in the bank and validated, but an attempt does not
-# grade submitted code yet, so offering them would score candidates' code as zero without saying so.
-OFFERED_TYPES = (QuestionType.MCQ_SINGLE, QuestionType.MCQ_MULTI, QuestionType.NUMERIC, QuestionType.WRITTEN)
-
-
 def current_versions(
     session: Session, *, types: Sequence[QuestionType] | None = None
 ) -> list[QuestionVersion]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.invitations.service import get_invitation
 from app.models import Invitation, Organization
 from app.questions.service import spec_of
-from app.questions.spec import McqMulti, McqSingle, Written
+from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,11 @@ def _describe(spec: Any, value: dict[str, Any] | None) -> str:
     if isinstance(spec, McqMulti):
         texts = [o.text for o in spec.options if o.id in set(value.get("choices") or [])]
         return "; ".join(texts) or "(no answer)"
-    assert isinstance(spec, Written)
+    if isinstance(spec, Numeric):
+        return str(value.get("number") or "(no answer)")
+    if isinstance(spec, Coding):
+        source = str(value.get("source") or "")
+        return f"```python\n{source}\n```" if source.strip() else "(no answer)"
     return str(value.get("text") or "(no answer)")
 
 

@@ -15,7 +15,7 @@ from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import ValidationFailed
 from app.invitations.service import IssuedInvitation, create_invitation, list_invitations
 from app.models import Assessment
-from app.questions.service import OFFERED_TYPES, current_versions
+from app.questions.service import current_versions
 from app.results.service import attempt_report
 from app.web.pages import templates
 
@@ -38,7 +38,7 @@ def new_assessment_page(request: Request, session: SessionDep, principal: Curren
         "assessment_new.html",
         {
             "me": principal,
-            "questions": current_versions(session, types=OFFERED_TYPES),
+            "questions": current_versions(session),
             "errors": [],
             "form": {},
         },
@@ -70,7 +70,7 @@ def create_assessment_form(
             "assessment_new.html",
             {
                 "me": principal,
-                "questions": current_versions(session, types=OFFERED_TYPES),
+                "questions": current_versions(session),
                 "errors": exc.errors,
                 "form": {
                     "title": title,

@@ -1,0 +1,44 @@
+"""The embedded database under concurrency: a transaction that reads, then writes, while another connection
+commits in between (the embedded worker and a request do this all the time) must wait, not fail."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import text
+
+from app.config import Settings
+from app.db import make_engine
+
+
+def test_sqlite_read_then_write_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
+    engine = make_engine(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'c.db'}"))  # type: ignore[call-arg]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    other_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE counter SET n = n + 10"))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            other_done.set()
+
+    with engine.begin() as conn:
+        before = conn.execute(text("SELECT n FROM counter")).scalar_one()
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        # With a deferred BEGIN the other writer commits now and the update below fails with "database is
+        # locked" (a stale snapshot); with BEGIN IMMEDIATE the other writer waits for this transaction.
+        other_done.wait(timeout=1)
+        conn.execute(text("UPDATE counter SET n = :n"), {"n": before + 1})
+    writer.join(timeout=30)
+    assert not errors, errors
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 11
+    engine.dispose()
