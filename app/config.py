@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -46,7 +47,8 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = Field(default=14, ge=1)
     autosave_grace_seconds: int = Field(default=30, ge=0)
     sample_runs_per_minute: int = Field(default=6, ge=1, description="code runs per attempt per minute")
-    # The embedded default runs background jobs in the app process; with a broker URL, `assay worker` does.
+    # Background jobs in the app process: all of them by default; only the periodic senders with a broker URL
+    # (`assay worker` runs the jobs then). Tests switch it off and run queued jobs themselves.
     run_jobs_in_process: bool = True
     worker_threads: int = Field(default=2, ge=1, description="jobs at once; grading needs one sandbox each")
     deadline_sweep_seconds: float = Field(default=10, gt=0, description="how often overdue attempts close")
@@ -83,6 +85,11 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
             raise ValueError("ASSAY_SECRET_KEY must be set to a random value in production")
         return self
+
+    @property
+    def autosave_grace(self) -> timedelta:
+        """How long after the deadline saves in flight are still accepted."""
+        return timedelta(seconds=self.autosave_grace_seconds)
 
     @property
     def is_sqlite(self) -> bool:

@@ -25,7 +25,7 @@ from app.errors import AppError, FieldError, RateLimited, Unauthenticated
 from app.health import router as health_router
 from app.web.pages import templates
 from app.web.router import router as web_router
-from app.worker import EmbeddedWorker
+from app.worker import AppJobs
 
 log = logging.getLogger("assay")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -122,15 +122,14 @@ def create_app(
         if session_factory is None:
             engine = make_engine(settings)
             app.state.session_factory = make_session_factory(engine)
-        worker = None
-        if settings.run_jobs_in_process and not settings.uses_external_broker:
-            worker = EmbeddedWorker(settings, app.state.session_factory)
-            worker.start()
+        jobs = AppJobs(settings, app.state.session_factory) if settings.run_jobs_in_process else None
+        if jobs is not None:
+            jobs.start()
         try:
             yield
         finally:
-            if worker is not None:
-                worker.stop()
+            if jobs is not None:
+                jobs.stop()
             if engine is not None:
                 engine.dispose()
 

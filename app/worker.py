@@ -2,7 +2,7 @@
 in-process (embedded).
 
 `assay worker` runs `dramatiq app.worker` against the Redis broker. In the embedded default the app
-process runs a Dramatiq worker on a StubBroker (see `EmbeddedWorker`), so one process does everything.
+process runs a Dramatiq worker on a StubBroker (see `AppJobs`), so one process does everything.
 
 A job message only says "look at row N": the row is the truth. Messages are sent after the transaction that
 created their row commits (`send_after_commit`), so a worker never looks for a row it cannot see yet, and a
@@ -109,26 +109,34 @@ class Periodic:
         self._thread.join(timeout=5)
 
 
-class EmbeddedWorker:
-    """The in-process worker of the one-machine default: Dramatiq worker threads consuming the StubBroker,
-    and the periodic jobs (closing attempts whose time is up)."""
+class AppJobs:
+    """What the app process runs in the background. Embedded (no broker URL): Dramatiq worker threads on the
+    StubBroker, so one process does everything. Always: the periodic senders (closing attempts whose time
+    is up); with Redis, their messages go to the `assay worker` processes. Several app replicas each send
+    them; the jobs are idempotent and skip rows another worker holds."""
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         from app.attempts.tasks import close_overdue_attempts
 
         use_job_context(settings, factory)
-        self._worker = dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=100)
+        self._worker = (
+            None
+            if settings.uses_external_broker
+            else dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=100)
+        )
         self._periodic = [Periodic(close_overdue_attempts, settings.deadline_sweep_seconds)]
 
     def start(self) -> None:
-        self._worker.start()
+        if self._worker is not None:
+            self._worker.start()
         for periodic in self._periodic:
             periodic.start()
 
     def stop(self) -> None:
         for periodic in self._periodic:
             periodic.stop()
-        self._worker.stop(timeout=10_000)
+        if self._worker is not None:
+            self._worker.stop(timeout=10_000)
 
 
 # Actor modules register themselves on import; each domain's tasks.py is listed here.

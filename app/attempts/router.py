@@ -7,8 +7,6 @@ acknowledged only after its transaction has committed (SessionDep commits before
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Response
 
 from app.attempts.schemas import (
@@ -85,7 +83,7 @@ def save(
         _started_attempt(invitation),
         item_id,
         body.value,
-        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        grace=settings.autosave_grace,
         client=ClientSave(body.client_id, body.seq),
     )
     return SaveResponse(
@@ -97,7 +95,7 @@ def save(
 def flag(
     item_id: int, body: FlagRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> AnswerState:
-    grace = timedelta(seconds=settings.autosave_grace_seconds)
+    grace = settings.autosave_grace
     return _state_of(set_flag(session, _started_attempt(invitation), item_id, body.flagged, grace=grace))
 
 
@@ -109,7 +107,7 @@ def signals(
         session,
         _started_attempt(invitation),
         [signal.model_dump(mode="json") for signal in body.signals],
-        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        grace=settings.autosave_grace,
     )
     return Response(status_code=204)
 
@@ -129,7 +127,7 @@ def run(
         _started_attempt(invitation),
         item_id,
         body.source,
-        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        grace=settings.autosave_grace,
         per_minute=settings.sample_runs_per_minute,
     )
     return _view(submission, invitation)
@@ -144,7 +142,7 @@ def submit(
         session,
         _started_attempt(invitation),
         item_id,
-        grace=timedelta(seconds=settings.autosave_grace_seconds),
+        grace=settings.autosave_grace,
         per_minute=settings.sample_runs_per_minute,
     )
     return _view(submission, invitation)
@@ -159,7 +157,7 @@ def submission(submission_id: int, session: SessionDep, invitation: InvitationDe
 def finish(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
     """Submit the attempt as saved (the page flushes its pending saves first); twice is harmless."""
     attempt = _started_attempt(invitation)
-    submit_attempt(session, attempt, grace=timedelta(seconds=settings.autosave_grace_seconds))
+    submit_attempt(session, attempt, grace=settings.autosave_grace)
     return attempt_state(invitation)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import dramatiq
 
@@ -15,7 +14,7 @@ log = logging.getLogger("assay.attempts")
 
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def close_overdue_attempts() -> None:
-    grace = timedelta(seconds=job_settings().autosave_grace_seconds)
+    grace = job_settings().autosave_grace
     with job_session() as session:
         closed = service.close_overdue_attempts(session, grace=grace)
     if closed:

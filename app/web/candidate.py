@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -152,7 +151,7 @@ async def save_or_submit(
     if isinstance(attempt, Response):
         return attempt
     form = await request.form()
-    grace = timedelta(seconds=settings.autosave_grace_seconds)
+    grace = settings.autosave_grace
     existing = {a.item_id: a.value for a in attempt.answers}
     refused: list[str] = []
     for position, item in enumerate(attempt.invitation.assessment.items, start=1):
