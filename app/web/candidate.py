@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from app.attempts.service import numeric_variant, option_order, save_answer, start_attempt, submit_attempt
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Gone, ValidationFailed
+from app.grading.service import pending_gradings
 from app.invitations.service import ensure_can_start
 from app.models import (
     AssessmentItem,
@@ -194,10 +195,12 @@ def _unanswered(item: AssessmentItem) -> dict[str, Any] | None:
 
 
 @router.get("/done")
-def done(request: Request, invitation: InvitationDep, token: str) -> Response:
+def done(request: Request, session: SessionDep, invitation: InvitationDep, token: str) -> Response:
     attempt = invitation.attempt
     if attempt is None or attempt.closed_at is None:
         return RedirectResponse(f"/i/{token}", status_code=303)
     return templates.TemplateResponse(
-        request, "candidate/done.html", {"invitation": invitation, "attempt": attempt}
+        request,
+        "candidate/done.html",
+        {"invitation": invitation, "attempt": attempt, "grading": pending_gradings(session, attempt)},
     )

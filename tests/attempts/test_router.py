@@ -277,3 +277,22 @@ def test_the_markdown_preview_is_sanitized(link: Link) -> None:
     body = {"text": "**bold** <script>alert(1)</script> [x](javascript:alert(1))"}
     html = link.client.post(f"{link.base}/preview", json=body).json()["html"]
     assert "<strong>bold</strong>" in html and "<script" not in html and "href" not in html
+
+
+def test_the_finish_page_waits_for_code_grading_before_showing_a_score(
+    client: TestClient, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    _, org = factories.owner(session, email="owner-scores@example.com")
+    assessment = factories.coding_assessment(session, org)
+    assessment.show_score_to_candidate = True
+    issued = factories.invitation(session, org, assessment)
+    session.commit()
+    client.post(f"/i/{issued.token}/start")
+    session.refresh(issued.invitation)
+    link = Link(client, session, issued.token, issued.invitation.attempt)
+    assert link.save(link.item(QuestionType.CODING).id, {"source": RIGHT}, seq=1).status_code == 200
+    assert client.post(f"{link.base}/submit").status_code == 200
+    assert "still being graded" in client.get(f"/i/{issued.token}/done").text
+    assert run_jobs() == 1
+    page = client.get(f"/i/{issued.token}/done").text
+    assert "still being graded" not in page and "Automatically scored part: 10 / " in page
