@@ -343,13 +343,21 @@ def close_overdue_attempts(session: Session, *, grace: timedelta, limit: int = 2
     return len(overdue)
 
 
+def _item_to_run(
+    session: Session, attempt: Attempt, item_id: int, *, grace: timedelta, per_minute: int
+) -> AssessmentItem:
+    """The item whose code is to be graded, once the attempt is open and within its rate of code runs."""
+    _ensure_open(attempt, utcnow(), grace)
+    item = _item_of(session, attempt, item_id)
+    check_run_rate(session, attempt, per_minute)
+    return item
+
+
 def submit_code(
     session: Session, attempt: Attempt, item_id: int, *, grace: timedelta, per_minute: int
 ) -> Submission:
     """Grade the item's saved code against the hidden cases; the newest submission is the one that counts."""
-    _ensure_open(attempt, utcnow(), grace)
-    item = _item_of(session, attempt, item_id)
-    check_run_rate(session, attempt, per_minute)
+    item = _item_to_run(session, attempt, item_id, grace=grace, per_minute=per_minute)
     answer = _answer_of(session, attempt, item)
     source = (answer.value.get("source") if answer else None) or ""
     if not source.strip():
@@ -363,9 +371,7 @@ def run_samples(
     session: Session, attempt: Attempt, item_id: int, source: str, *, grace: timedelta, per_minute: int
 ) -> Submission:
     """Grade `source` (saved or not) against the item's visible sample cases."""
-    _ensure_open(attempt, utcnow(), grace)
-    item = _item_of(session, attempt, item_id)
-    check_run_rate(session, attempt, per_minute)
+    item = _item_to_run(session, attempt, item_id, grace=grace, per_minute=per_minute)
     if len(source) > MAX_SOURCE_CHARS:
         raise ValidationFailed(
             "The code is too long.", errors=[FieldError("source", f"at most {MAX_SOURCE_CHARS} characters")]

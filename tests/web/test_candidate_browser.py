@@ -150,10 +150,9 @@ def test_the_whole_flow_by_keyboard_with_no_accessibility_violations(
     assert _answers(live_server, link) == answers
 
 
-def _written(page: Page) -> Any:
-    """Go to the first written question and return its section."""
-    page.locator("section.question[data-type=written]").first.evaluate("s => s.id")
-    target = page.locator("section.question[data-type=written]").first
+def _open(page: Page, kind: str) -> Any:
+    """Go to the first question of this kind through the overview and return its section."""
+    target = page.locator(f"section.question[data-type={kind}]").first
     page.locator(f".overview-link[href='#{target.get_attribute('id')}']").click()
     expect(target).to_be_visible()
     return target
@@ -164,7 +163,7 @@ def test_a_reload_keeps_the_answers_and_the_timer(live_server: LiveServer, page:
     _start(page, link)
     first = page.locator("section.question:not([hidden])")
     first.locator("input[type=radio]").nth(1).check()
-    written = _written(page)
+    written = _open(page, "written")
     written.locator("textarea").fill("Saved before the reload.")
     _wait_saved(page)
     before = int(page.locator("#timer").get_attribute("data-remaining") or 0)
@@ -183,7 +182,7 @@ def test_a_reload_keeps_the_answers_and_the_timer(live_server: LiveServer, page:
 def test_work_done_offline_is_saved_when_the_connection_returns(live_server: LiveServer, page: Page) -> None:
     link = live_server.invite()
     _start(page, link)
-    written = _written(page)
+    written = _open(page, "written")
     page.context.set_offline(True)
     written.locator("textarea").fill("Typed while the network was down.")
     expect(page.locator("#save-state")).to_contain_text("Offline", timeout=10_000)
@@ -204,7 +203,7 @@ def test_two_tabs_of_one_attempt_show_each_others_saved_work(
     second.goto(f"{link}/attempt")
     expect(second.locator("#timer")).to_contain_text("Time left")
 
-    written = _written(first)
+    written = _open(first, "written")
     written.locator("textarea").fill("Written in the first tab.")
     _wait_saved(first)
     second.bring_to_front()
@@ -212,7 +211,7 @@ def test_two_tabs_of_one_attempt_show_each_others_saved_work(
     expect(second.locator("section.question[data-type=written] textarea").first).to_have_value(
         "Written in the first tab."
     )
-    other = _written(second)
+    other = _open(second, "written")
     other.locator("textarea").fill("Then changed in the second tab.")
     _wait_saved(second)
     first.bring_to_front()
@@ -227,7 +226,7 @@ def test_two_tabs_of_one_attempt_show_each_others_saved_work(
 def test_the_deadline_closes_the_attempt_with_the_page_closed(live_server: LiveServer, page: Page) -> None:
     link = live_server.invite()
     _start(page, link)
-    written = _written(page)
+    written = _open(page, "written")
     written.locator("textarea").fill("My last saved words.")
     _wait_saved(page)
     page.close()
@@ -254,7 +253,7 @@ def test_the_timer_warns_then_submits_at_the_deadline(live_server: LiveServer, p
     expect(page.locator("#timer")).to_have_class(re.compile("warning"))
     _set_deadline(live_server, link, timedelta(seconds=3))
     page.reload()
-    written = _written(page)
+    written = _open(page, "written")
     written.locator("textarea").fill("Typed in the last seconds.")
     expect(page.get_by_role("heading", name="Thank you!")).to_be_visible(timeout=15_000)
     assert "Typed in the last seconds." in str(_answers(live_server, link))
@@ -275,8 +274,7 @@ def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
 def test_the_editor_runs_sample_tests_and_submits_code(live_server: LiveServer, page: Page) -> None:
     link = live_server.invite(kind="coding", show_score=True)
     _start(page, link)
-    coding = page.locator("section.question[data-type=coding]")
-    page.locator(f".overview-link[href='#{coding.get_attribute('id')}']").click()
+    coding = _open(page, "coding")
     editor = coding.get_by_role("textbox", name=re.compile("Code for question"))
     expect(editor).to_contain_text("def batchnorm_forward_train")
     editor.click()
@@ -337,8 +335,7 @@ def test_pages_fit_a_phone_and_200_percent_zoom(
     _no_horizontal_scroll(page)
     _start(page, link)
     _no_horizontal_scroll(page)
-    coding = page.locator("section.question[data-type=coding]")
-    page.locator(f".overview-link[href='#{coding.get_attribute('id')}']").click()
+    coding = _open(page, "coding")
     expect(coding.get_by_role("button", name="Run sample tests")).to_be_visible()
     _no_horizontal_scroll(page)
     check_accessibility(page)
