@@ -221,7 +221,12 @@ def demo_seed(org: Annotated[str, typer.Option(help="Organization name or slug")
     with database() as (settings, engine, session):
         _require_schema_at_head(engine)
         organization = find_organization(session, org)
-        seeded = seed_demo(session, organization, invitation_ttl=timedelta(days=settings.invitation_ttl_days))
+        seeded = seed_demo(
+            session,
+            organization,
+            invitation_ttl=timedelta(days=settings.invitation_ttl_days),
+            secret_key=settings.secret_key.get_secret_value(),
+        )
         link = seeded.issued.link(settings.base_url)
     typer.echo(f"sample assessment: {settings.base_url}/assessments/{seeded.assessment.id}")
     typer.echo(f"candidate link:    {link}")
@@ -342,6 +347,7 @@ def serve(
             password=password,
             org_name=settings.admin_org,
             invitation_ttl=timedelta(days=settings.invitation_ttl_days),
+            secret_key=settings.secret_key.get_secret_value(),
         )
     if result is not None:
         _print_first_run(settings, result)
@@ -370,7 +376,7 @@ def worker(
         raise fail(
             "set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself"
         )
-    args = ["dramatiq", "app.worker", "--processes", str(processes), "--threads", str(threads)]
+    args = ["dramatiq", "app.actors", "--processes", str(processes), "--threads", str(threads)]
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process, fixed args
 
 

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     deadline_sweep_seconds: float = Field(default=10, gt=0, description="how often overdue attempts close")
     grading_lease_seconds: int = Field(default=120, ge=10)
     login_max_failures: int = Field(default=5, ge=1)
+    password_reset_minutes: int = Field(default=60, ge=5, description="how long a reset link works")
+    team_invite_days: int = Field(default=7, ge=1, description="how long a teammate invitation works")
+    reminder_hours_before_expiry: int = Field(
+        default=48, ge=0, description="remind candidates who have not started; 0 turns reminders off"
+    )
+    reminder_sweep_seconds: float = Field(default=300, gt=0, description="how often reminders are sent")
+    item_stats_min_attempts: int = Field(
+        default=5, ge=2, description="completed attempts an item needs before its statistics are shown"
+    )
 
     @field_validator("database_url")
     @classmethod

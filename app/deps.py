@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
-from app.accounts.service import Principal, resolve_session
+from app.accounts.principal import Principal
+from app.accounts.service import resolve_session
 from app.config import Settings
 from app.db import get_session
 from app.errors import Unauthenticated
@@ -33,7 +34,7 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthenticated("Please sign in to continue.")
-    return resolve_session(session, token)
+    return resolve_session(session, token, ip=request.client.host if request.client else "")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import AppError, FieldError, RateLimited, Unauthenticated
 from app.health import router as health_router
+from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
 from app.web.router import router as web_router
 from app.worker import AppJobs
@@ -145,6 +146,7 @@ def create_app(
         app.state.session_factory = session_factory
     _install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit)
+    app.add_middleware(CsrfCookieMiddleware, secure=settings.environment == "production")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(web_router)

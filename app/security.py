@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -42,3 +43,10 @@ def digests_match(a: str, b: str) -> bool:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def derived_token(secret_key: str, purpose: str, nonce: str) -> str:
+    """256 bits, URL-safe, reproducible only with the secret key: a link can be rebuilt to send it again,
+    while the database alone (which keeps the nonce and the token's digest) opens nothing."""
+    mac = hmac.new(secret_key.encode(), f"{purpose}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()

@@ -1,7 +1,7 @@
 """The Dramatiq broker and everything jobs share: Redis when ASSAY_BROKER_URL is set (scale-out), otherwise
 in-process (embedded).
 
-`assay worker` runs `dramatiq app.worker` against the Redis broker. In the embedded default the app
+`assay worker` runs `dramatiq app.actors` against the Redis broker. In the embedded default the app
 process runs a Dramatiq worker on a StubBroker (see `AppJobs`), so one process does everything.
 
 A job message only says "look at row N": the row is the truth. Messages are sent after the transaction that
@@ -112,11 +112,13 @@ class Periodic:
 class AppJobs:
     """What the app process runs in the background. Embedded (no broker URL): Dramatiq worker threads on the
     StubBroker, so one process does everything. Always: the periodic senders (closing attempts whose time
-    is up); with Redis, their messages go to the `assay worker` processes. Several app replicas each send
-    them; the jobs are idempotent and skip rows another worker holds."""
+    is up, reminding candidates); with Redis, their messages go to the `assay worker` processes. Several app
+    replicas each send them; the jobs are idempotent and skip rows another worker holds."""
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        load_actors()
         from app.attempts.tasks import close_overdue_attempts
+        from app.invitations.tasks import send_due_reminders
 
         use_job_context(settings, factory)
         self._worker = (
@@ -124,7 +126,10 @@ class AppJobs:
             if settings.uses_external_broker
             else dramatiq.Worker(broker, worker_threads=settings.worker_threads, worker_timeout=100)
         )
-        self._periodic = [Periodic(close_overdue_attempts, settings.deadline_sweep_seconds)]
+        self._periodic = [
+            Periodic(close_overdue_attempts, settings.deadline_sweep_seconds),
+            Periodic(send_due_reminders, settings.reminder_sweep_seconds),
+        ]
 
     def start(self) -> None:
         if self._worker is not None:
@@ -139,7 +144,17 @@ class AppJobs:
             self._worker.stop(timeout=10_000)
 
 
-# Actor modules register themselves on import; each domain's tasks.py is listed here.
-ACTOR_MODULES: tuple[str, ...] = ("app.grading.tasks", "app.attempts.tasks")
-for _module in ACTOR_MODULES:
-    importlib.import_module(_module)
+# Actor modules register themselves on import; each domain's tasks.py is listed here. They are imported when
+# jobs start (`AppJobs`, or `dramatiq app.actors` for `assay worker`), not with this module: services import
+# their tasks, and the tasks import this module for the broker.
+ACTOR_MODULES: tuple[str, ...] = (
+    "app.grading.tasks",
+    "app.attempts.tasks",
+    "app.emails.tasks",
+    "app.invitations.tasks",
+)
+
+
+def load_actors() -> None:
+    for module in ACTOR_MODULES:
+        importlib.import_module(module)

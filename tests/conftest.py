@@ -23,7 +23,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
-from app.worker import broker, use_job_context
+from app.worker import broker, load_actors, use_job_context
 
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -129,6 +129,7 @@ def session_factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def run_jobs(settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[Callable[[], int]]:
     """Runs every queued job message in this thread, on the test's transaction; returns how many ran."""
+    load_actors()
     use_job_context(settings, session_factory)
     broker.flush_all()  # messages other tests left behind point at rows they rolled back
 

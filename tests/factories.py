@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import create_owner
 from app.assessments.service import create_assessment, publish_assessment
+from app.config import DEFAULT_SECRET_KEY
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import Assessment, Organization, QuestionType, User
 from app.questions.service import current_versions, spec_of
 
 PASSWORD = "correct horse battery"
+SECRET_KEY = DEFAULT_SECRET_KEY  # what the test settings use
 
 
 def owner(session: Session, email: str = "owner@acme.test", org: str = "Acme") -> tuple[User, Organization]:
@@ -61,5 +63,12 @@ def invitation(
     session: Session, org: Organization, assessment: Assessment, email: str = "cand@example.com"
 ) -> IssuedInvitation:
     return create_invitation(
-        session, org, assessment, email=email, first_name="Ada", last_name="Byron", ttl=timedelta(days=3)
+        session,
+        org,
+        assessment,
+        email=email,
+        first_name="Ada",
+        last_name="Byron",
+        ttl=timedelta(days=3),
+        secret_key=SECRET_KEY,
     )

@@ -6,11 +6,22 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthenticated, ValidationFailed
-from app.models import Membership, Organization, Role, User, UserSession, utcnow
+from app.accounts.principal import Principal
+from app.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Gone,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+)
+from app.models import Membership, Organization, Role, User, UserSession, UserToken, UserTokenKind, utcnow
 from app.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
 
 MIN_PASSWORD_LENGTH = 10
@@ -87,6 +98,7 @@ class SignIn:
     user: User
     membership: Membership
     token: str
+    session_id: int
 
 
 def authenticate(
@@ -114,42 +126,46 @@ def authenticate(
         raise Unauthenticated("This account does not belong to any organization.")
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return open_session(session, user, membership, ttl=ttl, user_agent=user_agent)
+
+
+def open_session(
+    session: Session, user: User, membership: Membership, *, ttl: timedelta, user_agent: str = ""
+) -> SignIn:
+    """A fresh random session token at every sign-in, so a token planted before sign-in is worthless."""
+    now = utcnow()
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     token = new_token()
-    session.add(
-        UserSession(
-            token_hash=token_digest(token),
-            user=user,
-            organization_id=membership.organization_id,
-            expires_at=now + ttl,
-            user_agent=user_agent[:300],
-        )
+    row = UserSession(
+        token_hash=token_digest(token),
+        user=user,
+        organization_id=membership.organization_id,
+        expires_at=now + ttl,
+        user_agent=user_agent[:300],
     )
+    session.add(row)
     session.flush()
-    return SignIn(user=user, membership=membership, token=token)
+    return SignIn(user=user, membership=membership, token=token, session_id=row.id)
 
 
-@dataclass(frozen=True)
-class Principal:
-    """Who is acting, in which organization, with which role: every recruiter-side query scopes by this."""
-
-    user: User
-    organization: Organization
-    role: Role
-    session_id: int
-
-    @property
-    def can_edit(self) -> bool:
-        return self.role != Role.VIEWER
-
-    def require_editor(self) -> None:
-        if not self.can_edit:
-            raise Forbidden("Your role (viewer) can read but not change anything. Ask an owner for access.")
+def principal_for(signed_in: SignIn, *, ip: str = "") -> Principal:
+    membership = signed_in.membership
+    return Principal(
+        user=signed_in.user,
+        organization=membership.organization,
+        role=membership.role,
+        session_id=signed_in.session_id,
+        ip=ip,
+    )
 
 
-def resolve_session(session: Session, token: str) -> Principal:
+def user_exists(session: Session, email: str) -> bool:
+    return session.scalar(select(User.id).where(User.email == normalize_email(email))) is not None
+
+
+def resolve_session(session: Session, token: str, *, ip: str = "") -> Principal:
     now = utcnow()
     row = session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
@@ -164,10 +180,280 @@ def resolve_session(session: Session, token: str) -> Principal:
     # Throttled so that reading pages does not turn every request into a write.
     if row.last_seen_at is None or now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
-    return Principal(user=row.user, organization=row.organization, role=membership.role, session_id=row.id)
+    return Principal(
+        user=row.user, organization=row.organization, role=membership.role, session_id=row.id, ip=ip
+    )
 
 
 def revoke_session(session: Session, token: str) -> None:
     row = session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(token)))
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+
+
+def revoke_user_sessions(session: Session, user: User, *, keep_session_id: int | None = None) -> int:
+    """End every session of `user` (but `keep_session_id`): after a password change or reset, a stolen
+    session stops working."""
+    rows = session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    revoked = 0
+    for row in rows:
+        if row.id != keep_session_id:
+            row.revoked_at = now
+            revoked += 1
+    return revoked
+
+
+def change_password(session: Session, principal: Principal, *, current: str, new: str) -> int:
+    """Returns how many other sessions were signed out."""
+    user = principal.user
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed(
+            "Your current password is not correct.",
+            errors=[FieldError("current_password", "does not match your current password")],
+        )
+    _set_password(user, new)
+    return revoke_user_sessions(session, user, keep_session_id=principal.session_id)
+
+
+def _set_password(user: User, password: str) -> None:
+    try:
+        check_password_strength(password)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, errors=[FieldError("new_password", exc.message)]) from None
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def _issue_token(
+    session: Session,
+    kind: UserTokenKind,
+    *,
+    email: str,
+    ttl: timedelta,
+    user: User | None = None,
+    organization: Organization | None = None,
+    role: Role | None = None,
+) -> str:
+    token = new_token()
+    session.add(
+        UserToken(
+            kind=kind,
+            token_hash=token_digest(token),
+            email=email,
+            user_id=user.id if user else None,
+            organization_id=organization.id if organization else None,
+            role=role,
+            expires_at=utcnow() + ttl,
+        )
+    )
+    session.flush()
+    return token
+
+
+def valid_token(session: Session, kind: UserTokenKind, token: str) -> UserToken:
+    """A link's token that exists, is of this kind, unused and unexpired; one message for every failure, so
+    the page does not reveal which links ever existed."""
+    row = (
+        session.scalar(select(UserToken).where(UserToken.token_hash == token_digest(token)))
+        if 0 < len(token) <= 100
+        else None
+    )
+    if row is None or row.kind != kind or row.used_at is not None or row.expires_at <= utcnow():
+        raise Gone("This link has expired or was already used. Ask for a new one.")
+    return row
+
+
+def start_password_reset(session: Session, email: str, ttl: timedelta) -> tuple[User, str] | None:
+    """A single-use reset token for an active user, or None (the page says the same thing either way, so it
+    cannot be used to learn who has an account)."""
+    user = session.scalar(select(User).where(User.email == normalize_email(email), User.is_active))
+    if user is None:
+        return None
+    return user, _issue_token(session, UserTokenKind.PASSWORD_RESET, email=user.email, ttl=ttl, user=user)
+
+
+def finish_password_reset(session: Session, token: str, new_password: str) -> User:
+    row = valid_token(session, UserTokenKind.PASSWORD_RESET, token)
+    user = session.get(User, row.user_id) if row.user_id else None
+    if user is None or not user.is_active:
+        raise Gone("This link has expired or was already used. Ask for a new one.")
+    _set_password(user, new_password)
+    row.used_at = utcnow()
+    revoke_user_sessions(session, user)
+    return user
+
+
+def list_members(session: Session, org: Organization) -> list[Membership]:
+    return list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.organization_id == org.id)
+            .join(User)
+            .options(selectinload(Membership.user))
+            .order_by(User.email)
+        )
+    )
+
+
+def pending_team_invites(session: Session, org: Organization) -> list[UserToken]:
+    return list(
+        session.scalars(
+            select(UserToken)
+            .where(
+                UserToken.organization_id == org.id,
+                UserToken.kind == UserTokenKind.TEAM_INVITE,
+                UserToken.used_at.is_(None),
+                UserToken.expires_at > utcnow(),
+            )
+            .order_by(UserToken.created_at.desc())
+        )
+    )
+
+
+def _check_can_grant(principal: Principal, role: Role) -> None:
+    principal.require_team_manager()
+    if role == Role.OWNER and not principal.is_owner:
+        raise Forbidden("Only an owner can make someone an owner.")
+
+
+def invite_teammate(session: Session, principal: Principal, *, email: str, role: Role, ttl: timedelta) -> str:
+    _check_can_grant(principal, role)
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed("The email is not valid.", errors=[FieldError("email", str(exc))]) from None
+    already = session.scalar(
+        select(Membership.id)
+        .join(User)
+        .where(Membership.organization_id == principal.organization.id, User.email == email)
+    )
+    if already is not None:
+        raise Conflict(f"{email} is already a member of {principal.organization.name}.")
+    return _issue_token(
+        session,
+        UserTokenKind.TEAM_INVITE,
+        email=email,
+        ttl=ttl,
+        organization=principal.organization,
+        role=role,
+    )
+
+
+def accept_team_invite(
+    session: Session, token: str, *, password: str, display_name: str = ""
+) -> tuple[User, Membership]:
+    """Join the organization. A new address gets an account with `password`; an existing account must
+    prove it is theirs with its current password."""
+    row = valid_token(session, UserTokenKind.TEAM_INVITE, token)
+    assert row.organization_id is not None and row.role is not None
+    user = session.scalar(select(User).where(User.email == row.email))
+    if user is None:
+        try:
+            user = create_user(session, email=row.email, password=password, display_name=display_name.strip())
+        except ValidationFailed as exc:
+            raise ValidationFailed(exc.message, errors=[FieldError("password", exc.message)]) from None
+    elif not verify_password(user.password_hash, password):
+        raise ValidationFailed(
+            "That is not the password of this account.",
+            errors=[FieldError("password", f"enter the current password of {user.email}")],
+        )
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.organization_id == row.organization_id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        membership = Membership(organization_id=row.organization_id, user=user, role=row.role)
+        session.add(membership)
+    row.used_at = utcnow()
+    session.flush()
+    return user, membership
+
+
+def get_membership(session: Session, principal: Principal, membership_id: int) -> Membership:
+    membership = session.scalar(
+        select(Membership)
+        .where(Membership.id == membership_id, Membership.organization_id == principal.organization.id)
+        .options(selectinload(Membership.user))
+    )
+    if membership is None:
+        raise NotFound("member not found")
+    return membership
+
+
+def _owner_count(session: Session, org_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.organization_id == org_id, Membership.role == Role.OWNER
+            )
+        )
+        or 0
+    )
+
+
+def _check_can_change(session: Session, principal: Principal, membership: Membership) -> None:
+    principal.require_team_manager()
+    if membership.role == Role.OWNER:
+        if not principal.is_owner:
+            raise Forbidden("Only an owner can change or remove another owner.")
+        if _owner_count(session, membership.organization_id) <= 1:
+            raise Conflict("An organization needs at least one owner; make someone else owner first.")
+
+
+def change_role(session: Session, principal: Principal, membership: Membership, role: Role) -> Role:
+    """Returns the previous role."""
+    if membership.role == role:
+        return role
+    _check_can_change(session, principal, membership)
+    _check_can_grant(principal, role)
+    previous, membership.role = membership.role, role
+    session.flush()
+    return previous
+
+
+def remove_member(session: Session, principal: Principal, membership: Membership) -> None:
+    _check_can_change(session, principal, membership)
+    # Their sessions in this organization end now; sessions in their other organizations stay.
+    for row in session.scalars(
+        select(UserSession).where(
+            UserSession.user_id == membership.user_id,
+            UserSession.organization_id == membership.organization_id,
+            UserSession.revoked_at.is_(None),
+        )
+    ):
+        row.revoked_at = utcnow()
+    session.delete(membership)
+    session.flush()
+
+
+def memberships_of(session: Session, user: User) -> list[Membership]:
+    return list(
+        session.scalars(
+            select(Membership)
+            .where(Membership.user_id == user.id)
+            .options(selectinload(Membership.organization))
+            .order_by(Membership.id)
+        )
+    )
+
+
+def switch_organization(
+    session: Session, principal: Principal, organization_id: int, *, ttl: timedelta, user_agent: str = ""
+) -> SignIn:
+    """Sign in to another organization the user belongs to; the current session ends."""
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.user_id == principal.user.id, Membership.organization_id == organization_id
+        )
+    )
+    if membership is None:
+        raise NotFound("organization not found")
+    current = session.get(UserSession, principal.session_id)
+    if current is not None:
+        current.revoked_at = utcnow()
+    return open_session(session, principal.user, membership, ttl=ttl, user_agent=user_agent)

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, select
@@ -72,6 +73,20 @@ def option_order(attempt: Attempt, item: AssessmentItem, option_ids: list[str]) 
     shuffled = list(option_ids)
     random.Random(f"{attempt.seed}:{item.id}").shuffle(shuffled)  # noqa: S311 - ordering, not security
     return shuffled
+
+
+def items_in_order(attempt: Attempt) -> list[AssessmentItem]:
+    """The order this candidate sees: sections stay in order; with shuffling on, the questions inside each
+    section come in a per-attempt order that a reload keeps."""
+    items = list(attempt.invitation.assessment.items)
+    if not attempt.invitation.assessment.shuffle_items:
+        return items
+    ordered: list[AssessmentItem] = []
+    for _, group in groupby(items, key=lambda item: item.section_id):
+        section = list(group)
+        random.Random(f"{attempt.seed}:items:{section[0].section_id}").shuffle(section)  # noqa: S311
+        ordered.extend(section)
+    return ordered
 
 
 def _clean_value(item: AssessmentItem, raw: dict[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.emails.tasks import queue_email
 from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
+from app.events.service import record_event
 from app.models import (
     Assessment,
     AssessmentStatus,
@@ -21,10 +26,11 @@ from app.models import (
     User,
     utcnow,
 )
-from app.security import new_token, token_digest
+from app.security import derived_token, digests_match, new_token, token_digest
 from app.tenancy import get_owned
 
 INVITATION_PATH = "/i/"
+TOKEN_PURPOSE = "invitation"  # noqa: S105 - a label mixed into the HMAC, not a secret
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ def create_invitation(
     first_name: str = "",
     last_name: str = "",
     ttl: timedelta,
+    secret_key: str,
     extra_time_pct: int = 0,
     expires_at: datetime | None = None,
     external_ref: str | None = None,
@@ -90,12 +97,14 @@ def create_invitation(
             "The expiry is in the past.", errors=[FieldError("expires_at", "must be in the future")]
         )
     candidate = get_or_create_candidate(session, org, email=email, first_name=first_name, last_name=last_name)
-    token = new_token()
+    nonce = new_token(24)
+    token = derived_token(secret_key, TOKEN_PURPOSE, nonce)
     invitation = Invitation(
         organization_id=org.id,
         assessment_id=assessment.id,
         candidate=candidate,
         token_hash=token_digest(token),
+        token_nonce=nonce,
         expires_at=expires_at,
         extra_time_pct=extra_time_pct,
         external_ref=external_ref,
@@ -156,3 +165,247 @@ def get_invitation(session: Session, org: Organization, invitation_id: int) -> I
         selectinload(Invitation.assessment),
         selectinload(Invitation.attempt).selectinload(Attempt.answers),
     )
+
+
+def rebuild_link(invitation: Invitation, secret_key: str, base_url: str) -> str | None:
+    """The link the candidate was sent, or None when it cannot be rebuilt (made before link nonces, or the
+    secret key changed since): then only a new link can be sent."""
+    if invitation.token_nonce is None:
+        return None
+    token = derived_token(secret_key, TOKEN_PURPOSE, invitation.token_nonce)
+    if not digests_match(token_digest(token), invitation.token_hash):
+        return None
+    return f"{base_url}{INVITATION_PATH}{token}"
+
+
+def email_invitation(session: Session, invitation: Invitation, link: str, *, reminder: bool = False) -> None:
+    org = session.get(Organization, invitation.organization_id)
+    assessment = invitation.assessment
+    queue_email(
+        session,
+        to=invitation.candidate.email,
+        template="candidate_reminder" if reminder else "candidate_invitation",
+        context={
+            "name": invitation.candidate.first_name or invitation.candidate.full_name,
+            "company": org.name if org else "",
+            "assessment": assessment.title,
+            "minutes": round(assessment.duration_minutes * (1 + invitation.extra_time_pct / 100)),
+            "extra_time_pct": invitation.extra_time_pct,
+            "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "link": link,
+        },
+        organization=org,
+    )
+
+
+def _ensure_unused(invitation: Invitation, action: str) -> None:
+    status = invitation.current_status
+    if status not in (InvitationStatus.SENT, InvitationStatus.EXPIRED):
+        raise Conflict(f"This invitation is {status.value}: only a link not yet used can be {action}.")
+
+
+def cancel_invitation(session: Session, invitation: Invitation) -> None:
+    _ensure_unused(invitation, "cancelled")
+    invitation.status = InvitationStatus.CANCELLED
+    invitation.cancelled_at = utcnow()
+    record_event(
+        session, invitation.organization_id, "invitation.cancelled", {"invitation_id": invitation.id}
+    )
+    session.flush()
+
+
+def resend_invitation(
+    session: Session, invitation: Invitation, *, ttl: timedelta, secret_key: str, base_url: str
+) -> str:
+    """Email the link again, valid for at least `ttl` from now. The same link when it can be rebuilt (the
+    candidate may already have the first email open); otherwise a new one, and the old stops working."""
+    _ensure_unused(invitation, "sent again")
+    now = utcnow()
+    invitation.status = InvitationStatus.SENT
+    invitation.expires_at = max(invitation.expires_at, now + ttl)
+    invitation.sent_at, invitation.reminded_at = now, None
+    link = rebuild_link(invitation, secret_key, base_url)
+    if link is None:
+        invitation.token_nonce = new_token(24)
+        token = derived_token(secret_key, TOKEN_PURPOSE, invitation.token_nonce)
+        invitation.token_hash = token_digest(token)
+        link = f"{base_url}{INVITATION_PATH}{token}"
+    email_invitation(session, invitation, link)
+    session.flush()
+    return link
+
+
+def send_due_reminders(
+    session: Session, *, before_expiry: timedelta, secret_key: str, base_url: str, limit: int = 200
+) -> int:
+    """Remind, once, candidates who have not started and whose link expires within `before_expiry`. Rows are
+    locked while sending, so two workers never remind the same candidate twice."""
+    now = utcnow()
+    due = session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.status == InvitationStatus.SENT,
+            Invitation.reminded_at.is_(None),
+            Invitation.expires_at > now,
+            Invitation.expires_at <= now + before_expiry,
+        )
+        .order_by(Invitation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    sent = 0
+    for invitation in due:
+        invitation.reminded_at = now  # also when the link cannot be rebuilt: that is not retried every sweep
+        link = rebuild_link(invitation, secret_key, base_url)
+        if link is not None:
+            email_invitation(session, invitation, link, reminder=True)
+            sent += 1
+    session.flush()
+    return sent
+
+
+MAX_CSV_ROWS = 2_000
+CSV_COLUMNS = ("email", "first_name", "last_name", "extra_time_pct")
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    email: str
+    first_name: str
+    last_name: str
+    extra_time_pct: int
+    problems: tuple[str, ...] = ()
+    skipped: str = ""  # why a valid row needs no new invitation
+
+
+@dataclass
+class CsvReport:
+    rows: list[CsvRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # about the file as a whole
+    invited: list[Invitation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not any(r.problems for r in self.rows)
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def parse_candidates_csv(session: Session, assessment: Assessment, data: bytes) -> CsvReport:
+    """Check every row before inviting anyone: a file with mistakes invites nobody, so fixing it and
+    uploading again never invites someone twice."""
+    report = CsvReport()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.problems.append("The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again.")
+        return report
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [_header_key(h) for h in next(reader, [])]
+    header = ["email" if h in ("e_mail", "email_address") else h for h in header]
+    if "email" not in header:
+        report.problems.append(
+            "The first line must name the columns, including “email” "
+            f"(also understood: {', '.join(CSV_COLUMNS[1:])})."
+        )
+        return report
+    open_emails = {
+        email
+        for (email,) in session.execute(
+            select(Candidate.email)
+            .join(Invitation, Invitation.candidate_id == Candidate.id)
+            .where(
+                Invitation.assessment_id == assessment.id,
+                Invitation.status.in_([InvitationStatus.SENT, InvitationStatus.STARTED]),
+                Invitation.expires_at > utcnow(),
+            )
+        )
+    }
+    seen: dict[str, int] = {}
+    for line, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(report.rows) >= MAX_CSV_ROWS:
+            report.problems.append(f"At most {MAX_CSV_ROWS} candidates per file; split the file.")
+            break
+        cells = dict(zip(header, values, strict=False))
+        report.rows.append(_check_row(line, cells, seen, open_emails))
+    if not report.rows and not report.problems:
+        report.problems.append("The file has a header but no candidates.")
+    return report
+
+
+def _check_row(line: int, cells: dict[str, str], seen: dict[str, int], open_emails: set[str]) -> CsvRow:
+    problems = []
+    raw_email = (cells.get("email") or "").strip()
+    email = raw_email
+    try:
+        email = validate_email(raw_email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        problems.append(f"email {raw_email!r}: {exc}" if raw_email else "email is missing")
+    raw_extra = (cells.get("extra_time_pct") or "").strip().rstrip("%")
+    extra = 0
+    if raw_extra:
+        if raw_extra.isdigit() and int(raw_extra) <= 200:
+            extra = int(raw_extra)
+        else:
+            problems.append(f"extra_time_pct {raw_extra!r}: a whole number from 0 to 200")
+    skipped = ""
+    if not problems:
+        if email in seen:
+            problems.append(f"{email} is also on line {seen[email]}")
+        elif email in open_emails:
+            skipped = "already has an open invitation to this assessment"
+        seen.setdefault(email, line)
+    return CsvRow(
+        line=line,
+        email=email,
+        first_name=(cells.get("first_name") or "").strip()[:120],
+        last_name=(cells.get("last_name") or "").strip()[:120],
+        extra_time_pct=extra,
+        problems=tuple(problems),
+        skipped=skipped,
+    )
+
+
+def invite_from_csv(
+    session: Session,
+    org: Organization,
+    assessment: Assessment,
+    data: bytes,
+    *,
+    ttl: timedelta,
+    secret_key: str,
+    base_url: str,
+    send_email: bool,
+    created_by: User | None = None,
+) -> CsvReport:
+    report = parse_candidates_csv(session, assessment, data)
+    if not report.ok:
+        return report
+    for row in report.rows:
+        if row.skipped:
+            continue
+        issued = create_invitation(
+            session,
+            org,
+            assessment,
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            extra_time_pct=row.extra_time_pct,
+            ttl=ttl,
+            secret_key=secret_key,
+            created_by=created_by,
+        )
+        if send_email:
+            email_invitation(session, issued.invitation, issued.link(base_url))
+        report.invited.append(issued.invitation)
+    return report

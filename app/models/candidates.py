@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.assessments import Assessment
-from app.models.base import Base, CreatedMixin, OrgOwned, enum_column
+from app.models.base import Base, CreatedMixin, OrgOwned, enum_column, utcnow
 
 if TYPE_CHECKING:
     from app.models.attempts import Attempt
@@ -45,6 +45,9 @@ class Invitation(OrgOwned, CreatedMixin, Base):
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"), index=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The link's token is HMAC(secret key, nonce): reminders can rebuild the link, while the database alone
+    # (a leaked backup) opens nothing. Links made before nonces existed have none and get no reminders.
+    token_nonce: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[InvitationStatus] = mapped_column(
         enum_column(InvitationStatus), default=InvitationStatus.SENT
     )
@@ -58,4 +61,12 @@ class Invitation(OrgOwned, CreatedMixin, Base):
 
     assessment: Mapped[Assessment] = relationship()
     candidate: Mapped[Candidate] = relationship()
+
+    @property
+    def current_status(self) -> InvitationStatus:
+        """The status as of now: a link past its expiry reads as expired even before a job has marked it."""
+        if self.status == InvitationStatus.SENT and self.expires_at <= utcnow():
+            return InvitationStatus.EXPIRED
+        return self.status
+
     attempt: Mapped[Attempt | None] = relationship(back_populates="invitation")

@@ -26,7 +26,12 @@ class DemoSeed:
 
 
 def seed_demo(
-    session: Session, org: Organization, *, invitation_ttl: timedelta, created_by: User | None = None
+    session: Session,
+    org: Organization,
+    *,
+    invitation_ttl: timedelta,
+    secret_key: str,
+    created_by: User | None = None,
 ) -> DemoSeed:
     mcqs = current_versions(session, types=[QuestionType.MCQ_SINGLE, QuestionType.MCQ_MULTI])
     written = current_versions(session, types=[QuestionType.WRITTEN])
@@ -51,6 +56,7 @@ def seed_demo(
         first_name="Sample",
         last_name="Candidate",
         ttl=invitation_ttl,
+        secret_key=secret_key,
         created_by=created_by,
     )
     return DemoSeed(assessment=assessment, issued=issued)
@@ -71,6 +77,7 @@ def first_run(
     password: str | None,
     org_name: str,
     invitation_ttl: timedelta,
+    secret_key: str,
 ) -> FirstRun | None:
     """On a database with no users: the first owner, their organization and a ready sample. Else None."""
     if user_count(session) > 0:
@@ -81,5 +88,5 @@ def first_run(
     user, org = create_owner(session, email=email, password=password, org_name=org_name)
     demo = None
     if current_versions(session):
-        demo = seed_demo(session, org, invitation_ttl=invitation_ttl, created_by=user)
+        demo = seed_demo(session, org, invitation_ttl=invitation_ttl, secret_key=secret_key, created_by=user)
     return FirstRun(email=user.email, password=generated, organization=org, demo=demo)

@@ -7,13 +7,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.errors import NotFound
 from app.models import Question, QuestionType, QuestionVersion, utcnow
 from app.questions.spec import AnyQuestion, question_adapter
 
@@ -239,3 +240,44 @@ def spec_of(version: QuestionVersion) -> QuestionSpecModel:
 
 def bank_json_schema() -> dict[str, Any]:
     return question_adapter.json_schema()
+
+
+class BankFilter(BaseModel):
+    """What the bank browser narrows by; empty means any."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    topic: Annotated[str, Field(max_length=80)] = ""
+    difficulty: Literal["", "1", "2", "3"] = ""
+    role: Annotated[str, Field(max_length=80)] = ""
+    type: Annotated[str, Field(max_length=20)] = ""
+    q: Annotated[
+        str, Field(max_length=200, description="words that must all appear in the title or prompt")
+    ] = ""
+
+    def matches(self, version: QuestionVersion) -> bool:
+        if self.topic and version.topic != self.topic:
+            return False
+        if self.difficulty and version.difficulty != int(self.difficulty):
+            return False
+        if self.role and self.role not in version.roles:
+            return False
+        if self.type and version.type.value != self.type:
+            return False
+        if self.q.strip():
+            haystack = f"{version.title}\n{version.spec.get('prompt', '')}".casefold()
+            return all(word in haystack for word in self.q.casefold().split())
+        return True
+
+
+def browse_bank(session: Session, filters: BankFilter) -> list[QuestionVersion]:
+    # The bank is hundreds of questions, not millions: filtering the current versions in Python keeps the
+    # text search identical on SQLite and PostgreSQL.
+    return [v for v in current_versions(session) if filters.matches(v)]
+
+
+def get_version(session: Session, version_id: int) -> QuestionVersion:
+    version = session.get(QuestionVersion, version_id)
+    if version is None:
+        raise NotFound("question not found in the bank")
+    return version

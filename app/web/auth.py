@@ -1,18 +1,24 @@
-"""Sign-in and sign-out pages."""
+"""Signing in and out, password reset by email link, changing a password, joining a team, switching
+organization."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from app.accounts.service import authenticate, revoke_session
-from app.deps import SESSION_COOKIE, SessionDep, SettingsDep
-from app.errors import RateLimited, Unauthenticated
-from app.web.pages import templates
+from app.accounts import service as accounts
+from app.audit.service import record
+from app.config import Settings
+from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep
+from app.emails.tasks import queue_email
+from app.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
+from app.models import Organization, UserTokenKind
+from app.web.pages import page, redirect
 
 router = APIRouter()
 
@@ -27,9 +33,25 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _signed_in(response: RedirectResponse, settings: Settings, token: str) -> RedirectResponse:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_ttl_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.environment == "production",
+    )
+    return response
+
+
+def _ttl(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.session_ttl_hours)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    return templates.TemplateResponse(request, "login.html", {"next": _safe_next(next), "error": None})
+    return page(request, "login.html", None, next=_safe_next(next), error=None)
 
 
 @router.post("/login")
@@ -42,41 +64,195 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     try:
-        signed_in = authenticate(
+        signed_in = accounts.authenticate(
             session,
             email=email,
             password=password,
             max_failures=settings.login_max_failures,
-            ttl=timedelta(hours=settings.session_ttl_hours),
+            ttl=_ttl(settings),
             user_agent=request.headers.get("user-agent", ""),
         )
     except (Unauthenticated, RateLimited) as exc:
         # The failure counter must persist even though we answer with an error page.
         session.commit()
-        status = 429 if isinstance(exc, RateLimited) else 401
-        return templates.TemplateResponse(
+        response = page(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": exc.message, "email": email},
-            status_code=status,
+            None,
+            status_code=exc.status_code,
+            next=_safe_next(next),
+            error=exc.message,
+            email=email,
         )
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed_in.token,
-        max_age=settings.session_ttl_hours * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=settings.environment == "production",
-    )
-    return response
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    principal = accounts.principal_for(signed_in, ip=request.client.host if request.client else "")
+    record(session, principal, "signed_in", signed_in.user)
+    return _signed_in(RedirectResponse(_safe_next(next), status_code=303), settings, signed_in.token)
 
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        revoke_session(session, token)
+        accounts.revoke_session(session, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.get("/password/forgot")
+def forgot_page(request: Request) -> Response:
+    return page(request, "password_forgot.html", None)
+
+
+@router.post("/password/forgot")
+def forgot(
+    session: SessionDep, settings: SettingsDep, email: Annotated[str, Form(max_length=320)]
+) -> Response:
+    minutes = settings.password_reset_minutes
+    started = accounts.start_password_reset(session, email, timedelta(minutes=minutes))
+    if started is not None:
+        user, token = started
+        queue_email(
+            session,
+            to=user.email,
+            template="password_reset",
+            context={
+                "email": user.email,
+                "minutes": minutes,
+                "link": f"{settings.base_url}/password/reset/{token}",
+            },
+            organization=None,
+        )
+    return redirect("/login", "reset_sent")
+
+
+@router.get("/password/reset/{token}")
+def reset_page(request: Request, session: SessionDep, token: str) -> Response:
+    accounts.valid_token(session, UserTokenKind.PASSWORD_RESET, token)
+    return page(request, "password_reset.html", None, token=token, errors=[])
+
+
+@router.post("/password/reset/{token}")
+def reset(
+    request: Request,
+    session: SessionDep,
+    token: str,
+    new_password: Annotated[str, Form(max_length=1000)],
+    confirm_password: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    try:
+        _check_confirmation(new_password, confirm_password)
+        accounts.finish_password_reset(session, token, new_password)
+    except ValidationFailed as exc:
+        return page(request, "password_reset.html", None, status_code=422, token=token, errors=exc.errors)
+    return redirect("/login", "password_reset")
+
+
+def _check_confirmation(password: str, confirmation: str) -> None:
+    if password != confirmation:
+        raise ValidationFailed("The passwords differ.", errors=[FieldError("confirm_password", "must match")])
+
+
+@router.get("/account")
+def account_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    return page(
+        request,
+        "account.html",
+        principal,
+        memberships=accounts.memberships_of(session, principal.user),
+        errors=[],
+    )
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    current_password: Annotated[str, Form(max_length=1000)],
+    new_password: Annotated[str, Form(max_length=1000)],
+    confirm_password: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    try:
+        _check_confirmation(new_password, confirm_password)
+        signed_out = accounts.change_password(session, principal, current=current_password, new=new_password)
+    except ValidationFailed as exc:
+        return page(
+            request,
+            "account.html",
+            principal,
+            status_code=422,
+            memberships=accounts.memberships_of(session, principal.user),
+            errors=exc.errors,
+        )
+    record(session, principal, "password.changed", principal.user, other_sessions_ended=signed_out)
+    return redirect("/account", "password_changed")
+
+
+@router.post("/account/organization")
+def switch_organization(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    organization_id: Annotated[int, Form()],
+) -> Response:
+    signed_in = accounts.switch_organization(
+        session,
+        principal,
+        organization_id,
+        ttl=_ttl(settings),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    return _signed_in(RedirectResponse("/", status_code=303), settings, signed_in.token)
+
+
+def _team_invite_context(session: Session, token: str) -> dict[str, Any]:
+    row = accounts.valid_token(session, UserTokenKind.TEAM_INVITE, token)
+    organization = session.get(Organization, row.organization_id)
+    if organization is None:
+        raise Gone("This organization no longer exists.")
+    return {
+        "token": token,
+        "invite": row,
+        "organization": organization,
+        "existing": accounts.user_exists(session, row.email),
+    }
+
+
+@router.get("/join/{token}")
+def join_page(request: Request, session: SessionDep, token: str) -> Response:
+    return page(request, "join.html", None, errors=[], **_team_invite_context(session, token))
+
+
+@router.post("/join/{token}")
+def join(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str,
+    password: Annotated[str, Form(max_length=1000)],
+    display_name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        user, membership = accounts.accept_team_invite(
+            session, token, password=password, display_name=display_name
+        )
+    except ValidationFailed as exc:
+        return page(
+            request,
+            "join.html",
+            None,
+            status_code=422,
+            errors=exc.errors,
+            **_team_invite_context(session, token),
+        )
+    signed_in = accounts.open_session(
+        session, user, membership, ttl=_ttl(settings), user_agent=request.headers.get("user-agent", "")
+    )
+    principal = accounts.principal_for(signed_in, ip=request.client.host if request.client else "")
+    record(session, principal, "member.joined", membership, role=membership.role.value)
+    return _signed_in(redirect("/", "joined"), settings, signed_in.token)

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from app.attempts.service import numeric_variant, option_order, save_answer, start_attempt, submit_attempt
+from app.attempts.service import (
+    items_in_order,
+    numeric_variant,
+    option_order,
+    save_answer,
+    start_attempt,
+    submit_attempt,
+)
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Gone, ValidationFailed
 from app.grading.service import pending_gradings
@@ -83,7 +90,7 @@ def start(session: SessionDep, invitation: InvitationDep, token: str) -> Respons
 def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
     answers = {a.item_id: a for a in attempt.answers}
     views = []
-    for position, item in enumerate(attempt.invitation.assessment.items, start=1):
+    for position, item in enumerate(items_in_order(attempt), start=1):
         spec = spec_of(item.question_version)
         options = getattr(spec, "options", [])
         by_id = {o.id: o for o in options}
@@ -155,7 +162,7 @@ async def save_or_submit(
     grace = settings.autosave_grace
     existing = {a.item_id: a.value for a in attempt.answers}
     refused: list[str] = []
-    for position, item in enumerate(attempt.invitation.assessment.items, start=1):
+    for position, item in enumerate(items_in_order(attempt), start=1):
         value = _form_value(item, form)
         untouched = item.id not in existing and (not any(value.values()) or value == _unanswered(item))
         if value == existing.get(item.id) or untouched:

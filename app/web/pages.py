@@ -1,13 +1,20 @@
-"""Jinja2 environment shared by every page, with safe Markdown rendering (app.markdown)."""
+"""Jinja2 environment shared by every page, with safe Markdown rendering (app.markdown), the CSRF field, and
+one helper that renders a recruiter page."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
+from app.accounts.principal import Principal
 from app.markdown import render_markdown
+from app.web.csrf import CSRF_FIELD, csrf_token
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -20,6 +27,55 @@ def format_points(value: float | None) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def format_percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+def csrf_input(request: Request) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(request))
+
+
 templates.env.filters["markdown"] = render_markdown
 templates.env.filters["dt"] = format_datetime
 templates.env.filters["points"] = format_points
+templates.env.filters["percent"] = format_percent
+templates.env.globals["csrf_input"] = csrf_input
+templates.env.globals["csrf_token"] = csrf_token
+
+# Messages shown after a redirect, chosen by a code in the address so no text from a link is ever displayed.
+NOTICES = {
+    "password_changed": "Your password is changed. Your other sessions were signed out.",
+    "password_reset": "Your password is changed. Sign in with the new one.",
+    "reset_sent": "If an account uses that address, a link to reset its password is on its way.",
+    "teammate_invited": "Invitation sent.",
+    "role_changed": "Role changed.",
+    "member_removed": "Member removed.",
+    "joined": "Welcome! You have joined the organization.",
+    "saved": "Saved.",
+    "composed": "Here is a proposal. Change anything you like, then publish it.",
+    "published": "Published. You can now invite candidates.",
+    "archived": "Archived. Existing links still work; no new candidates can be invited.",
+    "duplicated": "This is a copy, saved as a draft.",
+    "new_version": (
+        "This is a new draft version; the published version stays in use until you publish this one."
+    ),
+    "invitation_cancelled": "Invitation cancelled; its link no longer works.",
+    "invitation_resent": "A new link was sent; the previous link no longer works.",
+    "scored": "Score saved.",
+}
+
+
+def page(
+    request: Request, template: str, me: Principal | None, *, status_code: int = 200, **context: Any
+) -> Response:
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    return templates.TemplateResponse(
+        request, template, {"me": me, "notice": notice, **context}, status_code=status_code
+    )
+
+
+def redirect(url: str, notice: str | None = None) -> RedirectResponse:
+    if notice is not None:
+        assert notice in NOTICES, notice
+        url += ("&" if "?" in url else "?") + f"notice={notice}"
+    return RedirectResponse(url, status_code=303)

@@ -1,10 +1,11 @@
-"""All page routes, grouped by who uses them."""
+"""All page routes, grouped by who uses them. Recruiter-side forms are checked for CSRF before they run."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.web import auth, candidate, recruiter
+from app.web import auth, builder, candidate, invitations, results, team
+from app.web.csrf import verify_csrf
 
 router = APIRouter(include_in_schema=False)
-router.include_router(auth.router)
-router.include_router(recruiter.router)
+for protected in (auth.router, team.router, builder.router, invitations.router, results.router):
+    router.include_router(protected, dependencies=[Depends(verify_csrf)])
 router.include_router(candidate.router)

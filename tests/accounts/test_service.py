@@ -12,6 +12,7 @@ from app.accounts.service import authenticate, create_owner, resolve_session
 from app.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
 from app.models import Role
 from tests import factories
+from tests.forms import post_form
 
 TTL = timedelta(hours=1)
 
@@ -62,12 +63,12 @@ def test_weak_password_and_duplicate_email_are_refused(session: Session) -> None
 def test_logout_revokes_the_server_side_session(client: TestClient, session: Session) -> None:
     factories.owner(session)
     session.commit()
-    response = client.post("/login", data={"email": "owner@acme.test", "password": factories.PASSWORD})
+    response = post_form(client, "/login", data={"email": "owner@acme.test", "password": factories.PASSWORD})
     cookie = response.cookies.get("assay_session")
     assert cookie and "httponly" in response.headers["set-cookie"].lower()
     assert "samesite=lax" in response.headers["set-cookie"].lower()
     assert client.get("/").status_code == 200
-    client.post("/logout")
+    post_form(client, "/logout")
     client.cookies.set("assay_session", cookie)  # a stolen copy of the cookie is useless after logout
     assert client.get("/").headers["location"].startswith("/login")
 
@@ -75,9 +76,10 @@ def test_logout_revokes_the_server_side_session(client: TestClient, session: Ses
 def test_login_page_shows_errors_and_ignores_offsite_next(client: TestClient, session: Session) -> None:
     factories.owner(session)
     session.commit()
-    bad = client.post("/login", data={"email": "owner@acme.test", "password": "nope nope nope"})
+    bad = post_form(client, "/login", data={"email": "owner@acme.test", "password": "nope nope nope"})
     assert bad.status_code == 401 and "Email or password is incorrect." in bad.text
-    ok = client.post(
+    ok = post_form(
+        client,
         "/login",
         data={"email": "owner@acme.test", "password": factories.PASSWORD, "next": "//evil.example/x"},
     )
@@ -93,8 +95,8 @@ def test_viewer_cannot_change_anything(client: TestClient, session: Session) -> 
     session.add(Membership(organization=org, user=viewer, role=Role.VIEWER))
     assessment = factories.published_assessment(session, org)
     session.commit()
-    client.post("/login", data={"email": "viewer@acme.test", "password": factories.PASSWORD})
+    post_form(client, "/login", data={"email": "viewer@acme.test", "password": factories.PASSWORD})
     assert client.get(f"/assessments/{assessment.id}").status_code == 200
-    refused = client.post(f"/assessments/{assessment.id}/invitations", data={"email": "x@example.com"})
+    refused = post_form(client, f"/assessments/{assessment.id}/invitations", data={"email": "x@example.com"})
     assert refused.status_code == 403 and "viewer" in refused.text
     assert client.get("/assessments/new").status_code == 403

@@ -33,12 +33,15 @@ def test_numeric_and_code_answers_are_described_and_code_points_follow_grading(
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     session.commit()
 
-    pending = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.type == "coding")
-    assert pending.points is None and pending.answer_text.startswith("```python\ndef batchnorm_forward_train")
+    pending = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.kind == "coding")
+    assert pending.points is None and pending.state == "grading" and pending.code is not None
+    assert pending.code.state == "grading" and pending.code.source.startswith("def batchnorm_forward_train")
     assert run_jobs() == 1
     session.expire_all()
-    graded = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.type == "coding")
-    assert graded.points == 0.0
+    graded = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.kind == "coding")
+    assert graded.points == 0.0 and graded.state == "incorrect" and graded.code is not None
+    assert graded.code.state == "graded" and graded.code.cases
+    assert all(case.status != "passed" for case in graded.code.cases)
 
 
 def test_a_numeric_answer_is_shown_as_typed(session: Session) -> None:
@@ -49,4 +52,4 @@ def test_a_numeric_answer_is_shown_as_typed(session: Session) -> None:
     save_answer(session, attempt, assessment.items[0].id, {"number": "3e-4"}, grace=GRACE)
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     report = attempt_report(session, org, issued.invitation.id)
-    assert report.items[0].answer_text == "3e-4"
+    assert report.items[0].numeric is not None and report.items[0].numeric["given"] == "3e-4"

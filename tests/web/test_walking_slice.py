@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from app.models import Event, QuestionType, QuestionVersion
 from app.questions.service import current_versions
 from tests import factories
+from tests.forms import post_form
 
 
 def _sign_in(client: TestClient, email: str, password: str) -> None:
-    response = client.post("/login", data={"email": email, "password": password, "next": "/"})
+    response = post_form(client, "/login", data={"email": email, "password": password, "next": "/"})
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/"
 
@@ -31,27 +32,23 @@ def test_owner_builds_invites_candidate_submits_owner_sees_score(
     _sign_in(client, "lead@acme.test", factories.PASSWORD)
     assert "Assessments" in client.get("/").text
 
-    # Build from the bank's single-answer MCQs, chosen through the builder page.
-    page = client.get("/assessments/new").text
+    # Build from the bank's single-answer MCQs: an empty draft, then the bank browser, filtered by kind.
+    created = post_form(client, "/assessments", {"title": "ML engineer screen", "duration_minutes": "30"})
+    assert created.status_code == 303
+    assessment_url = created.headers["location"].removesuffix("/edit")
+    bank = client.get(f"{assessment_url}/bank", params={"type": "mcq_single"}).text
     mcqs = current_versions(session, types=[QuestionType.MCQ_SINGLE])
     assert len(mcqs) >= 3
     for version in mcqs:
-        assert f'value="{version.id}"' in page
-    created = client.post(
-        "/assessments",
-        data={
-            "title": "ML engineer screen",
-            "duration_minutes": "30",
-            "question_version_ids": [v.id for v in mcqs],
-        },
-    )
-    assert created.status_code == 303
-    assessment_url = created.headers["location"]
-    assert client.post(f"{assessment_url}/publish").status_code == 303
+        assert f'name="question_version_id" value="{version.id}"' in bank
+        added = post_form(client, f"{assessment_url}/items", {"question_version_id": version.id})
+        assert added.status_code == 303, added.text
+    assert post_form(client, f"{assessment_url}/publish").status_code == 303
 
-    invited = client.post(
+    invited = post_form(
+        client,
         f"{assessment_url}/invitations",
-        data={"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"},
+        {"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper"},
     )
     assert invited.status_code == 201
     link = re.search(r'value="http://testserver(/i/[A-Za-z0-9_-]{40,})"', invited.text)
@@ -109,14 +106,14 @@ def test_other_organization_cannot_open_an_assessment_or_result(client: TestClie
     _sign_in(client, "b@globex.test", factories.PASSWORD)
     assert client.get(f"/assessments/{assessment.id}").status_code == 404
     assert client.get(f"/invitations/{issued.invitation.id}").status_code == 404
-    assert client.post(f"/assessments/{assessment.id}/publish").status_code == 404
+    assert post_form(client, f"/assessments/{assessment.id}/publish").status_code == 404
     assert "Screen" not in client.get("/").text
 
 
-def test_bank_question_versions_are_listed_in_the_builder(client: TestClient, session: Session) -> None:
+def test_every_bank_question_is_listed_in_the_bank_browser(client: TestClient, session: Session) -> None:
     factories.owner(session)
     session.commit()
     _sign_in(client, "owner@acme.test", factories.PASSWORD)
-    page = client.get("/assessments/new").text
+    page = client.get("/bank").text
     for version in session.scalars(select(QuestionVersion)):
         assert str(escape(version.title)) in page, version.title

@@ -1,0 +1,50 @@
+"""The audit log: who did what, when, from where. Written in the same transaction as the change, so an
+entry exists exactly when the change does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.principal import Principal
+from app.models import AuditEntry, Organization, User, utcnow
+
+
+def record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    target: Any = None,
+    **detail: Any,
+) -> AuditEntry:
+    """`target` is any row with an `id`; its table name says what kind of thing it is."""
+    entry = AuditEntry(
+        organization_id=principal.organization.id,
+        at=utcnow(),
+        actor_user_id=principal.user.id,
+        action=action,
+        target_type=getattr(target, "__tablename__", "") if target is not None else "",
+        target_id=str(target.id) if target is not None else "",
+        detail=detail,
+        ip=principal.ip[:64],
+    )
+    session.add(entry)
+    return entry
+
+
+def audit_log(
+    session: Session, org: Organization, *, before_id: int | None = None, limit: int = 100
+) -> list[tuple[AuditEntry, User | None]]:
+    """Newest first; `before_id` pages back through older entries."""
+    stmt = (
+        select(AuditEntry, User)
+        .outerjoin(User, User.id == AuditEntry.actor_user_id)
+        .where(AuditEntry.organization_id == org.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return [(entry, user) for entry, user in session.execute(stmt).tuples()]

@@ -1,0 +1,87 @@
+"""Outgoing email: rendered from templates (HTML and plain text), stored in the `email_messages` outbox in the
+same transaction as the change that causes it, and delivered by a job once that transaction commits.
+
+Without SMTP configured (the embedded default) nothing leaves the machine: messages stay in the outbox,
+which owners read in the app, so an invitation link is never lost for want of a mail server.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage as MimeMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import NotFound
+from app.models import EmailMessage, EmailStatus, Organization, utcnow
+
+MAX_TRIES = 5
+TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates" / "email"
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) from `email/<template>.txt` (its first line is the subject) and `.html`."""
+    subject, _, text = _env.get_template(f"{template}.txt").render(context).partition("\n")
+    html = _env.get_template(f"{template}.html").render({**context, "subject": subject.strip()})
+    return subject.strip(), text.strip() + "\n", html
+
+
+def mime_message(message: EmailMessage, sender: str) -> MimeMessage:
+    mime = MimeMessage()
+    mime["From"] = sender
+    mime["To"] = message.to_address
+    mime["Subject"] = message.subject
+    mime["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
+    mime.set_content(message.text_body)
+    mime.add_alternative(message.html_body, subtype="html")
+    return mime
+
+
+def outbox(session: Session, org: Organization, *, limit: int = 200) -> list[EmailMessage]:
+    return list(
+        session.scalars(
+            select(EmailMessage)
+            .where(EmailMessage.organization_id == org.id)
+            .order_by(EmailMessage.created_at.desc(), EmailMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def deliver(session: Session, settings: Settings, message_id: int, send: Any) -> EmailStatus | None:
+    """Send one stored message through `send(mime)`, or keep it in the outbox when SMTP is not configured.
+    Already sent: nothing happens, so a message delivered twice to the worker is emailed once."""
+    message = session.get(EmailMessage, message_id, with_for_update=True)
+    if message is None or message.status in (EmailStatus.SENT, EmailStatus.OUTBOX_ONLY):
+        return None
+    if not settings.smtp_host:
+        message.status = EmailStatus.OUTBOX_ONLY
+        return message.status
+    message.tries += 1
+    try:
+        send(mime_message(message, settings.mail_from))
+    except Exception as exc:  # any SMTP or network failure: recorded, retried by the job
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        message.status = EmailStatus.FAILED if message.tries >= MAX_TRIES else EmailStatus.QUEUED
+        return message.status
+    message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), ""
+    return message.status
+
+
+def outbox_message_of(session: Session, org: Organization, message_id: int) -> EmailMessage:
+    message = session.get(EmailMessage, message_id)
+    if message is None or message.organization_id != org.id:
+        raise NotFound("message not found")
+    return message

@@ -1,0 +1,29 @@
+"""Reminding candidates whose link is about to expire and who have not started."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import dramatiq
+
+from app.invitations import service
+from app.worker import job_session, job_settings
+
+log = logging.getLogger("assay.invitations")
+
+
+@dramatiq.actor(queue_name="periodic", max_retries=0)
+def send_due_reminders() -> None:
+    settings = job_settings()
+    if not settings.reminder_hours_before_expiry:
+        return
+    with job_session() as session:
+        sent = service.send_due_reminders(
+            session,
+            before_expiry=timedelta(hours=settings.reminder_hours_before_expiry),
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=settings.base_url,
+        )
+    if sent:
+        log.info("sent %d invitation reminder(s)", sent)

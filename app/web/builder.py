@@ -1,0 +1,517 @@
+"""Recruiter pages for building assessments: the list, a new or auto-composed draft, the builder (settings,
+sections, questions, points), the bank browser with previews, and the lifecycle (publish, new version,
+duplicate, archive)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from app.accounts.principal import Principal
+from app.assessments import service as assessments
+from app.audit.service import record
+from app.deps import CurrentPrincipal, SessionDep
+from app.errors import AppError, FieldError, ValidationFailed
+from app.models import Assessment, AssessmentStatus, QuestionType
+from app.questions.generators import fill, generate
+from app.questions.service import BankFilter, browse_bank, get_version, spec_of
+from app.questions.spec import Coding, Numeric
+from app.web.pages import page, redirect
+from grader import get_task
+
+router = APIRouter()
+
+Direction = Literal["up", "down"]
+STEP = {"up": -1, "down": 1}
+PREVIEW_SEED = 20_240_601  # a fixed seed: every preview of a numeric question shows the same numbers
+
+
+@router.get("/")
+def dashboard(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    return page(
+        request,
+        "dashboard.html",
+        principal,
+        assessments=assessments.list_assessments(session, principal.organization),
+    )
+
+
+def _new_page(
+    request: Request,
+    principal: Principal,
+    *,
+    errors: list[Any] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    return page(
+        request,
+        "assessment_new.html",
+        principal,
+        status_code=422 if errors else 200,
+        roles=assessments.ROLES,
+        errors=errors or [],
+        form=form or {},
+    )
+
+
+@router.get("/assessments/new")
+def new_assessment_page(request: Request, principal: CurrentPrincipal) -> Response:
+    principal.require_editor()
+    return _new_page(request, principal)
+
+
+@router.post("/assessments")
+def create_assessment(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    title: Annotated[str, Form(max_length=200)],
+    duration_minutes: Annotated[int, Form()],
+    role: Annotated[str, Form(max_length=80)] = "",
+    question_version_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
+    principal.require_editor()
+    try:
+        assessment = assessments.create_assessment(
+            session,
+            principal.organization,
+            title=title,
+            duration_minutes=duration_minutes,
+            role=role,
+            question_version_ids=question_version_ids or [],
+            created_by=principal.user,
+        )
+    except AppError as exc:
+        return _new_page(
+            request, principal, errors=exc.errors, form={"title": title, "duration_minutes": duration_minutes}
+        )
+    record(session, principal, "assessment.created", assessment, title=assessment.title)
+    return redirect(f"/assessments/{assessment.id}/edit")
+
+
+@router.post("/assessments/compose")
+def compose_assessment(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    role: Annotated[str, Form(max_length=80)],
+    duration_minutes: Annotated[int, Form()],
+    easy: Annotated[int, Form(ge=0, le=100)] = 30,
+    medium: Annotated[int, Form(ge=0, le=100)] = 50,
+    hard: Annotated[int, Form(ge=0, le=100)] = 20,
+) -> Response:
+    principal.require_editor()
+    mix = assessments.DifficultyMix(easy=easy, medium=medium, hard=hard)
+    try:
+        assessment = assessments.compose(
+            session,
+            principal.organization,
+            role=role,
+            duration_minutes=duration_minutes,
+            mix=mix,
+            created_by=principal.user,
+        )
+    except AppError as exc:
+        return _new_page(
+            request,
+            principal,
+            errors=exc.errors,
+            form={
+                "role": role,
+                "compose_minutes": duration_minutes,
+                "easy": easy,
+                "medium": medium,
+                "hard": hard,
+            },
+        )
+    record(session, principal, "assessment.composed", assessment, role=role, minutes=duration_minutes)
+    return redirect(f"/assessments/{assessment.id}/edit", "composed")
+
+
+def _draft(session: SessionDep, principal: Principal, assessment_id: int) -> Assessment:
+    principal.require_editor()
+    return assessments.get_assessment(session, principal.organization, assessment_id)
+
+
+def _builder(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    assessment: Assessment,
+    error: AppError | None,
+) -> Response:
+    return page(
+        request,
+        "builder.html",
+        principal,
+        status_code=error.status_code if error else 200,
+        assessment=assessment,
+        summary=assessments.summarize(assessment),
+        roles=assessments.ROLES,
+        error=error,
+    )
+
+
+@router.get("/assessments/{assessment_id}/edit")
+def builder_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    if assessment.status != AssessmentStatus.DRAFT:
+        return redirect(f"/assessments/{assessment.id}")
+    return _builder(request, session, principal, assessment, None)
+
+
+def _edit(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    assessment_id: int,
+    change: Any,
+    action: str,
+    **detail: Any,
+) -> Response:
+    """Apply one builder change and come back to the builder; a refused change is explained there."""
+    assessment = _draft(session, principal, assessment_id)
+    try:
+        change(assessment)
+    except AppError as exc:
+        session.rollback()
+        assessment = assessments.get_assessment(session, principal.organization, assessment_id)
+        return _builder(request, session, principal, assessment, exc)
+    record(session, principal, action, assessment, **detail)
+    return redirect(f"/assessments/{assessment_id}/edit", "saved")
+
+
+@router.post("/assessments/{assessment_id}/settings")
+def save_settings(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    title: Annotated[str, Form(max_length=200)],
+    duration_minutes: Annotated[int, Form()],
+    description: Annotated[str, Form(max_length=5000)] = "",
+    role: Annotated[str, Form(max_length=80)] = "",
+    pass_mark_pct: Annotated[str, Form(max_length=10)] = "",
+    show_score_to_candidate: Annotated[bool, Form()] = False,
+    shuffle_items: Annotated[bool, Form()] = False,
+    shuffle_options: Annotated[bool, Form()] = False,
+) -> Response:
+    settings = assessments.AssessmentSettings(
+        title=title,
+        duration_minutes=duration_minutes,
+        description=description,
+        role=role,
+        pass_mark_pct=_optional_number(pass_mark_pct, "pass_mark_pct"),
+        show_score_to_candidate=show_score_to_candidate,
+        shuffle_items=shuffle_items,
+        shuffle_options=shuffle_options,
+    )
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.update_settings(session, a, settings),
+        "assessment.settings_changed",
+    )
+
+
+def _optional_number(text: str, field: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationFailed(
+            "Please enter a number.", errors=[FieldError(field, f"{text!r} is not a number")]
+        ) from None
+
+
+@router.post("/assessments/{assessment_id}/sections")
+def add_section(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    title: Annotated[str, Form(max_length=200)],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.add_section(session, a, title),
+        "assessment.section_added",
+        title=title,
+    )
+
+
+@router.post("/assessments/{assessment_id}/sections/{section_id}/rename")
+def rename_section(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    section_id: int,
+    title: Annotated[str, Form(max_length=200)],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.rename_section(session, a, section_id, title),
+        "assessment.section_renamed",
+        title=title,
+    )
+
+
+@router.post("/assessments/{assessment_id}/sections/{section_id}/move")
+def move_section(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    section_id: int,
+    direction: Annotated[Direction, Form()],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.move_section(session, a, section_id, STEP[direction]),
+        "assessment.section_moved",
+    )
+
+
+@router.post("/assessments/{assessment_id}/sections/{section_id}/remove")
+def remove_section(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int, section_id: int
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.remove_section(session, a, section_id),
+        "assessment.section_removed",
+    )
+
+
+@router.post("/assessments/{assessment_id}/items")
+def add_item(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    question_version_id: Annotated[int, Form()],
+    section_id: Annotated[str, Form(max_length=20)] = "",
+    back: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    response = _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.add_item(
+            session, a, question_version_id, int(section_id) if section_id.isdigit() else None
+        ),
+        "assessment.question_added",
+        question_version_id=question_version_id,
+    )
+    # Adding from the bank browser returns to the same filtered list.
+    if response.status_code == 303 and back.startswith(f"/assessments/{assessment_id}/bank"):
+        return redirect(back, "saved")
+    return response
+
+
+@router.post("/assessments/{assessment_id}/items/{item_id}/points")
+def set_points(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    item_id: int,
+    points: Annotated[float, Form()],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.set_points(session, a, item_id, points),
+        "assessment.points_changed",
+        item_id=item_id,
+        points=points,
+    )
+
+
+@router.post("/assessments/{assessment_id}/items/{item_id}/move")
+def move_item(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    item_id: int,
+    direction: Annotated[Direction, Form()],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.move_item(session, a, item_id, STEP[direction]),
+        "assessment.question_moved",
+        item_id=item_id,
+    )
+
+
+@router.post("/assessments/{assessment_id}/items/{item_id}/section")
+def set_item_section(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    item_id: int,
+    section_id: Annotated[int, Form()],
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.set_item_section(session, a, item_id, section_id),
+        "assessment.question_moved",
+        item_id=item_id,
+        section_id=section_id,
+    )
+
+
+@router.post("/assessments/{assessment_id}/items/{item_id}/remove")
+def remove_item(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int, item_id: int
+) -> Response:
+    return _edit(
+        request,
+        session,
+        principal,
+        assessment_id,
+        lambda a: assessments.remove_item(session, a, item_id),
+        "assessment.question_removed",
+        item_id=item_id,
+    )
+
+
+@router.post("/assessments/{assessment_id}/publish")
+def publish(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    try:
+        assessments.publish_assessment(session, assessment)
+    except AppError as exc:
+        if assessment.status != AssessmentStatus.DRAFT:
+            raise
+        return _builder(request, session, principal, assessment, exc)
+    record(session, principal, "assessment.published", assessment, version=assessment.version)
+    return redirect(f"/assessments/{assessment.id}", "published")
+
+
+@router.post("/assessments/{assessment_id}/archive")
+def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    assessments.archive_assessment(session, assessment)
+    record(session, principal, "assessment.archived", assessment)
+    return redirect(f"/assessments/{assessment.id}", "archived")
+
+
+@router.post("/assessments/{assessment_id}/new-version")
+def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    draft = assessments.new_version(session, assessment, principal.user)
+    record(session, principal, "assessment.new_version", draft, previous=assessment.id, version=draft.version)
+    return redirect(f"/assessments/{draft.id}/edit", "new_version")
+
+
+@router.post("/assessments/{assessment_id}/duplicate")
+def duplicate(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    copy = assessments.duplicate_assessment(session, assessment, principal.user)
+    record(session, principal, "assessment.duplicated", copy, source=assessment.id)
+    return redirect(f"/assessments/{copy.id}/edit", "duplicated")
+
+
+def _bank_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    assessment: Assessment | None,
+    filters: BankFilter,
+) -> Response:
+    taken = {i.question_version.question_id for i in assessment.items} if assessment else set()
+    return page(
+        request,
+        "bank.html",
+        principal,
+        assessment=assessment,
+        questions=browse_bank(session, filters),
+        filters=filters,
+        taken=taken,
+        topics=assessments.TOPICS,
+        roles=assessments.ROLES,
+        types=[t.value for t in QuestionType],
+        back=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    )
+
+
+@router.get("/bank")
+def bank(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    filters: Annotated[BankFilter, Query()],
+) -> Response:
+    return _bank_page(request, session, principal, None, filters)
+
+
+@router.get("/assessments/{assessment_id}/bank")
+def bank_for_assessment(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    filters: Annotated[BankFilter, Query()],
+) -> Response:
+    assessment = _draft(session, principal, assessment_id)
+    return _bank_page(request, session, principal, assessment, filters)
+
+
+@router.get("/bank/{question_version_id}")
+def preview(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, question_version_id: int
+) -> Response:
+    version = get_version(session, question_version_id)
+    spec = spec_of(version)
+    # The same fields the candidate page renders, for a stand-in item with the bank's points.
+    item = SimpleNamespace(id=0, points=version.points)
+    prompt = (
+        fill(spec.prompt, generate(spec.generator, PREVIEW_SEED, 0).params)
+        if isinstance(spec, Numeric)
+        else spec.prompt
+    )
+    view: dict[str, Any] = {
+        "item": item,
+        "position": 1,
+        "spec": spec,
+        "prompt": prompt,
+        "task": get_task(spec.task) if isinstance(spec, Coding) else None,
+        "options": getattr(spec, "options", []),
+        "value": {},
+    }
+    return page(request, "preview.html", principal, version=version, view=view)

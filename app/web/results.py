@@ -1,0 +1,231 @@
+"""Recruiter pages for reading results: an assessment's overview (candidates, distribution, invitations),
+one candidate's report with manual scoring, comparison, CSV export and item statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.accounts.principal import Principal
+from app.assessments.service import get_assessment, summarize, version_history
+from app.audit.service import record
+from app.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.errors import AppError, FieldError, ValidationFailed
+from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
+from app.models import Assessment, InvitationStatus
+from app.results import charts
+from app.results import service as results
+from app.web.pages import page, redirect
+
+router = APIRouter()
+
+
+class TableQuery(BaseModel):
+    """The overview table's filters and order, kept in the address so a view can be bookmarked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["", "sent", "started", "completed", "expired", "cancelled"] = ""
+    review: Literal["", "needed"] = ""
+    verdict: Literal["", "pass", "fail"] = ""
+    q: Annotated[str, Field(max_length=200)] = ""
+    sort: Literal["name", "status", "score", "invited", "completed"] = "invited"
+    dir: Literal["asc", "desc"] = "desc"
+
+
+def overview(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    assessment: Assessment,
+    *,
+    query: TableQuery | None = None,
+    error: AppError | None = None,
+    issued: IssuedInvitation | None = None,
+    new_link: str | None = None,
+    emailed: bool = False,
+    csv_report: CsvReport | None = None,
+    status_code: int = 200,
+) -> Response:
+    query = query or TableQuery()
+    rows = results.results_table(session, principal.organization, assessment)
+    finished = [r.score.percent for r in rows if r.score and r.score.complete and r.score.percent is not None]
+    shown = results.filter_and_sort(
+        rows,
+        status=query.status,
+        review=query.review,
+        verdict=query.verdict,
+        q=query.q,
+        sort=query.sort,
+        descending=query.dir == "desc",
+    )
+    return page(
+        request,
+        "assessment.html",
+        principal,
+        status_code=error.status_code if error else status_code,
+        assessment=assessment,
+        summary=summarize(assessment),
+        versions=version_history(session, assessment),
+        rows=shown,
+        total_rows=len(rows),
+        counts={s.value: sum(1 for r in rows if r.status == s) for s in InvitationStatus},
+        query=query,
+        distribution=charts.score_distribution(finished, assessment.pass_mark_pct) if finished else None,
+        bins=[(charts.bin_label(i), n) for i, n in enumerate(charts.distribution_bins(finished))],
+        error=error,
+        issued=issued,
+        new_link=new_link,
+        emailed=emailed,
+        csv_report=csv_report,
+    )
+
+
+@router.get("/assessments/{assessment_id}")
+def assessment_page(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    query: Annotated[TableQuery, Query()],
+) -> Response:
+    assessment = get_assessment(session, principal.organization, assessment_id)
+    return overview(request, session, principal, assessment, query=query)
+
+
+@router.get("/assessments/{assessment_id}/results.csv")
+def export(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+    assessment = get_assessment(session, principal.organization, assessment_id)
+    rows = results.results_table(session, principal.organization, assessment)
+    record(session, principal, "results.exported", assessment, candidates=len(rows))
+    filename = f"assay-results-{assessment.id}-v{assessment.version}.csv"
+    return Response(
+        results.export_csv(assessment, rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+MAX_COMPARED = 6
+
+
+@router.get("/assessments/{assessment_id}/compare")
+def compare(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+    ids: Annotated[list[int], Query(max_length=50)] = [],  # noqa: B006 - FastAPI copies defaults
+) -> Response:
+    assessment = get_assessment(session, principal.organization, assessment_id)
+    chosen = list(dict.fromkeys(ids))
+    if not 2 <= len(chosen) <= MAX_COMPARED:
+        raise ValidationFailed(
+            "Choose candidates to compare.",
+            errors=[FieldError("ids", f"tick between 2 and {MAX_COMPARED} candidates in the table")],
+        )
+    by_id = {r.invitation.id: r for r in results.results_table(session, principal.organization, assessment)}
+    rows = [by_id[i] for i in chosen if i in by_id]
+    if len(rows) != len(chosen):
+        raise ValidationFailed(
+            "Some candidates are not in this assessment.", errors=[FieldError("ids", "unknown candidates")]
+        )
+    topics = sorted({i.question_version.topic for i in assessment.items})
+    return page(
+        request,
+        "compare.html",
+        principal,
+        assessment=assessment,
+        rows=rows,
+        topics=topics,
+        topic_parts=[{p.name: p for p in r.scored.by("topic")} if r.scored and r.score else {} for r in rows],
+    )
+
+
+@router.get("/assessments/{assessment_id}/stats")
+def statistics(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    assessment_id: int,
+) -> Response:
+    assessment = get_assessment(session, principal.organization, assessment_id)
+    stats = results.item_statistics(
+        session, principal.organization, assessment, min_attempts=settings.item_stats_min_attempts
+    )
+    return page(
+        request,
+        "stats.html",
+        principal,
+        assessment=assessment,
+        stats=stats,
+        min_attempts=settings.item_stats_min_attempts,
+        threshold=results.LOW_DISCRIMINATION,
+    )
+
+
+def _report_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    invitation_id: int,
+    *,
+    error: AppError | None = None,
+    error_item: int | None = None,
+) -> Response:
+    report = results.attempt_report(session, principal.organization, invitation_id)
+    return page(
+        request,
+        "result.html",
+        principal,
+        status_code=error.status_code if error else 200,
+        report=report,
+        profile=charts.topic_profile(report.topics) if report.score and report.topics else None,
+        error=error,
+        error_item=error_item,
+    )
+
+
+@router.get("/invitations/{invitation_id}")
+def result_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int
+) -> Response:
+    return _report_page(request, session, principal, invitation_id)
+
+
+@router.post("/invitations/{invitation_id}/items/{item_id}/score")
+async def score_written(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int, item_id: int
+) -> Response:
+    principal.require_editor()
+    invitation = get_invitation(session, principal.organization, invitation_id)
+    form = await request.form()
+    criteria: dict[str, Any] = {}
+    problems = []
+    for key, value in form.items():
+        if key.startswith("criterion_") and isinstance(value, str):
+            try:
+                criteria[key.removeprefix("criterion_")] = float(value) if value.strip() else None
+            except ValueError:
+                problems.append(FieldError(key, f"{value[:20]!r} is not a number"))
+    comment = form.get("comment")
+    try:
+        if problems:
+            raise ValidationFailed("The score was not saved.", errors=problems)
+        manual = results.score_written_answer(
+            session,
+            principal,
+            invitation,
+            item_id,
+            {k: v for k, v in criteria.items() if v is not None},
+            comment if isinstance(comment, str) else "",
+        )
+    except AppError as exc:
+        session.rollback()
+        return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
+    record(session, principal, "answer.scored", invitation, item_id=item_id, points=manual.points)
+    return redirect(f"/invitations/{invitation_id}#item-{item_id}", "scored")

@@ -1,0 +1,136 @@
+"""The organization's people (members, roles, teammate invitations), its audit log and its email outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from app.accounts import service as accounts
+from app.accounts.principal import Principal
+from app.audit.service import audit_log, record
+from app.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.emails.service import outbox, outbox_message_of
+from app.emails.tasks import queue_email
+from app.errors import AppError
+from app.models import Role
+from app.web.pages import page, redirect
+
+router = APIRouter()
+
+
+def _team_page(
+    request: Request, session: SessionDep, principal: Principal, *, error: AppError | None = None
+) -> Response:
+    return page(
+        request,
+        "team.html",
+        principal,
+        status_code=error.status_code if error else 200,
+        members=accounts.list_members(session, principal.organization),
+        invites=accounts.pending_team_invites(session, principal.organization),
+        roles=list(Role),
+        error=error,
+    )
+
+
+@router.get("/team")
+def team_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    return _team_page(request, session, principal)
+
+
+@router.post("/team/invitations")
+def invite_teammate(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    email: Annotated[str, Form(max_length=320)],
+    role: Annotated[Role, Form()],
+) -> Response:
+    days = settings.team_invite_days
+    try:
+        token = accounts.invite_teammate(session, principal, email=email, role=role, ttl=timedelta(days=days))
+    except AppError as exc:
+        return _team_page(request, session, principal, error=exc)
+    invited = email.strip().lower()
+    queue_email(
+        session,
+        to=invited,
+        template="team_invite",
+        context={
+            "inviter": principal.user.display_name or principal.user.email,
+            "company": principal.organization.name,
+            "role": role.value,
+            "days": days,
+            "link": f"{settings.base_url}/join/{token}",
+        },
+        organization=principal.organization,
+    )
+    record(session, principal, "member.invited", None, email=invited, role=role.value)
+    return redirect("/team", "teammate_invited")
+
+
+@router.post("/team/members/{membership_id}/role")
+def change_role(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    membership_id: int,
+    role: Annotated[Role, Form()],
+) -> Response:
+    membership = accounts.get_membership(session, principal, membership_id)
+    try:
+        previous = accounts.change_role(session, principal, membership, role)
+    except AppError as exc:
+        return _team_page(request, session, principal, error=exc)
+    record(
+        session,
+        principal,
+        "member.role_changed",
+        membership,
+        email=membership.user.email,
+        previous=previous.value,
+        role=role.value,
+    )
+    return redirect("/team", "role_changed")
+
+
+@router.post("/team/members/{membership_id}/remove")
+def remove_member(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, membership_id: int
+) -> Response:
+    membership = accounts.get_membership(session, principal, membership_id)
+    email = membership.user.email
+    try:
+        accounts.remove_member(session, principal, membership)
+    except AppError as exc:
+        return _team_page(request, session, principal, error=exc)
+    record(session, principal, "member.removed", None, email=email)
+    return redirect("/team", "member_removed")
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, before: int | None = None
+) -> Response:
+    principal.require_owner()
+    entries = audit_log(session, principal.organization, before_id=before)
+    return page(request, "audit.html", principal, entries=entries)
+
+
+@router.get("/outbox")
+def outbox_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    principal.require_owner()
+    return page(request, "outbox.html", principal, messages=outbox(session, principal.organization))
+
+
+@router.get("/outbox/{message_id}")
+def outbox_message(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, message_id: int
+) -> Response:
+    principal.require_owner()
+    message = outbox_message_of(session, principal.organization, message_id)
+    return page(request, "outbox_message.html", principal, message=message)
