@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.accounts.service import create_owner
+from app.accounts.service import create_owner, create_user
 from app.assessments.service import create_assessment, publish_assessment
+from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.config import DEFAULT_SECRET_KEY
 from app.invitations.service import IssuedInvitation, create_invitation
-from app.models import Assessment, Organization, QuestionType, User
+from app.models import (
+    Assessment,
+    CloseReason,
+    Invitation,
+    Membership,
+    Organization,
+    QuestionType,
+    Role,
+    User,
+)
 from app.questions.service import current_versions, spec_of
 
 PASSWORD = "correct horse battery"
@@ -72,3 +83,26 @@ def invitation(
         ttl=timedelta(days=3),
         secret_key=SECRET_KEY,
     )
+
+
+def member(session: Session, org: Organization, email: str, role: Role) -> User:
+    user = create_user(session, email=email, password=PASSWORD)
+    session.add(Membership(organization=org, user=user, role=role))
+    session.flush()
+    return user
+
+
+def finished_attempt(
+    session: Session,
+    org: Organization,
+    assessment: Assessment,
+    email: str,
+    answers: dict[int, dict[str, Any]],
+) -> Invitation:
+    """An invitation whose candidate saved `answers` (item id -> value) and submitted."""
+    issued = invitation(session, org, assessment, email=email)
+    attempt = start_attempt(session, issued.invitation)
+    for item_id, value in answers.items():
+        save_answer(session, attempt, item_id, value, grace=timedelta(seconds=30))
+    close_attempt(session, attempt, CloseReason.SUBMITTED)
+    return issued.invitation

@@ -556,8 +556,8 @@ def compose(
         pick = min(
             left,
             key=lambda v: (
-                covered[v.topic],
                 v.difficulty != wanted,
+                covered[v.topic],
                 (v.type == QuestionType.NUMERIC) != want_numeric,
                 abs(v.difficulty - wanted),
                 v.id,

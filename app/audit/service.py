@@ -47,4 +47,4 @@ def audit_log(
     )
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
-    return [(entry, user) for entry, user in session.execute(stmt).tuples()]
+    return [(entry, user) for entry, user in session.execute(stmt)]

@@ -266,6 +266,18 @@ def send_due_reminders(
 
 MAX_CSV_ROWS = 2_000
 CSV_COLUMNS = ("email", "first_name", "last_name", "extra_time_pct")
+# Column names as spreadsheets and ATS exports spell them, after lower-casing and joining words with "_".
+HEADER_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "extra_time": "extra_time_pct",
+    "extra_time_percent": "extra_time_pct",
+}
 
 
 @dataclass(frozen=True)
@@ -309,7 +321,7 @@ def parse_candidates_csv(session: Session, assessment: Assessment, data: bytes) 
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     header = [_header_key(h) for h in next(reader, [])]
-    header = ["email" if h in ("e_mail", "email_address") else h for h in header]
+    header = [HEADER_ALIASES.get(h, h) for h in header]
     if "email" not in header:
         report.problems.append(
             "The first line must name the columns, including “email” "

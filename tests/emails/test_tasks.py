@@ -1,0 +1,118 @@
+"""Email leaves through a real SMTP conversation (aiosmtpd on loopback), or stays in the outbox."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Callable, Iterator
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session as SmtpSession
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.emails.tasks import DeliveryFailed, deliver_email, queue_email
+from app.models import EmailMessage, EmailStatus
+from app.worker import use_job_context
+from tests import factories
+
+
+class Inbox:
+    """Collects what the SMTP server receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[Envelope, Message]] = []
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:  # noqa: N802
+        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        self.messages.append((envelope, email.message_from_bytes(raw)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def _with_smtp(settings_for: Callable[..., Settings], backend: str, port: int) -> Settings:
+    return settings_for(backend, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+
+
+def test_an_email_is_delivered_once_as_html_and_text(
+    session: Session,
+    session_factory,
+    settings_for,
+    backend: str,
+    smtp_server: tuple[Inbox, int],
+    run_jobs: Callable[[], int],
+) -> None:
+    inbox, port = smtp_server
+    use_job_context(_with_smtp(settings_for, backend, port), session_factory)
+    _, org = factories.owner(session)
+    message = queue_email(
+        session,
+        to="ada@example.com",
+        template="password_reset",
+        context={"email": "ada@example.com", "minutes": 60, "link": "http://x/password/reset/abc<script>"},
+        organization=org,
+    )
+    session.commit()
+    assert run_jobs() == 1
+    deliver_email.fn(message.id)  # delivered twice to the worker: emailed once
+    assert len(inbox.messages) == 1
+    envelope, received = inbox.messages[0]
+    assert envelope.rcpt_tos == ["ada@example.com"]
+    assert received["Subject"] == "Reset your Assay password"
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in received.walk()
+        if not part.is_multipart()
+    }
+    assert "http://x/password/reset/abc<script>" in parts["text/plain"]
+    assert "abc&lt;script&gt;" in parts["text/html"] and "<script>" not in parts["text/html"]
+    session.refresh(message)
+    assert message.status == EmailStatus.SENT and message.sent_at is not None and message.tries == 1
+
+
+def test_without_smtp_the_message_stays_in_the_outbox(session: Session, run_jobs: Callable[[], int]) -> None:
+    _, org = factories.owner(session)
+    message = queue_email(
+        session, to="a@example.com", template="password_reset", context={"link": "L"}, organization=org
+    )
+    session.commit()
+    run_jobs()
+    session.refresh(message)
+    assert message.status == EmailStatus.OUTBOX_ONLY
+
+
+def test_a_refused_connection_is_recorded_and_retried_until_it_gives_up(
+    session: Session, session_factory, settings_for, backend: str
+) -> None:
+    use_job_context(_with_smtp(settings_for, backend, _free_port()), session_factory)  # nobody listens
+    _, org = factories.owner(session)
+    message = queue_email(
+        session, to="a@example.com", template="password_reset", context={}, organization=org
+    )
+    session.commit()
+    for _ in range(4):
+        with pytest.raises(DeliveryFailed):
+            deliver_email.fn(message.id)
+    deliver_email.fn(message.id)  # the fifth try is the last: no more retries
+    row = session.get(EmailMessage, message.id)
+    session.refresh(row)
+    assert row is not None and row.status == EmailStatus.FAILED and row.tries == 5
+    assert "ConnectionRefusedError" in row.last_error
+    use_job_context(None, None)
