@@ -9,7 +9,8 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session as SmtpSession
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -25,7 +26,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[Envelope, Message]] = []
 
-    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
         self.messages.append((envelope, email.message_from_bytes(raw)))
         return "250 OK"

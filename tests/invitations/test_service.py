@@ -58,13 +58,13 @@ def test_a_clean_file_invites_everyone_and_emails_their_own_link(session: Sessio
 
 def test_a_file_with_mistakes_invites_nobody_and_says_what_is_wrong_on_which_line(session: Session) -> None:
     data = (
-        "email;first_name;extra_time_pct\n"
-        "ok@example.com;Ok;\n"
-        "not-an-email;Bad;\n"
-        "ok@example.com;Again;\n"
-        "x@example.com;X;300\n"
-        ";Nobody;\n"
-    ).encode()
+        b"email;first_name;extra_time_pct\n"
+        b"ok@example.com;Ok;\n"
+        b"not-an-email;Bad;\n"
+        b"ok@example.com;Again;\n"
+        b"x@example.com;X;300\n"
+        b";Nobody;\n"
+    )
     report = _import(session, data)
     assert not report.ok and not report.invited
     problems = {r.line: r.problems for r in report.rows}

@@ -1,0 +1,168 @@
+"""The recruiter's pages over real HTTP: CSRF, password reset and teammate invitations through the email
+outbox, the audit log, CSV upload with its report, scoring, export and comparison."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEntry, EmailMessage, Invitation, QuestionType, Role
+from app.web.csrf import CSRF_COOKIE
+from tests import factories
+from tests.forms import csrf_token, post_form, sign_in
+
+
+def _link_in_last_email(session: Session, prefix: str) -> str:
+    message = session.scalars(select(EmailMessage).order_by(EmailMessage.id.desc())).first()
+    assert message is not None
+    found = re.search(rf"http://testserver({prefix}[A-Za-z0-9_-]+)", message.text_body)
+    assert found, message.text_body
+    return found.group(1)
+
+
+def test_a_form_without_the_right_token_changes_nothing(client: TestClient, session: Session) -> None:
+    factories.owner(session)
+    session.commit()
+    refused = client.post("/login", data={"email": "owner@acme.test", "password": factories.PASSWORD})
+    assert refused.status_code == 403 and "another site" in refused.text
+    client.get("/login")
+    forged = client.post(
+        "/login", data={"email": "owner@acme.test", "password": factories.PASSWORD, "csrf_token": "0" * 64}
+    )
+    assert forged.status_code == 403
+    # A token made for another browser's cookie does not work in this one.
+    other = TestClient(client.app)
+    stolen = csrf_token(other)
+    assert client.cookies[CSRF_COOKIE] != other.cookies[CSRF_COOKIE]
+    assert (
+        client.post("/login", data={"email": "x", "password": "y", "csrf_token": stolen}).status_code == 403
+    )
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    assert (
+        client.post("/team/invitations", data={"email": "a@example.com", "role": "viewer"}).status_code == 403
+    )
+
+
+def test_password_reset_through_the_emailed_link(client: TestClient, session: Session) -> None:
+    factories.owner(session)
+    session.commit()
+    sent = post_form(client, "/password/forgot", {"email": "owner@acme.test"})
+    assert sent.headers["location"] == "/login?notice=reset_sent"
+    unknown = post_form(client, "/password/forgot", {"email": "nobody@acme.test"})
+    assert unknown.headers["location"] == sent.headers["location"]  # nothing tells who has an account
+    link = _link_in_last_email(session, "/password/reset/")
+    assert client.get(link).status_code == 200
+    mismatch = post_form(
+        client, link, {"new_password": "a fresh password", "confirm_password": "different!!"}
+    )
+    assert mismatch.status_code == 422 and "must match" in mismatch.text
+    done = post_form(
+        client, link, {"new_password": "a fresh password", "confirm_password": "a fresh password"}
+    )
+    assert done.status_code == 303
+    assert client.get(link).status_code == 410  # single use
+    sign_in(client, "owner@acme.test", "a fresh password")
+
+
+def test_a_teammate_joins_from_the_emailed_invitation_and_the_owner_sees_it_in_the_audit_log(
+    client: TestClient, session: Session
+) -> None:
+    factories.owner(session)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    assert (
+        post_form(client, "/team/invitations", {"email": "new@example.com", "role": "recruiter"}).status_code
+        == 303
+    )
+    assert "new@example.com" in client.get("/team").text
+    assert "invites you to join Acme" in client.get("/outbox").text
+    link = _link_in_last_email(session, "/join/")
+
+    newcomer = TestClient(client.app, follow_redirects=False)
+    page = newcomer.get(link)
+    assert page.status_code == 200 and "recruiter" in page.text
+    joined = post_form(newcomer, link, {"password": "my own password", "display_name": "New Person"})
+    assert joined.status_code == 303
+    assert "Acme · recruiter" in newcomer.get("/").text
+    assert newcomer.get("/audit").status_code == 403
+
+    audit = client.get("/audit").text
+    for action in ("member.invited", "member.joined", "signed_in"):
+        assert action in audit
+    actions = set(session.scalars(select(AuditEntry.action)))
+    assert {"member.invited", "member.joined"} <= actions
+
+
+def test_csv_upload_reports_each_row_and_invites_only_a_clean_file(
+    client: TestClient, session: Session
+) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, per_type=1)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    url = f"/assessments/{assessment.id}/invitations/csv"
+    bad = post_form(
+        client, url, {"send_email": "true"}, files={"file": ("c.csv", b"email\nok@example.com\nnope\n")}
+    )
+    assert bad.status_code == 422 and "Nobody was invited" in bad.text and "nope" in bad.text
+    assert session.scalars(select(Invitation)).first() is None
+    good = post_form(
+        client,
+        url,
+        {"send_email": "true"},
+        files={"file": ("c.csv", b"email,first_name\nok@example.com,Ok\n")},
+    )
+    assert good.status_code == 201 and "Invited 1 candidate" in good.text
+    assert session.scalars(select(EmailMessage.to_address)).all() == ["ok@example.com"]
+
+
+def test_scoring_a_written_answer_and_exporting(client: TestClient, session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, types=(QuestionType.WRITTEN,), per_type=1)
+    item = assessment.items[0]
+    finished = factories.finished_attempt(
+        session, org, assessment, "w@example.com", {item.id: {"text": "Hi"}}
+    )
+    factories.member(session, org, "v@acme.test", Role.VIEWER)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    report = client.get(f"/invitations/{finished.id}").text
+    assert "needs review" in report
+    criteria = re.findall(r'name="(criterion_[\w-]+)" min="0" max="([\d.]+)"', report)
+    assert criteria
+    too_many = post_form(
+        client, f"/invitations/{finished.id}/items/{item.id}/score", {name: "99" for name, _ in criteria}
+    )
+    assert too_many.status_code == 422 and "between 0 and" in too_many.text
+    scored = post_form(
+        client,
+        f"/invitations/{finished.id}/items/{item.id}/score",
+        {**{name: top for name, top in criteria}, "comment": "Good"},
+    )
+    assert scored.status_code == 303
+    assert f"{item.points:g} / {item.points:g}" in client.get(f"/invitations/{finished.id}").text
+    exported = client.get(f"/assessments/{assessment.id}/results.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "attachment" in exported.headers["content-disposition"]
+    assert "w@example.com" in exported.text and f",{item.points:g}," in exported.text
+    # A viewer reads the report; the scoring form is there but disabled.
+    client.cookies.clear()
+    sign_in(client, "v@acme.test", factories.PASSWORD)
+    assert "disabled" in client.get(f"/invitations/{finished.id}").text
+
+
+def test_comparing_needs_two_finished_candidates(client: TestClient, session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=2)
+    first = factories.finished_attempt(session, org, assessment, "a@example.com", {})
+    second = factories.finished_attempt(session, org, assessment, "b@example.com", {})
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    url = f"/assessments/{assessment.id}/compare"
+    assert client.get(url, params={"ids": [first.id]}).status_code == 422
+    page = client.get(url, params={"ids": [first.id, second.id]})
+    assert page.status_code == 200
+    assert f'href="/invitations/{first.id}"' in page.text and f'href="/invitations/{second.id}"' in page.text
