@@ -146,6 +146,8 @@ def _renumber(session: Session, rows: Sequence[AssessmentItem | AssessmentSectio
 
 
 POSITION_PARKING = 100_000
+# Where a new or moved row waits until the renumbering: after every row, and clear of the parking range.
+POSITION_LAST = 2 * POSITION_PARKING
 
 
 def _ordered_items(assessment: Assessment) -> list[AssessmentItem]:
@@ -223,9 +225,7 @@ def add_section(session: Session, assessment: Assessment, title: str) -> Assessm
     title = title.strip()
     if not title:
         raise ValidationFailed("The section needs a title.", errors=[FE("title", "required")])
-    section = AssessmentSection(
-        assessment=assessment, position=POSITION_PARKING + len(assessment.sections), title=title[:200]
-    )
+    section = AssessmentSection(assessment=assessment, position=POSITION_LAST, title=title[:200])
     session.add(section)
     session.flush()
     _reorder(session, assessment)
@@ -283,7 +283,7 @@ def add_item(
         )
     item = AssessmentItem(
         assessment=assessment,
-        position=POSITION_PARKING + len(assessment.items),
+        position=POSITION_LAST,
         points=version.points,
         question_version=version,
         section=section,
@@ -321,7 +321,7 @@ def set_item_section(session: Session, assessment: Assessment, item_id: int, sec
     _ensure_draft(assessment)
     item = _item_of(assessment, item_id)
     item.section = _section_of(assessment, section_id)
-    item.position = POSITION_PARKING + len(assessment.items)  # to the end of its new section
+    item.position = POSITION_LAST  # to the end of its new section
     session.flush()
     _reorder(session, assessment)
 

@@ -77,5 +77,6 @@ def page(
 def redirect(url: str, notice: str | None = None) -> RedirectResponse:
     if notice is not None:
         assert notice in NOTICES, notice
-        url += ("&" if "?" in url else "?") + f"notice={notice}"
+        path, hash_mark, fragment = url.partition("#")
+        url = path + ("&" if "?" in path else "?") + f"notice={notice}" + hash_mark + fragment
     return RedirectResponse(url, status_code=303)

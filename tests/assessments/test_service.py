@@ -74,8 +74,13 @@ def test_adding_a_question_puts_it_in_its_kinds_section_once(session: Session) -
         assessments.add_item(session, draft, coding.id)
     with pytest.raises(NotFound):
         assessments.add_item(session, draft, 10**9)
+    assert [i.position for i in draft.items] == [0, 1, 2, 3, 4] and draft.items[-1] is item
+    extra = current_versions(session, types=[QuestionType.MCQ_SINGLE])[5]
+    assessments.add_item(session, draft, extra.id)
+    assert [i.question_version_id for i in draft.items][3] == extra.id  # at the end of Concepts
+    before = draft.max_points
     assessments.set_points(session, draft, item.id, 12.5)
-    assert draft.max_points == 12.5
+    assert draft.max_points == before - coding.points + 12.5
     for bad in (0, -1, 101):
         with pytest.raises(ValidationFailed):
             assessments.set_points(session, draft, item.id, bad)

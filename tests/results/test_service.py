@@ -210,7 +210,7 @@ def test_time_per_item_follows_what_was_on_screen(session: Session) -> None:
 
 def test_results_table_filters_sorts_and_exports_safely(session: Session) -> None:
     org, assessment = _written_assessment(session)
-    mcq1, mcq2, written = assessment.items
+    mcq1, mcq2, _ = assessment.items
     both = {mcq1.id: {"choice": _correct(mcq1)}, mcq2.id: {"choice": _correct(mcq2)}}
     strong = factories.finished_attempt(session, org, assessment, "strong@example.com", both)
     weak = factories.finished_attempt(session, org, assessment, "weak@example.com", {})

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots" / "candidate"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 GRACE_SECONDS = 2
 
 
@@ -61,6 +61,34 @@ class LiveServer:
             issued = factories.invitation(session, org, assessment)
             session.commit()
             return f"{self.base}/i/{issued.token}"
+
+    def recruiter(self, *, with_results: bool = False) -> tuple[str, int | None]:
+        """A new organization's owner (password factories.PASSWORD); with results, a published assessment
+        whose candidates finished, one with a written answer to score. Returns (email, assessment id)."""
+        email = f"owner-{time.monotonic_ns()}@example.com"
+        with self.sessions() as session:
+            _, org = factories.owner(session, email=email, org="Acme ML")
+            assessment_id = None
+            if with_results:
+                types = (QuestionType.MCQ_SINGLE, QuestionType.WRITTEN)
+                assessment = factories.published_assessment(session, org, types=types, per_type=2)
+                assessment.pass_mark_pct = 60
+                mcq, _, written, _ = assessment.items
+                correct = next(o["id"] for o in mcq.question_version.spec["options"] if o["correct"])
+                factories.finished_attempt(
+                    session,
+                    org,
+                    assessment,
+                    "grace@example.com",
+                    {
+                        mcq.id: {"choice": correct},
+                        written.id: {"text": "The running averages are used at inference, not the batch's."},
+                    },
+                )
+                factories.finished_attempt(session, org, assessment, "alan@example.com", {})
+                assessment_id = assessment.id
+            session.commit()
+        return email, assessment_id
 
 
 def _free_port() -> int:
@@ -156,6 +184,7 @@ def check_accessibility(page: Page) -> None:
     assert found == [], "\n".join(found)
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+def screenshot(page: Page, name: str, *, full_page: bool = False, folder: str = "candidate") -> None:
+    """Written for the README's tour."""
+    (SCREENSHOTS / folder).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / folder / f"{name}.png", full_page=full_page)
