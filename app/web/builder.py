@@ -4,11 +4,14 @@ duplicate, archive)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
 from app.assessments import service as assessments
@@ -131,7 +134,7 @@ def compose_assessment(
     return redirect(f"/assessments/{assessment.id}/edit", "composed")
 
 
-def _draft(session: SessionDep, principal: Principal, assessment_id: int) -> Assessment:
+def _draft(session: Session, principal: Principal, assessment_id: int) -> Assessment:
     principal.require_editor()
     return assessments.get_assessment(session, principal.organization, assessment_id)
 
@@ -165,33 +168,42 @@ def builder_page(
     return _builder(request, session, principal, assessment, None)
 
 
-def _edit(
-    request: Request,
-    session: SessionDep,
-    principal: Principal,
-    assessment_id: int,
-    change: Any,
-    action: str,
-    **detail: Any,
-) -> Response:
-    """Apply one builder change and come back to the builder; a refused change is explained there."""
-    assessment = _draft(session, principal, assessment_id)
-    try:
-        change(assessment)
-    except AppError as exc:
-        session.rollback()
-        assessment = assessments.get_assessment(session, principal.organization, assessment_id)
-        return _builder(request, session, principal, assessment, exc)
-    record(session, principal, action, assessment, **detail)
-    return redirect(f"/assessments/{assessment_id}/edit", "saved")
+@dataclass(frozen=True)
+class BuilderEdit:
+    """One change to a draft from the builder: apply it, audit it, and come back to the builder, where a
+    refused change is explained."""
+
+    request: Request
+    session: Session
+    principal: Principal
+    assessment_id: int
+
+    def apply(self, change: Callable[[Session, Assessment], object], action: str, **detail: Any) -> Response:
+        assessment = _draft(self.session, self.principal, self.assessment_id)
+        try:
+            change(self.session, assessment)
+        except AppError as exc:
+            self.session.rollback()
+            assessment = assessments.get_assessment(
+                self.session, self.principal.organization, self.assessment_id
+            )
+            return _builder(self.request, self.session, self.principal, assessment, exc)
+        record(self.session, self.principal, action, assessment, **detail)
+        return redirect(f"/assessments/{self.assessment_id}/edit", "saved")
+
+
+def builder_edit(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+) -> BuilderEdit:
+    return BuilderEdit(request, session, principal, assessment_id)
+
+
+Edit = Annotated[BuilderEdit, Depends(builder_edit)]
 
 
 @router.post("/assessments/{assessment_id}/settings")
 def save_settings(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
+    edit: Edit,
     title: Annotated[str, Form(max_length=200)],
     duration_minutes: Annotated[int, Form()],
     description: Annotated[str, Form(max_length=5000)] = "",
@@ -211,14 +223,7 @@ def save_settings(
         shuffle_items=shuffle_items,
         shuffle_options=shuffle_options,
     )
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.update_settings(session, a, settings),
-        "assessment.settings_changed",
-    )
+    return edit.apply(lambda s, a: assessments.update_settings(s, a, settings), "assessment.settings_changed")
 
 
 def _optional_number(text: str, field: str) -> float | None:
@@ -233,119 +238,56 @@ def _optional_number(text: str, field: str) -> float | None:
 
 
 @router.post("/assessments/{assessment_id}/sections")
-def add_section(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    title: Annotated[str, Form(max_length=200)],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.add_section(session, a, title),
-        "assessment.section_added",
-        title=title,
+def add_section(edit: Edit, title: Annotated[str, Form(max_length=200)]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.add_section(s, a, title), "assessment.section_added", title=title
     )
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/rename")
-def rename_section(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    section_id: int,
-    title: Annotated[str, Form(max_length=200)],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.rename_section(session, a, section_id, title),
+def rename_section(edit: Edit, section_id: int, title: Annotated[str, Form(max_length=200)]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.rename_section(s, a, section_id, title),
         "assessment.section_renamed",
         title=title,
     )
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/move")
-def move_section(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    section_id: int,
-    direction: Annotated[Direction, Form()],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.move_section(session, a, section_id, STEP[direction]),
-        "assessment.section_moved",
+def move_section(edit: Edit, section_id: int, direction: Annotated[Direction, Form()]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.move_section(s, a, section_id, STEP[direction]), "assessment.section_moved"
     )
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/remove")
-def remove_section(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int, section_id: int
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.remove_section(session, a, section_id),
-        "assessment.section_removed",
-    )
+def remove_section(edit: Edit, section_id: int) -> Response:
+    return edit.apply(lambda s, a: assessments.remove_section(s, a, section_id), "assessment.section_removed")
 
 
 @router.post("/assessments/{assessment_id}/items")
 def add_item(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
+    edit: Edit,
     question_version_id: Annotated[int, Form()],
     section_id: Annotated[str, Form(max_length=20)] = "",
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    response = _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.add_item(
-            session, a, question_version_id, int(section_id) if section_id.isdigit() else None
-        ),
+    section = int(section_id) if section_id.isdigit() else None
+    response = edit.apply(
+        lambda s, a: assessments.add_item(s, a, question_version_id, section),
         "assessment.question_added",
         question_version_id=question_version_id,
     )
     # Adding from the bank browser returns to the same filtered list.
-    if response.status_code == 303 and back.startswith(f"/assessments/{assessment_id}/bank"):
+    if response.status_code == 303 and back.startswith(f"/assessments/{edit.assessment_id}/bank"):
         return redirect(back, "saved")
     return response
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/points")
-def set_points(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    item_id: int,
-    points: Annotated[float, Form()],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.set_points(session, a, item_id, points),
+def set_points(edit: Edit, item_id: int, points: Annotated[float, Form()]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.set_points(s, a, item_id, points),
         "assessment.points_changed",
         item_id=item_id,
         points=points,
@@ -353,40 +295,18 @@ def set_points(
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/move")
-def move_item(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    item_id: int,
-    direction: Annotated[Direction, Form()],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.move_item(session, a, item_id, STEP[direction]),
+def move_item(edit: Edit, item_id: int, direction: Annotated[Direction, Form()]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.move_item(s, a, item_id, STEP[direction]),
         "assessment.question_moved",
         item_id=item_id,
     )
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/section")
-def set_item_section(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    assessment_id: int,
-    item_id: int,
-    section_id: Annotated[int, Form()],
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.set_item_section(session, a, item_id, section_id),
+def set_item_section(edit: Edit, item_id: int, section_id: Annotated[int, Form()]) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.set_item_section(s, a, item_id, section_id),
         "assessment.question_moved",
         item_id=item_id,
         section_id=section_id,
@@ -394,17 +314,9 @@ def set_item_section(
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/remove")
-def remove_item(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int, item_id: int
-) -> Response:
-    return _edit(
-        request,
-        session,
-        principal,
-        assessment_id,
-        lambda a: assessments.remove_item(session, a, item_id),
-        "assessment.question_removed",
-        item_id=item_id,
+def remove_item(edit: Edit, item_id: int) -> Response:
+    return edit.apply(
+        lambda s, a: assessments.remove_item(s, a, item_id), "assessment.question_removed", item_id=item_id
     )
 
 
