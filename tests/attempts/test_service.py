@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.attempts.service import (
     ClientSave,
     auto_points,
+    items_in_order,
     numeric_variant,
     option_order,
     save_answer,
@@ -142,6 +143,26 @@ def test_option_order_is_stable_per_attempt_and_varies_between_attempts(session:
         first = option_order(attempt, item, ids)
         assert option_order(attempt, item, ids) == first and sorted(first) == sorted(ids)
         orders.add(tuple(first))
+    assert len(orders) > 1
+
+
+def test_shuffled_questions_stay_in_their_sections_in_a_stable_per_attempt_order(session: Session) -> None:
+    _, org = factories.owner(session)
+    types = (QuestionType.MCQ_SINGLE, QuestionType.WRITTEN)
+    assessment = factories.published_assessment(session, org, types=types, per_type=5)
+    section_of = {i.id: i.section_id for i in assessment.items}
+    plain = start_attempt(session, factories.invitation(session, org, assessment, "p@example.com").invitation)
+    assert items_in_order(plain) == list(assessment.items)
+    assessment.shuffle_items = True
+    orders = set()
+    for n in range(6):
+        attempt = start_attempt(
+            session, factories.invitation(session, org, assessment, f"s{n}@example.com").invitation
+        )
+        order = items_in_order(attempt)
+        assert items_in_order(attempt) == order and sorted(i.id for i in order) == sorted(section_of)
+        assert [section_of[i.id] for i in order] == [section_of[i.id] for i in assessment.items]
+        orders.add(tuple(i.id for i in order))
     assert len(orders) > 1
 
 
