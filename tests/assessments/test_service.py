@@ -64,9 +64,7 @@ def written_title(assessment: Assessment) -> str:
 
 def test_adding_a_question_puts_it_in_its_kinds_section_once(session: Session) -> None:
     _, org = factories.owner(session)
-    draft = assessments.create_assessment(
-        session, org, title="Empty", duration_minutes=30, question_version_ids=[]
-    )
+    draft = _draft(session, org)  # already holding questions: the new one goes after them
     coding = current_versions(session, types=[QuestionType.CODING])[0]
     item = assessments.add_item(session, draft, coding.id)
     assert item.section is not None and item.section.title == "Coding" and item.points == coding.points
