@@ -116,7 +116,16 @@ def test_make_run_from_a_clean_copy_serves_and_the_printed_details_work(repo: Pa
         assert "owner@example.com" in first.output
 
         with httpx.Client(base_url=first.base, follow_redirects=False) as browser:
-            login = browser.post("/login", data={"email": "owner@example.com", "password": password.group(1)})
+            form = re.search(r'name="csrf_token" value="([0-9a-f]+)"', browser.get("/login").text)
+            assert form, "the sign-in form carries its CSRF token"
+            login = browser.post(
+                "/login",
+                data={
+                    "email": "owner@example.com",
+                    "password": password.group(1),
+                    "csrf_token": form.group(1),
+                },
+            )
             assert login.status_code == 303, login.text
             dashboard = browser.get("/")
             assert dashboard.status_code == 200 and "Sample: batch normalization essentials" in dashboard.text
