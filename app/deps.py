@@ -30,11 +30,15 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def current_principal(request: Request, session: SessionDep) -> Principal:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthenticated("Please sign in to continue.")
-    return resolve_session(session, token, ip=request.client.host if request.client else "")
+    return resolve_session(session, token, ip=client_ip(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

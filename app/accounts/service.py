@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Principal
+from app.emails.service import valid_address
 from app.errors import (
     Conflict,
     FieldError,
@@ -191,12 +191,15 @@ def revoke_session(session: Session, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def revoke_user_sessions(session: Session, user: User, *, keep_session_id: int | None = None) -> int:
-    """End every session of `user` (but `keep_session_id`): after a password change or reset, a stolen
-    session stops working."""
-    rows = session.scalars(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-    ).all()
+def revoke_user_sessions(
+    session: Session, user_id: int, *, keep_session_id: int | None = None, organization_id: int | None = None
+) -> int:
+    """End every session of the user (but `keep_session_id`; only those in `organization_id` if given):
+    after a password change or reset a stolen session stops working, and a removed member is out at once."""
+    stmt = select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if organization_id is not None:
+        stmt = stmt.where(UserSession.organization_id == organization_id)
+    rows = session.scalars(stmt).all()
     now = utcnow()
     revoked = 0
     for row in rows:
@@ -215,7 +218,7 @@ def change_password(session: Session, principal: Principal, *, current: str, new
             errors=[FieldError("current_password", "does not match your current password")],
         )
     _set_password(user, new)
-    return revoke_user_sessions(session, user, keep_session_id=principal.session_id)
+    return revoke_user_sessions(session, user.id, keep_session_id=principal.session_id)
 
 
 def _set_password(user: User, password: str) -> None:
@@ -283,7 +286,7 @@ def finish_password_reset(session: Session, token: str, new_password: str) -> Us
         raise Gone("This link has expired or was already used. Ask for a new one.")
     _set_password(user, new_password)
     row.used_at = utcnow()
-    revoke_user_sessions(session, user)
+    revoke_user_sessions(session, user.id)
     return user
 
 
@@ -322,10 +325,7 @@ def _check_can_grant(principal: Principal, role: Role) -> None:
 
 def invite_teammate(session: Session, principal: Principal, *, email: str, role: Role, ttl: timedelta) -> str:
     _check_can_grant(principal, role)
-    try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValidationFailed("The email is not valid.", errors=[FieldError("email", str(exc))]) from None
+    email = valid_address(email, "The email is not valid.")
     already = session.scalar(
         select(Membership.id)
         .join(User)
@@ -419,14 +419,7 @@ def change_role(session: Session, principal: Principal, membership: Membership, 
 def remove_member(session: Session, principal: Principal, membership: Membership) -> None:
     _check_can_change(session, principal, membership)
     # Their sessions in this organization end now; sessions in their other organizations stay.
-    for row in session.scalars(
-        select(UserSession).where(
-            UserSession.user_id == membership.user_id,
-            UserSession.organization_id == membership.organization_id,
-            UserSession.revoked_at.is_(None),
-        )
-    ):
-        row.revoked_at = utcnow()
+    revoke_user_sessions(session, membership.user_id, organization_id=membership.organization_id)
     session.delete(membership)
     session.flush()
 

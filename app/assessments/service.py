@@ -23,7 +23,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.questions.service import current_versions
+from app.questions.service import current_versions, get_version
 from app.questions.spec import JobRole, Topic
 from app.tenancy import get_owned
 
@@ -156,8 +156,11 @@ def _ordered_items(assessment: Assessment) -> list[AssessmentItem]:
     return sorted(assessment.items, key=lambda i: (section_rank.get(i.section_id or -1, -1), i.position))
 
 
-def _reorder(session: Session, assessment: Assessment) -> None:
-    _renumber(session, sorted(assessment.sections, key=lambda s: s.position))
+def _reorder(
+    session: Session, assessment: Assessment, sections: Sequence[AssessmentSection] | None = None
+) -> None:
+    """Renumber sections (in the order given, else their current order) and the items to follow them."""
+    _renumber(session, sections or sorted(assessment.sections, key=lambda s: s.position))
     _renumber(session, _ordered_items(assessment))
     session.expire(assessment, ["items", "sections"])
 
@@ -222,10 +225,7 @@ def _item_of(assessment: Assessment, item_id: int) -> AssessmentItem:
 
 def add_section(session: Session, assessment: Assessment, title: str) -> AssessmentSection:
     _ensure_draft(assessment)
-    title = title.strip()
-    if not title:
-        raise ValidationFailed("The section needs a title.", errors=[FE("title", "required")])
-    section = AssessmentSection(assessment=assessment, position=POSITION_LAST, title=title[:200])
+    section = AssessmentSection(assessment=assessment, position=POSITION_LAST, title=_section_title(title))
     session.add(section)
     session.flush()
     _reorder(session, assessment)
@@ -234,10 +234,14 @@ def add_section(session: Session, assessment: Assessment, title: str) -> Assessm
 
 def rename_section(session: Session, assessment: Assessment, section_id: int, title: str) -> None:
     _ensure_draft(assessment)
+    _section_of(assessment, section_id).title = _section_title(title)
+    session.flush()
+
+
+def _section_title(title: str) -> str:
     if not title.strip():
         raise ValidationFailed("The section needs a title.", errors=[FE("title", "required")])
-    _section_of(assessment, section_id).title = title.strip()[:200]
-    session.flush()
+    return title.strip()[:200]
 
 
 def remove_section(session: Session, assessment: Assessment, section_id: int) -> int:
@@ -259,8 +263,7 @@ def move_section(session: Session, assessment: Assessment, section_id: int, step
     index = sections.index(_section_of(assessment, section_id))
     target = min(max(index + step, 0), len(sections) - 1)
     sections.insert(target, sections.pop(index))
-    _renumber(session, sections)
-    _reorder(session, assessment)
+    _reorder(session, assessment, sections)
 
 
 def add_item(
@@ -268,9 +271,7 @@ def add_item(
 ) -> AssessmentItem:
     """Add a bank question at the end of a section (by default the one its kind belongs in)."""
     _ensure_draft(assessment)
-    version = session.get(QuestionVersion, question_version_id)
-    if version is None:
-        raise NotFound("question not found in the bank")
+    version = get_version(session, question_version_id)
     taken = {i.question_version.question_id for i in assessment.items}
     if version.question_id in taken:
         raise Conflict(f"“{version.title}” is already in this assessment.")

@@ -47,7 +47,7 @@ def start_attempt(session: Session, invitation: Invitation) -> Attempt:
         return invitation.attempt
     ensure_can_start(invitation)
     now = utcnow()
-    minutes = invitation.assessment.duration_minutes * (1 + invitation.extra_time_pct / 100)
+    minutes = invitation.minutes_allowed
     attempt = Attempt(
         invitation=invitation,
         started_at=now,

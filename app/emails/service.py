@@ -12,12 +12,13 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import NotFound
+from app.errors import FieldError, NotFound, ValidationFailed
 from app.models import EmailMessage, EmailStatus, Organization, utcnow
 
 MAX_TRIES = 5
@@ -29,6 +30,14 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+def valid_address(raw: str, refusal: str = "The email address is not valid.") -> str:
+    """An email address checked for form (not deliverability) and normalized, or `refusal` with the reason."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(refusal, errors=[FieldError("email", str(exc))]) from None
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:

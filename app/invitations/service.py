@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.emails.service import valid_address
 from app.emails.tasks import queue_email
 from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.events.service import record_event
@@ -41,18 +41,13 @@ class IssuedInvitation:
     token: str
 
     def link(self, base_url: str) -> str:
-        return f"{base_url}{INVITATION_PATH}{self.token}"
+        return _link(base_url, self.token)
 
 
 def get_or_create_candidate(
     session: Session, org: Organization, *, email: str, first_name: str = "", last_name: str = ""
 ) -> Candidate:
-    try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise ValidationFailed(
-            "The candidate's email is not valid.", errors=[FieldError("email", str(exc))]
-        ) from None
+    email = valid_address(email, "The candidate's email is not valid.")
     candidate = session.scalar(
         select(Candidate).where(Candidate.organization_id == org.id, Candidate.email == email)
     )
@@ -97,23 +92,32 @@ def create_invitation(
             "The expiry is in the past.", errors=[FieldError("expires_at", "must be in the future")]
         )
     candidate = get_or_create_candidate(session, org, email=email, first_name=first_name, last_name=last_name)
-    nonce = new_token(24)
-    token = derived_token(secret_key, TOKEN_PURPOSE, nonce)
     invitation = Invitation(
         organization_id=org.id,
         assessment_id=assessment.id,
         candidate=candidate,
-        token_hash=token_digest(token),
-        token_nonce=nonce,
         expires_at=expires_at,
         extra_time_pct=extra_time_pct,
         external_ref=external_ref,
         created_by_id=created_by.id if created_by else None,
         sent_at=now,
     )
+    token = _new_link_token(invitation, secret_key)
     session.add(invitation)
     session.flush()
     return IssuedInvitation(invitation=invitation, token=token)
+
+
+def _new_link_token(invitation: Invitation, secret_key: str) -> str:
+    """A fresh link for the invitation (any earlier link stops working); returns its token."""
+    invitation.token_nonce = new_token(24)
+    token = derived_token(secret_key, TOKEN_PURPOSE, invitation.token_nonce)
+    invitation.token_hash = token_digest(token)
+    return token
+
+
+def _link(base_url: str, token: str) -> str:
+    return f"{base_url}{INVITATION_PATH}{token}"
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation:
@@ -175,7 +179,7 @@ def rebuild_link(invitation: Invitation, secret_key: str, base_url: str) -> str 
     token = derived_token(secret_key, TOKEN_PURPOSE, invitation.token_nonce)
     if not digests_match(token_digest(token), invitation.token_hash):
         return None
-    return f"{base_url}{INVITATION_PATH}{token}"
+    return _link(base_url, token)
 
 
 def email_invitation(session: Session, invitation: Invitation, link: str, *, reminder: bool = False) -> None:
@@ -189,7 +193,7 @@ def email_invitation(session: Session, invitation: Invitation, link: str, *, rem
             "name": invitation.candidate.first_name or invitation.candidate.full_name,
             "company": org.name if org else "",
             "assessment": assessment.title,
-            "minutes": round(assessment.duration_minutes * (1 + invitation.extra_time_pct / 100)),
+            "minutes": round(invitation.minutes_allowed),
             "extra_time_pct": invitation.extra_time_pct,
             "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
             "link": link,
@@ -226,10 +230,7 @@ def resend_invitation(
     invitation.sent_at, invitation.reminded_at = now, None
     link = rebuild_link(invitation, secret_key, base_url)
     if link is None:
-        invitation.token_nonce = new_token(24)
-        token = derived_token(secret_key, TOKEN_PURPOSE, invitation.token_nonce)
-        invitation.token_hash = token_digest(token)
-        link = f"{base_url}{INVITATION_PATH}{token}"
+        link = _link(base_url, _new_link_token(invitation, secret_key))
     email_invitation(session, invitation, link)
     session.flush()
     return link
@@ -359,9 +360,9 @@ def _check_row(line: int, cells: dict[str, str], seen: dict[str, int], open_emai
     raw_email = (cells.get("email") or "").strip()
     email = raw_email
     try:
-        email = validate_email(raw_email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        problems.append(f"email {raw_email!r}: {exc}" if raw_email else "email is missing")
+        email = valid_address(raw_email)
+    except ValidationFailed as exc:
+        problems.append(f"email {raw_email!r}: {exc.errors[0].message}" if raw_email else "email is missing")
     raw_extra = (cells.get("extra_time_pct") or "").strip().rstrip("%")
     extra = 0
     if raw_extra:

@@ -63,6 +63,11 @@ class Invitation(OrgOwned, CreatedMixin, Base):
     candidate: Mapped[Candidate] = relationship()
 
     @property
+    def minutes_allowed(self) -> float:
+        """The assessment's time limit with this candidate's extra time."""
+        return self.assessment.duration_minutes * (1 + self.extra_time_pct / 100)
+
+    @property
     def current_status(self) -> InvitationStatus:
         """The status as of now: a link past its expiry reads as expired even before a job has marked it."""
         if self.status == InvitationStatus.SENT and self.expires_at <= utcnow():

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts import service as accounts
 from app.audit.service import record
 from app.config import Settings
-from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep
+from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep, client_ip
 from app.emails.tasks import queue_email
 from app.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
 from app.models import Organization, UserTokenKind
@@ -87,7 +87,7 @@ def login(
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    principal = accounts.principal_for(signed_in, ip=request.client.host if request.client else "")
+    principal = accounts.principal_for(signed_in, ip=client_ip(request))
     record(session, principal, "signed_in", signed_in.user)
     return _signed_in(RedirectResponse(_safe_next(next), status_code=303), settings, signed_in.token)
 
@@ -253,6 +253,6 @@ def join(
     signed_in = accounts.open_session(
         session, user, membership, ttl=_ttl(settings), user_agent=request.headers.get("user-agent", "")
     )
-    principal = accounts.principal_for(signed_in, ip=request.client.host if request.client else "")
+    principal = accounts.principal_for(signed_in, ip=client_ip(request))
     record(session, principal, "member.joined", membership, role=membership.role.value)
     return _signed_in(redirect("/", "joined"), settings, signed_in.token)

@@ -65,7 +65,7 @@ def landing(request: Request, session: SessionDep, invitation: InvitationDep, to
     kinds: dict[str, int] = {}
     for item in assessment.items:
         kinds[item.question_version.type.value] = kinds.get(item.question_version.type.value, 0) + 1
-    minutes = round(assessment.duration_minutes * (1 + invitation.extra_time_pct / 100))
+    minutes = round(invitation.minutes_allowed)
     return templates.TemplateResponse(
         request,
         "candidate/landing.html",
