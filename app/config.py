@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Shipped so that `make run` works with no configuration; production refuses it.
 DEFAULT_SECRET_KEY = "assay-development-secret-change-me"  # noqa: S105
@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     item_stats_min_attempts: int = Field(
         default=5, ge=2, description="completed attempts an item needs before its statistics are shown"
     )
+    api_rate_limit_per_minute: int = Field(default=300, ge=1, description="requests per API key per minute")
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60, description="per webhook request")
+    webhook_sweep_seconds: float = Field(default=15, gt=0, description="how often due webhook retries go")
+    # Comma-separated hosts (`hooks.example.com`, `*.example.com`) or networks (`10.1.0.0/16`) that webhooks
+    # and partner callbacks may reach even though they are private or local; empty: public addresses only.
+    outbound_allow_list: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Hosts a Greenhouse completion callback may go to (`*.` matches any subdomain).
+    greenhouse_callback_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["greenhouse.io", "*.greenhouse.io"]
+    )
+
+    @field_validator("outbound_allow_list", "greenhouse_callback_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -32,10 +34,13 @@ class AppError(Exception):
     status_code = 500
     title = "Internal error"
 
-    def __init__(self, message: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, message: str, *, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or []
+        self.headers = headers or {}
 
 
 class BadRequest(AppError):
@@ -77,6 +82,23 @@ class RateLimited(AppError):
     status_code = 429
     title = "Too many requests"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers={**(headers or {}), "Retry-After": str(retry_after)})
         self.retry_after = retry_after
+
+
+def problem_response(
+    status: int, title: str, detail: str, errors: list[FieldError] | None = None, **extra: Any
+) -> JSONResponse:
+    """RFC 9457 problem details: `errors` names each field at fault."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def problem_for(exc: AppError) -> JSONResponse:
+    response = problem_response(exc.status_code, exc.title, exc.message, exc.errors)
+    response.headers.update(exc.headers)
+    return response

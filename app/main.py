@@ -7,11 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,7 +20,7 @@ from app.attempts.router import router as attempts_router
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
-from app.errors import AppError, FieldError, RateLimited, Unauthenticated
+from app.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
 from app.health import router as health_router
 from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
@@ -38,14 +37,6 @@ def _is_api(request: Request) -> bool:
     return path.startswith("/api/") or (path.startswith("/i/") and "/api/" in path)
 
 
-def _problem(status: int, title: str, detail: str, errors: list[FieldError], **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = [e.as_dict() for e in errors]
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
 def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldError]) -> Response:
     return templates.TemplateResponse(
         request,
@@ -60,12 +51,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def app_error(request: Request, exc: AppError) -> Response:
         if isinstance(exc, Unauthenticated) and not _is_api(request) and request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         if _is_api(request):
-            response: Response = _problem(exc.status_code, exc.title, exc.message, exc.errors)
-        else:
-            response = _error_page(request, exc.status_code, exc.title, exc.message, exc.errors)
-        response.headers.update(headers)
+            return problem_for(exc)
+        response = _error_page(request, exc.status_code, exc.title, exc.message, exc.errors)
+        response.headers.update(exc.headers)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -78,7 +67,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         detail = "The request has invalid or missing fields."
         if _is_api(request):
-            return _problem(422, "Invalid input", detail, errors)
+            return problem_response(422, "Invalid input", detail, errors)
         return _error_page(request, 422, "Please check what you entered", detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -91,7 +80,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             ),
         }.get(exc.status_code, ("Request failed", str(exc.detail)))
         if _is_api(request):
-            return _problem(exc.status_code, title, detail, [])
+            return problem_response(exc.status_code, title, detail, [])
         return _error_page(request, exc.status_code, title, detail, [])
 
     @app.exception_handler(Exception)
@@ -100,7 +89,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error (incident %s) on %s %s", incident, request.method, request.url.path)
         detail = f"Something went wrong on our side. Nothing you saved was lost. Incident {incident}."
         if _is_api(request):
-            return _problem(500, "Internal error", detail, [], incident=incident)
+            return problem_response(500, "Internal error", detail, [], incident=incident)
         return _error_page(request, 500, "Internal error", detail, [])
 
 

@@ -118,7 +118,9 @@ class AppJobs:
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         load_actors()
         from app.attempts.tasks import close_overdue_attempts
-        from app.invitations.tasks import send_due_reminders
+        from app.integrations.tasks import send_due_callbacks
+        from app.invitations.tasks import expire_invitations, send_due_reminders
+        from app.webhooks.tasks import send_due_webhooks
 
         use_job_context(settings, factory)
         self._worker = (
@@ -129,6 +131,9 @@ class AppJobs:
         self._periodic = [
             Periodic(close_overdue_attempts, settings.deadline_sweep_seconds),
             Periodic(send_due_reminders, settings.reminder_sweep_seconds),
+            Periodic(send_due_webhooks, settings.webhook_sweep_seconds),
+            Periodic(send_due_callbacks, settings.webhook_sweep_seconds),
+            Periodic(expire_invitations, settings.reminder_sweep_seconds),
         ]
 
     def start(self) -> None:
@@ -152,6 +157,8 @@ ACTOR_MODULES: tuple[str, ...] = (
     "app.attempts.tasks",
     "app.emails.tasks",
     "app.invitations.tasks",
+    "app.webhooks.tasks",
+    "app.integrations.tasks",
 )
 
 

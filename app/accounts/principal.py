@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.errors import Forbidden
-from app.models import Organization, Role, User
+from app.models import ApiKey, Organization, Role, User
 
 # Higher can do everything lower can.
 RANK = {Role.VIEWER: 0, Role.RECRUITER: 1, Role.ADMIN: 2, Role.OWNER: 3}
@@ -46,3 +46,21 @@ class Principal:
     def require_owner(self) -> None:
         if not self.is_owner:
             raise Forbidden(f"Only owners can see this; your role is {self.role.value}.")
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """An integration calling with an API key: it acts for the key's organization within the key's scopes."""
+
+    api_key: ApiKey
+    organization: Organization
+    scopes: frozenset[str]
+    ip: str = ""
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"This API key lacks the {scope!r} scope. Create a key that has it.")
+
+
+# Whoever performs a change: a signed-in person or an API key.
+Actor = Principal | ApiPrincipal

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import get_args
+from typing import Any, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.errors import FieldError as FE
+from app.events.service import record_event
 from app.models import (
     Assessment,
     AssessmentItem,
@@ -353,14 +354,26 @@ def publish_assessment(session: Session, assessment: Assessment) -> Assessment:
     )
     if previous is not None and previous.status == AssessmentStatus.PUBLISHED:
         previous.status, previous.archived_at = AssessmentStatus.ARCHIVED, now
+        _announce(session, previous, "assessment.archived", replaced_by=assessment.id)
+    _announce(session, assessment, "assessment.published")
     session.flush()
     return assessment
+
+
+def _announce(session: Session, assessment: Assessment, event_type: str, **extra: Any) -> None:
+    record_event(
+        session,
+        assessment.organization_id,
+        event_type,
+        {"assessment_id": assessment.id, "version": assessment.version, **extra},
+    )
 
 
 def archive_assessment(session: Session, assessment: Assessment) -> Assessment:
     if assessment.status != AssessmentStatus.PUBLISHED:
         raise Conflict(f"only a published assessment can be archived; this one is {assessment.status.value}")
     assessment.status, assessment.archived_at = AssessmentStatus.ARCHIVED, utcnow()
+    _announce(session, assessment, "assessment.archived")
     session.flush()
     return assessment
 

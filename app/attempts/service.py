@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
-from app.grading.service import check_run_rate, latest_final
+from app.grading.service import announce_if_scored, check_run_rate, latest_final
 from app.grading.tasks import queue_submission
 from app.invitations.service import ensure_can_start
 from app.models import (
@@ -341,6 +341,7 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
         },
     )
     session.flush()
+    announce_if_scored(session, attempt)
     return attempt
 
 

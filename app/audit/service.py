@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.principal import Principal
+from app.accounts.principal import Actor, Principal
 from app.models import AuditEntry, Organization, User, utcnow
 
 
 def record(
     session: Session,
-    principal: Principal,
+    principal: Actor,
     action: str,
     target: Any = None,
     **detail: Any,
@@ -23,7 +23,8 @@ def record(
     entry = AuditEntry(
         organization_id=principal.organization.id,
         at=utcnow(),
-        actor_user_id=principal.user.id,
+        actor_user_id=principal.user.id if isinstance(principal, Principal) else None,
+        actor_api_key_id=None if isinstance(principal, Principal) else principal.api_key.id,
         action=action,
         target_type=getattr(target, "__tablename__", "") if target is not None else "",
         target_id=str(target.id) if target is not None else "",

@@ -15,6 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, RateLimited
+from app.events.service import record_event
+from app.integrations.service import schedule_callbacks
+from app.integrations.tasks import call_partner
 from app.models import (
     Answer,
     AssessmentItem,
@@ -28,6 +31,7 @@ from app.models import (
 )
 from app.questions.service import spec_of
 from app.questions.spec import Coding
+from app.worker import send_after_commit
 from grader import GradeResult as GraderResult
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -135,12 +139,43 @@ def store_result(session: Session, job_id: int, result: GraderResult) -> None:
     session.flush()
     if submission.kind == SubmissionKind.FINAL:
         _credit_final(session, submission, result.score)
+        _announce_when_scored(session, submission.attempt_id)
 
 
 def fail_job(session: Session, job_id: int, error: str) -> None:
     job = session.get(GradingJob, job_id)
     if job is not None and job.status != JobStatus.DONE:
         job.status, job.finished_at, job.lease_until, job.error = JobStatus.FAILED, utcnow(), None, error
+        session.flush()
+        if job.submission.kind == SubmissionKind.FINAL:
+            _announce_when_scored(session, job.submission.attempt_id)
+
+
+def _announce_when_scored(session: Session, attempt_id: int) -> None:
+    attempt = session.get(Attempt, attempt_id, with_for_update=True)
+    if attempt is not None:
+        announce_if_scored(session, attempt)
+
+
+def announce_if_scored(session: Session, attempt: Attempt) -> None:
+    """Once a closed attempt has no final grading left to finish, `result.scored` goes out, exactly once
+    (the caller holds the attempt's row lock, so two gradings finishing together cannot both announce)."""
+    if attempt.closed_at is None or attempt.scored_at is not None or pending_gradings(session, attempt):
+        return
+    attempt.scored_at = utcnow()
+    for callback_id in schedule_callbacks(session, attempt.invitation_id):
+        send_after_commit(session, call_partner, callback_id)
+    record_event(
+        session,
+        attempt.invitation.organization_id,
+        "result.scored",
+        {
+            "invitation_id": attempt.invitation_id,
+            "auto_score": attempt.auto_score,
+            "max_score": attempt.max_score,
+            "needs_manual_review": attempt.needs_manual_review,
+        },
+    )
 
 
 def _credit_final(session: Session, submission: Submission, score: float) -> None:

@@ -105,6 +105,17 @@ def create_invitation(
     token = _new_link_token(invitation, secret_key)
     session.add(invitation)
     session.flush()
+    record_event(
+        session,
+        org.id,
+        "invitation.created",
+        {
+            "invitation_id": invitation.id,
+            "assessment_id": assessment.id,
+            "candidate_id": candidate.id,
+            "external_ref": external_ref,
+        },
+    )
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -131,9 +142,37 @@ def invitation_for_token(session: Session, token: str) -> Invitation:
     )
     if invitation is None:
         raise NotFound("This invitation link is not valid. Check that you copied the whole link.")
-    if invitation.status == InvitationStatus.SENT and invitation.expires_at <= utcnow():
-        invitation.status = InvitationStatus.EXPIRED
+    expire_if_due(session, invitation)
     return invitation
+
+
+def expire_if_due(session: Session, invitation: Invitation) -> bool:
+    """Mark an unused link past its expiry as expired, announcing it once."""
+    if invitation.status != InvitationStatus.SENT or invitation.expires_at > utcnow():
+        return False
+    invitation.status = InvitationStatus.EXPIRED
+    record_event(
+        session,
+        invitation.organization_id,
+        "invitation.expired",
+        {"invitation_id": invitation.id, "expired_at": invitation.expires_at.isoformat()},
+    )
+    return True
+
+
+def expire_due_invitations(session: Session, limit: int = 500) -> int:
+    """The periodic sweep: links that expired unused are marked (and announced) even if nobody opens them."""
+    due = session.scalars(
+        select(Invitation)
+        .where(Invitation.status == InvitationStatus.SENT, Invitation.expires_at <= utcnow())
+        .order_by(Invitation.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for invitation in due:
+        expire_if_due(session, invitation)
+    session.flush()
+    return len(due)
 
 
 def ensure_can_start(invitation: Invitation) -> None:

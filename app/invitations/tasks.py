@@ -27,3 +27,11 @@ def send_due_reminders() -> None:
         )
     if sent:
         log.info("sent %d invitation reminder(s)", sent)
+
+
+@dramatiq.actor(queue_name="periodic", max_retries=0)
+def expire_invitations() -> None:
+    with job_session() as session:
+        expired = service.expire_due_invitations(session)
+    if expired:
+        log.info("marked %d invitation(s) expired", expired)

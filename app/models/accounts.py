@@ -101,3 +101,5 @@ class ApiKey(OrgOwned, CreatedMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    organization: Mapped[Organization] = relationship()

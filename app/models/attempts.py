@@ -34,6 +34,9 @@ class Attempt(IdMixin, Base):
     auto_score: Mapped[float | None]
     max_score: Mapped[float | None]
     needs_manual_review: Mapped[bool] = mapped_column(default=False)
+    # Set once every automatic score is in (code graded after closing included): `result.scored` is
+    # announced exactly when this goes from empty to set.
+    scored_at: Mapped[datetime | None]
 
     invitation: Mapped[Invitation] = relationship(back_populates="attempt")
     answers: Mapped[list[Answer]] = relationship(back_populates="attempt", cascade="all, delete-orphan")

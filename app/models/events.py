@@ -30,6 +30,9 @@ class WebhookEndpoint(OrgOwned, CreatedMixin, Base):
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(300), default="")
     secret: Mapped[str] = mapped_column(String(200))
+    # After a rotation the old secret signs too, until it lapses, so receivers can switch without a gap.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None]
     event_types: Mapped[list[Any]]
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str] = mapped_column(String(300), default="")
@@ -61,6 +64,47 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
 
     endpoint: Mapped[WebhookEndpoint] = relationship()
     event: Mapped[Event] = relationship()
+    attempts: Mapped[list[WebhookAttempt]] = relationship(
+        back_populates="delivery", order_by="WebhookAttempt.id", cascade="all, delete-orphan"
+    )
+
+
+class WebhookAttempt(IdMixin, Base):
+    """One HTTP request of a delivery: what came back and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int]
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempts")
+
+
+class PartnerCallback(OrgOwned, CreatedMixin, Base):
+    """An ATS partner's "tell me when it is done" URL for one invitation (Greenhouse sends one with each
+    test). Called with an empty PATCH when the candidate completes, retried like a webhook delivery."""
+
+    __tablename__ = "partner_callbacks"
+
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), unique=True)
+    partner: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING, index=True
+    )
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    # Empty until the candidate's result is in: nothing is called before.
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None]
 
 
 class AuditEntry(OrgOwned, Base):

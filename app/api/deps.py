@@ -1,0 +1,118 @@
+"""Who is calling the API, and whether they may: the key (Bearer, or Basic with the key as user name),
+its per-key rate limit, and the scope an endpoint needs."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from app.accounts.principal import ApiPrincipal
+from app.api.service import authenticate_key
+from app.config import Settings
+from app.deps import SessionDep, client_ip
+from app.errors import RateLimited, Unauthenticated
+
+POLICY_NAME = "per-key"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assay", Basic realm="assay"'}
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer ak_live_…`")
+basic = HTTPBasic(
+    auto_error=False, description="The API key as the user name and an empty password (as ATS partners send)."
+)
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> dict[str, str]:
+        """The IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers)."""
+        return {
+            "RateLimit-Policy": f'"{POLICY_NAME}";q={self.limit};w=60',
+            "RateLimit": f'"{POLICY_NAME}";r={self.remaining};t={self.reset_seconds}',
+        }
+
+
+class ApiRateLimiter:
+    """A moving one-minute window per key: in memory on one machine, in Redis when the broker is Redis, so
+    every replica counts against the same window."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.broker_url or "memory://"))
+        self._item = RateLimitItemPerMinute(settings.api_rate_limit_per_minute)
+
+    def hit(self, key_id: int) -> tuple[bool, Quota]:
+        identity = f"api-key-{key_id}"
+        allowed = self._limiter.hit(self._item, identity)
+        reset_at, remaining = self._limiter.get_window_stats(self._item, identity)
+        reset = max(1, math.ceil(reset_at - time.time()))
+        return allowed, Quota(self._item.amount, remaining, reset)
+
+
+def presented_key(
+    bearer_credentials: HTTPAuthorizationCredentials | None, basic_credentials: HTTPBasicCredentials | None
+) -> str:
+    if bearer_credentials is not None:
+        return bearer_credentials.credentials.strip()
+    if basic_credentials is not None:
+        return basic_credentials.username.strip()
+    raise Unauthenticated(
+        "Send your API key as `Authorization: Bearer <key>` (or HTTP Basic with the key as the user name).",
+        headers=CHALLENGE,
+    )
+
+
+def api_principal(
+    security_scopes: SecurityScopes,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> ApiPrincipal:
+    key = presented_key(bearer_credentials, basic_credentials)
+    try:
+        principal = authenticate_key(session, key, ip=client_ip(request))
+    except Unauthenticated as refused:
+        refused.headers.update(CHALLENGE)
+        raise
+    limiter: ApiRateLimiter = request.app.state.api_rate_limiter
+    allowed, quota = limiter.hit(principal.api_key.id)
+    if not allowed:
+        raise RateLimited(
+            f"This API key made more than {quota.limit} requests in a minute. "
+            f"Retry after {quota.reset_seconds} s.",
+            retry_after=quota.reset_seconds,
+            headers=quota.headers(),
+        )
+    response.headers.update(quota.headers())
+    for scope in security_scopes.scopes:
+        principal.require_scope(scope)
+    return principal
+
+
+# Each endpoint names the scope it needs; a key without it gets 403.
+AssessmentsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:read"])]
+AssessmentsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:write"])]
+CandidatesRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["candidates:read"])]
+CandidatesWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["candidates:write"])]
+InvitationsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["invitations:read"])]
+InvitationsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["invitations:write"])]
+ResultsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["results:read"])]
+WebhooksManage = Annotated[ApiPrincipal, Security(api_principal, scopes=["webhooks:manage"])]

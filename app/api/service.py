@@ -1,0 +1,137 @@
+"""API keys: made once and shown once, stored as a SHA-256 digest with a prefix to find them and the last
+four characters to recognise them, limited by scopes, revocable, with their last use recorded.
+
+A key reads `ak_live_<32 random base62 characters><6 base62 checksum characters>`. The checksum (CRC32 of
+the rest, as GitHub's tokens do) lets a typo or a truncated paste be refused without a database lookup, and
+lets secret scanners recognise a real key.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import zlib
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.principal import ApiPrincipal
+from app.errors import FieldError, NotFound, Unauthenticated, ValidationFailed
+from app.models import ApiKey, Organization, User, utcnow
+from app.security import digests_match, token_digest
+
+KEY_PREFIX = "ak_live_"
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+RANDOM_CHARS = 32  # 32 * log2(62) ≈ 190 bits
+CHECKSUM_CHARS = 6
+LOOKUP_CHARS = 8  # of the random part, stored in the clear with the prefix to find the row
+
+SCOPES: dict[str, str] = {
+    "assessments:read": "List and read assessments.",
+    "assessments:write": "Create draft assessments and change their settings.",
+    "candidates:read": "List and read candidates.",
+    "candidates:write": "Create candidates and change their names.",
+    "invitations:read": "List and read invitations.",
+    "invitations:write": "Invite candidates, cancel and resend invitations.",
+    "results:read": "Read candidates' results.",
+    "webhooks:manage": "Manage webhook endpoints and read events and deliveries.",
+}
+MAX_NAME_LENGTH = 200
+# Writing last use on every request would turn reads into writes; once a minute is precise enough.
+LAST_USE_PRECISION = timedelta(minutes=1)
+
+
+def _base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        chars.append(BASE62[digit])
+    return "".join(reversed(chars))
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), CHECKSUM_CHARS)
+
+
+def _well_formed(key: str) -> bool:
+    if not key.startswith(KEY_PREFIX) or len(key) != len(KEY_PREFIX) + RANDOM_CHARS + CHECKSUM_CHARS:
+        return False
+    body, checksum = key[:-CHECKSUM_CHARS], key[-CHECKSUM_CHARS:]
+    return all(c in BASE62 for c in key[len(KEY_PREFIX) :]) and digests_match(checksum, _checksum(body))
+
+
+def _lookup_prefix(key: str) -> str:
+    return key[: len(KEY_PREFIX) + LOOKUP_CHARS]
+
+
+def parse_scopes(raw: list[str] | str) -> list[str]:
+    """Known scopes, deduplicated, in a stable order; anything else is refused by name."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    chosen = {s.strip() for s in items if s.strip()}
+    unknown = sorted(chosen - SCOPES.keys())
+    if unknown or not chosen:
+        message = f"unknown scope(s): {', '.join(unknown)}" if unknown else "choose at least one scope"
+        raise ValidationFailed(
+            f"{message}. Known scopes: {', '.join(SCOPES)}.", errors=[FieldError("scopes", message)]
+        )
+    return [s for s in SCOPES if s in chosen]
+
+
+def create_api_key(
+    session: Session, org: Organization, *, name: str, scopes: list[str] | str, created_by: User | None
+) -> tuple[ApiKey, str]:
+    """The new row and the key itself, which exists nowhere else once returned: show it once."""
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed(
+            "The key's name is too long.",
+            errors=[FieldError("name", f"at most {MAX_NAME_LENGTH} characters")],
+        )
+    body = KEY_PREFIX + "".join(secrets.choice(BASE62) for _ in range(RANDOM_CHARS))
+    key = body + _checksum(body)
+    row = ApiKey(
+        organization_id=org.id,
+        name=name,
+        prefix=_lookup_prefix(key),
+        last_four=key[-4:],
+        key_hash=token_digest(key),
+        scopes=parse_scopes(scopes),
+        created_by_id=created_by.id if created_by else None,
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def authenticate_key(session: Session, key: str, *, ip: str = "") -> ApiPrincipal:
+    """The caller a key stands for. Every failure reads the same, so a probe learns nothing."""
+    refused = Unauthenticated("The API key is missing, malformed, revoked or unknown.")
+    if not _well_formed(key):
+        raise refused
+    row = session.scalar(
+        select(ApiKey).where(ApiKey.prefix == _lookup_prefix(key)).options(selectinload(ApiKey.organization))
+    )
+    if row is None or row.revoked_at is not None or not digests_match(row.key_hash, token_digest(key)):
+        raise refused
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USE_PRECISION:
+        row.last_used_at = now
+    return ApiPrincipal(api_key=row, organization=row.organization, scopes=frozenset(row.scopes), ip=ip)
+
+
+def list_api_keys(session: Session, org: Organization) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.created_at.desc())
+        )
+    )
+
+
+def revoke_api_key(session: Session, org: Organization, key_id: int) -> ApiKey:
+    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organization_id == org.id))
+    if row is None:
+        raise NotFound("api key not found")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row

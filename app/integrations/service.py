@@ -1,0 +1,197 @@
+"""Greenhouse's Assessment Partner flow, partner side: Greenhouse lists our tests, sends one to a
+candidate, polls its status, and reports errors; we call back (an empty PATCH to the URL it gave) when the
+candidate's result is in, so it fetches the status at once instead of at its next hourly poll."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.accounts.principal import ApiPrincipal
+from app.audit.service import record
+from app.config import Settings
+from app.errors import NotFound
+from app.invitations.service import create_invitation, email_invitation
+from app.models import (
+    Assessment,
+    AssessmentStatus,
+    Attempt,
+    DeliveryStatus,
+    Invitation,
+    InvitationStatus,
+    PartnerCallback,
+    utcnow,
+)
+from app.webhooks.outbound import Outcome
+from app.webhooks.service import settle_outgoing
+
+log = logging.getLogger("assay.integrations")
+GREENHOUSE = "greenhouse"
+MAX_ERROR_DETAIL_CHARS = 4000
+
+
+def list_tests(session: Session, principal: ApiPrincipal) -> list[Assessment]:
+    return list(
+        session.scalars(
+            select(Assessment)
+            .where(
+                Assessment.organization_id == principal.organization.id,
+                Assessment.status == AssessmentStatus.PUBLISHED,
+            )
+            .order_by(Assessment.title, Assessment.id)
+        )
+    )
+
+
+def _numeric_id(raw: str | int, what: str) -> int:
+    text = str(raw).strip()
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound(f"{what} not found")
+    return int(text)
+
+
+def callback_host_allowed(url: str, settings: Settings) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return any(fnmatch.fnmatch(host, pattern) for pattern in settings.greenhouse_callback_hosts)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    email: str
+    first_name: str
+    last_name: str
+    preferred_name: str | None = None
+    greenhouse_profile_url: str | None = None
+
+
+def send_test(
+    session: Session,
+    principal: ApiPrincipal,
+    *,
+    partner_test_id: str | int,
+    candidate: Candidate,
+    callback_url: str | None,
+    settings: Settings,
+) -> Invitation:
+    """Invite the candidate by email to the published assessment; the invitation's id is the partner
+    interview id. The callback URL is kept only when its host is allow-listed."""
+    assessment = session.scalar(
+        select(Assessment).where(
+            Assessment.id == _numeric_id(partner_test_id, "test"),
+            Assessment.organization_id == principal.organization.id,
+            Assessment.status == AssessmentStatus.PUBLISHED,
+        )
+    )
+    if assessment is None:
+        raise NotFound("test not found: list_tests names the tests you can send")
+    issued = create_invitation(
+        session,
+        principal.organization,
+        assessment,
+        email=candidate.email,
+        first_name=candidate.preferred_name or candidate.first_name,
+        last_name=candidate.last_name,
+        ttl=timedelta(days=settings.invitation_ttl_days),
+        secret_key=settings.secret_key.get_secret_value(),
+        external_ref=(candidate.greenhouse_profile_url or "")[:200] or None,
+    )
+    invitation = issued.invitation
+    email_invitation(session, invitation, issued.link(settings.base_url))
+    if callback_url and callback_host_allowed(callback_url, settings):
+        session.add(
+            PartnerCallback(
+                organization_id=principal.organization.id,
+                invitation_id=invitation.id,
+                partner=GREENHOUSE,
+                url=callback_url,
+            )
+        )
+    elif callback_url:
+        log.warning("Greenhouse callback to a host not allow-listed was not kept: %s", callback_url)
+    record(session, principal, "greenhouse.test_sent", invitation, email=invitation.candidate.email)
+    session.flush()
+    return invitation
+
+
+@dataclass(frozen=True)
+class TestStatus:
+    partner_status: str
+    partner_profile_url: str | None = None
+    partner_score: float | None = None
+    metadata: dict[str, str] | None = None
+
+
+def test_status(
+    session: Session, principal: ApiPrincipal, interview_id: str | int, base_url: str
+) -> TestStatus:
+    invitation = session.scalar(
+        select(Invitation)
+        .where(
+            Invitation.id == _numeric_id(interview_id, "interview"),
+            Invitation.organization_id == principal.organization.id,
+        )
+        .options(selectinload(Invitation.attempt), selectinload(Invitation.assessment))
+    )
+    if invitation is None:
+        raise NotFound("interview not found")
+    attempt = invitation.attempt
+    if (
+        invitation.current_status != InvitationStatus.COMPLETED
+        or attempt is None
+        or attempt.scored_at is None
+    ):
+        return TestStatus(partner_status=invitation.current_status.value)
+    return TestStatus(
+        partner_status="complete",
+        partner_profile_url=f"{base_url}/invitations/{invitation.id}",
+        partner_score=_percent(attempt),
+        metadata=_metadata(invitation, attempt),
+    )
+
+
+def _percent(attempt: Attempt) -> float:
+    if not attempt.max_score:
+        return 0.0
+    return round(100 * (attempt.auto_score or 0.0) / attempt.max_score, 1)
+
+
+def _metadata(invitation: Invitation, attempt: Attempt) -> dict[str, str]:
+    """Flat strings, as Greenhouse shows them beside the score."""
+    return {
+        "Assessment": f"{invitation.assessment.title} (v{invitation.assessment.version})",
+        "Score": f"{attempt.auto_score or 0:g} / {attempt.max_score or 0:g}",
+        "Needs manual review": "yes" if attempt.needs_manual_review else "no",
+        "Completed at": attempt.closed_at.isoformat(timespec="seconds") if attempt.closed_at else "",
+    }
+
+
+def record_response_error(session: Session, principal: ApiPrincipal, body: dict[str, Any]) -> None:
+    """Greenhouse tells us it could not use one of our answers: kept in the log and the audit trail."""
+    detail = str(body)[:MAX_ERROR_DETAIL_CHARS]
+    log.warning("Greenhouse reported an error for organization %s: %s", principal.organization.id, detail)
+    record(session, principal, "greenhouse.response_error", None, report=detail)
+
+
+def schedule_callbacks(session: Session, invitation_id: int) -> list[int]:
+    """The invitation's result is in: its partner callbacks become due now."""
+    callbacks = session.scalars(
+        select(PartnerCallback).where(
+            PartnerCallback.invitation_id == invitation_id, PartnerCallback.status == DeliveryStatus.PENDING
+        )
+    ).all()
+    for callback in callbacks:
+        callback.next_attempt_at = utcnow()
+    session.flush()
+    return [c.id for c in callbacks]
+
+
+def settle_callback(callback: PartnerCallback, outcome: Outcome) -> None:
+    if settle_outgoing(callback, outcome, utcnow()):
+        log.error("Greenhouse callback %s failed for good: %s", callback.id, callback.last_error)

@@ -1,0 +1,364 @@
+"""Webhook endpoints and the delivery of events to them, signed per Standard Webhooks.
+
+Every event row gets one delivery row per subscribed endpoint in the event's own transaction; a job sends
+it after commit. A delivery is tried at once, then again on `RETRY_SCHEDULE` (about three days in all,
+with jitter, later if the receiver sends `Retry-After`). 2xx is success; 410 Gone disables the endpoint;
+an endpoint with no success for `DISABLE_AFTER` is disabled and its organization's owners are emailed.
+Each request is logged; any delivery can be sent again with the same `webhook-id`, so receivers that
+deduplicate by it see it once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app.config import Settings
+from app.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.models import (
+    DeliveryStatus,
+    Event,
+    Membership,
+    Organization,
+    PartnerCallback,
+    Role,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
+from app.tenancy import get_owned
+from app.webhooks.outbound import Outcome, check_url
+
+EVENT_TYPES: dict[str, str] = {
+    "invitation.created": "A candidate was invited (by a person, the API or an ATS).",
+    "invitation.started": "The candidate opened the link and started the assessment.",
+    "invitation.completed": "The candidate finished, or their time ran out.",
+    "invitation.expired": "The link expired before the candidate started.",
+    "invitation.cancelled": "A recruiter withdrew the invitation.",
+    "result.scored": "Every automatic score of a completed attempt is in (code included).",
+    "result.updated": "A recruiter scored or re-scored a written answer.",
+    "assessment.published": "A draft was published and can be sent to candidates.",
+    "assessment.archived": "An assessment was archived (or replaced by a newer version).",
+}
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
+ROTATION_OVERLAP = timedelta(hours=24)
+# After the first try; the sum is about three days.
+RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000))
+JITTER = 0.2
+MAX_RETRY_AFTER = timedelta(hours=24)
+DISABLE_AFTER = timedelta(days=3)
+DELIVERY_LEASE = timedelta(minutes=2)
+MAX_DESCRIPTION = 300
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, the key being the secret's base64 part."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The current secret, and during a rotation's overlap the previous one too."""
+    found = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+    ):
+        found.append(endpoint.previous_secret)
+    return found
+
+
+def event_body(event: Event) -> bytes:
+    """The thin payload: what happened, when, and the ids to fetch the details with."""
+    return json.dumps(
+        {"type": event.type, "timestamp": event.created_at.isoformat(), "data": event.payload},
+        separators=(",", ":"),
+    ).encode()
+
+
+def signed_headers(endpoint: WebhookEndpoint, event: Event, body: bytes, now: datetime) -> dict[str, str]:
+    timestamp = int(now.timestamp())
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": event.public_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            signature(secret, event.public_id, timestamp, body) for secret in signing_secrets(endpoint, now)
+        ),
+    }
+
+
+def _event_types(requested: list[str] | None) -> list[str]:
+    """Empty means every event type."""
+    chosen = list(dict.fromkeys(requested or []))
+    unknown = [t for t in chosen if t not in EVENT_TYPES]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown event types: {', '.join(unknown)}.",
+            errors=[FieldError("event_types", f"choose from: {', '.join(EVENT_TYPES)}")],
+        )
+    return chosen
+
+
+def _description(text: str) -> str:
+    if len(text) > MAX_DESCRIPTION:
+        raise ValidationFailed(
+            "The description is too long.",
+            errors=[FieldError("description", f"at most {MAX_DESCRIPTION} characters")],
+        )
+    return text.strip()
+
+
+def create_endpoint(
+    session: Session,
+    org: Organization,
+    *,
+    url: str,
+    settings: Settings,
+    description: str = "",
+    event_types: list[str] | None = None,
+) -> WebhookEndpoint:
+    check_url(url, settings)
+    endpoint = WebhookEndpoint(
+        organization_id=org.id,
+        url=url,
+        description=_description(description),
+        secret=new_secret(),
+        event_types=_event_types(event_types),
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def get_endpoint(session: Session, org: Organization, endpoint_id: int) -> WebhookEndpoint:
+    return get_owned(session, WebhookEndpoint, org, endpoint_id)
+
+
+def update_endpoint(
+    session: Session,
+    endpoint: WebhookEndpoint,
+    *,
+    settings: Settings,
+    url: str | None = None,
+    description: str | None = None,
+    event_types: list[str] | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    if url is not None:
+        check_url(url, settings)
+        endpoint.url = url
+    if description is not None:
+        endpoint.description = _description(description)
+    if event_types is not None:
+        endpoint.event_types = _event_types(event_types)
+    if enabled is not None and enabled != endpoint.enabled:
+        endpoint.enabled = enabled
+        endpoint.disabled_reason = "" if enabled else "disabled through the API"
+    session.flush()
+    return endpoint
+
+
+def rotate_secret(session: Session, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret signs from now on; the old one also signs for `ROTATION_OVERLAP`."""
+    endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
+    endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    session.flush()
+    return endpoint
+
+
+def fan_out(session: Session, event: Event) -> list[WebhookDelivery]:
+    """A delivery for each enabled endpoint of the event's organization that subscribes to its type."""
+    endpoints = session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.organization_id == event.organization_id, WebhookEndpoint.enabled.is_(True)
+        )
+    ).all()
+    deliveries = [
+        WebhookDelivery(endpoint=endpoint, event=event, next_attempt_at=utcnow())
+        for endpoint in endpoints
+        if not endpoint.event_types or event.type in endpoint.event_types
+    ]
+    session.add_all(deliveries)
+    session.flush()
+    return deliveries
+
+
+# Rows sent over HTTP with retries: webhook deliveries and partner callbacks share these columns.
+Outgoing = WebhookDelivery | PartnerCallback
+
+
+def claim_due(
+    session: Session, model: type[Outgoing], row_id: int, lease: timedelta = DELIVERY_LEASE
+) -> bool:
+    """Take the row's lease if it is pending, due, and nobody holds it: one worker sends it at a time."""
+    now = utcnow()
+    taken = session.execute(
+        update(model)
+        .where(model.id == row_id, *_due(model, now))
+        .values(lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _due(model: type[Outgoing], now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (
+        model.status == DeliveryStatus.PENDING,
+        model.next_attempt_at <= now,
+        or_(model.lease_until.is_(None), model.lease_until < now),
+    )
+
+
+def due_ids(session: Session, model: type[Outgoing], limit: int = 500) -> list[int]:
+    """Pending rows whose time has come (a retry, or a first message that was lost) that no worker holds."""
+    return list(
+        session.scalars(select(model.id).where(*_due(model, utcnow())).order_by(model.id).limit(limit))
+    )
+
+
+def claim_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
+    if not claim_due(session, WebhookDelivery, delivery_id):
+        return None
+    return session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .options(selectinload(WebhookDelivery.endpoint), selectinload(WebhookDelivery.event))
+        .execution_options(populate_existing=True)
+    )
+
+
+def settle_outgoing(row: Outgoing, outcome: Outcome, now: datetime) -> bool:
+    """Count the try and schedule what comes next; True when the row failed for good."""
+    row.attempt_count += 1
+    row.lease_until = None
+    row.last_status_code = outcome.status_code
+    row.last_error = outcome.error or ("" if outcome.succeeded else f"HTTP {outcome.status_code}")
+    if outcome.succeeded:
+        row.status, row.delivered_at, row.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
+        return False
+    delay = None if outcome.status_code == 410 else next_retry(row.attempt_count, outcome.retry_after)
+    if delay is not None:
+        row.next_attempt_at = now + delay
+        return False
+    row.status, row.next_attempt_at = DeliveryStatus.FAILED, None
+    return True
+
+
+def next_retry(attempt_count: int, retry_after: float | None) -> timedelta | None:
+    """When to try again after `attempt_count` failed tries, or None when the schedule is used up."""
+    if attempt_count > len(RETRY_SCHEDULE):
+        return None
+    base = RETRY_SCHEDULE[attempt_count - 1]
+    delay = base * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading load, not security
+    if retry_after is not None:
+        delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+    return delay
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What recording an attempt changed, for the caller to act on (emails go out from there)."""
+
+    endpoint_disabled: bool = False
+
+
+def record_attempt(session: Session, delivery: WebhookDelivery, outcome: Outcome) -> Settled:
+    now = utcnow()
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            at=now,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            response_excerpt=outcome.excerpt,
+            error=outcome.error,
+        )
+    )
+    if not settle_outgoing(delivery, outcome, now):
+        return Settled()
+    endpoint = delivery.endpoint
+    if outcome.status_code == 410:
+        return Settled(endpoint_disabled=_disable(endpoint, "the receiver answered 410 Gone"))
+    if not _succeeded_since(session, endpoint, now - DISABLE_AFTER):
+        reason = f"no successful delivery for {DISABLE_AFTER.days} days"
+        return Settled(endpoint_disabled=_disable(endpoint, reason))
+    return Settled()
+
+
+def _succeeded_since(session: Session, endpoint: WebhookEndpoint, since: datetime) -> bool:
+    return (
+        session.scalar(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.delivered_at >= since)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _disable(endpoint: WebhookEndpoint, reason: str) -> bool:
+    if not endpoint.enabled:
+        return False
+    endpoint.enabled, endpoint.disabled_reason = False, reason
+    return True
+
+
+def give_up_on_disabled(delivery: WebhookDelivery) -> None:
+    delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.FAILED, None, None
+    delivery.last_error = f"endpoint disabled: {delivery.endpoint.disabled_reason}"
+
+
+def owner_addresses(session: Session, org_id: int) -> list[str]:
+    return [
+        m.user.email
+        for m in session.scalars(
+            select(Membership)
+            .where(Membership.organization_id == org_id, Membership.role == Role.OWNER)
+            .options(selectinload(Membership.user))
+        )
+        if m.user.is_active
+    ]
+
+
+def list_deliveries_stmt(endpoint: WebhookEndpoint) -> Select[WebhookDelivery]:
+    return (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id)
+        .options(selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.attempts))
+    )
+
+
+def get_delivery(session: Session, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery:
+    delivery = session.scalar(list_deliveries_stmt(endpoint).where(WebhookDelivery.id == delivery_id))
+    if delivery is None:
+        raise NotFound("delivery not found")
+    return delivery
+
+
+def redeliver(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same event again (same `webhook-id`) as soon as possible, with a fresh retry schedule."""
+    if not delivery.endpoint.enabled:
+        raise Conflict("This endpoint is disabled; enable it before redelivering.")
+    if delivery.status == DeliveryStatus.PENDING and delivery.lease_until and delivery.lease_until > utcnow():
+        raise Conflict("This delivery is being sent right now.")
+    delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.PENDING, utcnow(), None
+    delivery.attempt_count = 0
+    session.flush()
+    return delivery
