@@ -15,6 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.deps import ApiRateLimiter
+from app.api.idempotency import IdempotencyMiddleware
+from app.api.router import docs_router as api_docs_router
+from app.api.router import partner_router
+from app.api.router import router as api_router
 from app.attempts.router import MAX_BODY_BYTES as CANDIDATE_MAX_BODY_BYTES
 from app.attempts.router import router as attempts_router
 from app.body_limit import BodyLimitMiddleware
@@ -32,9 +37,9 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def _is_api(request: Request) -> bool:
-    """The REST API and the candidate page's JSON endpoints (/i/{token}/api/…)."""
+    """The REST API, the partner integrations and the candidate page's JSON endpoints (/i/{token}/api/…)."""
     path = request.url.path
-    return path.startswith("/api/") or (path.startswith("/i/") and "/api/" in path)
+    return path.startswith(("/api/", "/integrations/")) or (path.startswith("/i/") and "/api/" in path)
 
 
 def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldError]) -> Response:
@@ -127,17 +132,24 @@ def create_app(
         title="Assay",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        # The API's own document and docs page are at /api/v1/openapi.json and /api/v1/docs.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
+    app.state.api_rate_limiter = ApiRateLimiter(settings)
     if session_factory is not None:
         app.state.session_factory = session_factory
     _install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.environment == "production")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(web_router)
     app.include_router(attempts_router)
+    app.include_router(api_router)
+    app.include_router(partner_router)
+    app.include_router(api_docs_router)
     return app

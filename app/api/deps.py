@@ -116,3 +116,4 @@ InvitationsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["invit
 InvitationsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["invitations:write"])]
 ResultsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["results:read"])]
 WebhooksManage = Annotated[ApiPrincipal, Security(api_principal, scopes=["webhooks:manage"])]
+AnyKey = Annotated[ApiPrincipal, Security(api_principal)]

@@ -44,13 +44,17 @@ class IssuedInvitation:
         return _link(base_url, self.token)
 
 
+def find_candidate(session: Session, org: Organization, email: str) -> Candidate | None:
+    return session.scalar(
+        select(Candidate).where(Candidate.organization_id == org.id, Candidate.email == email.strip().lower())
+    )
+
+
 def get_or_create_candidate(
     session: Session, org: Organization, *, email: str, first_name: str = "", last_name: str = ""
 ) -> Candidate:
     email = valid_address(email, "The candidate's email is not valid.")
-    candidate = session.scalar(
-        select(Candidate).where(Candidate.organization_id == org.id, Candidate.email == email)
-    )
+    candidate = find_candidate(session, org, email)
     if candidate is None:
         candidate = Candidate(organization_id=org.id, email=email)
         session.add(candidate)

@@ -1,0 +1,81 @@
+"""/api/v1/assessments: list and read; create drafts and change their settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.api.deps import AssessmentsRead, AssessmentsWrite
+from app.api.schemas import Page, fetch_page
+from app.assessments import service
+from app.assessments.schemas import AssessmentCreate, AssessmentOut, AssessmentQuery, AssessmentUpdate
+from app.audit.service import record
+from app.deps import SessionDep
+from app.models import Assessment
+
+router = APIRouter(prefix="/assessments", tags=["Assessments"])
+
+
+@router.get("", summary="List assessments")
+def list_assessments(
+    session: SessionDep, principal: AssessmentsRead, query: Annotated[AssessmentQuery, Query()]
+) -> Page[AssessmentOut]:
+    stmt = (
+        select(Assessment)
+        .where(Assessment.organization_id == principal.organization.id)
+        .options(selectinload(Assessment.items))
+    )
+    if query.status is not None:
+        stmt = stmt.where(Assessment.status == query.status)
+    rows, has_more = fetch_page(session, stmt, Assessment.id, query)
+    return Page(data=[AssessmentOut.of(a) for a in rows], has_more=has_more)
+
+
+@router.get("/{assessment_id}", summary="Read an assessment")
+def get_assessment(session: SessionDep, principal: AssessmentsRead, assessment_id: int) -> AssessmentOut:
+    return AssessmentOut.of(service.get_assessment(session, principal.organization, assessment_id))
+
+
+@router.post("", status_code=201, summary="Create a draft assessment")
+def create_assessment(
+    session: SessionDep, principal: AssessmentsWrite, body: AssessmentCreate
+) -> AssessmentOut:
+    assessment = service.create_assessment(
+        session,
+        principal.organization,
+        title=body.title,
+        duration_minutes=body.duration_minutes,
+        question_version_ids=body.question_version_ids,
+        description=body.description,
+        role=body.role,
+    )
+    if body.pass_mark_pct is not None:
+        assessment.pass_mark_pct = body.pass_mark_pct
+    record(session, principal, "assessment.created", assessment, title=assessment.title)
+    return AssessmentOut.of(assessment)
+
+
+@router.patch("/{assessment_id}", summary="Change a draft's settings")
+def update_assessment(
+    session: SessionDep, principal: AssessmentsWrite, assessment_id: int, body: AssessmentUpdate
+) -> AssessmentOut:
+    assessment = service.get_assessment(session, principal.organization, assessment_id)
+    current = service.AssessmentSettings(
+        title=assessment.title,
+        duration_minutes=assessment.duration_minutes,
+        description=assessment.description,
+        role=assessment.role,
+        pass_mark_pct=assessment.pass_mark_pct,
+        show_score_to_candidate=assessment.show_score_to_candidate,
+        shuffle_items=assessment.shuffle_items,
+        shuffle_options=assessment.shuffle_options,
+    )
+    # A field sent as null clears it (the pass mark); a field left out keeps its value.
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    service.update_settings(session, assessment, dataclasses.replace(current, **changes))
+    record(session, principal, "assessment.settings_changed", assessment, fields=sorted(changes))
+    return AssessmentOut.of(assessment)

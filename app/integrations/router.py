@@ -1,0 +1,67 @@
+"""/integrations/greenhouse/*: the Assessment Partner endpoints Greenhouse calls, with the organization's
+API key as the Basic-auth user name."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import AnyKey, AssessmentsRead, InvitationsWrite, ResultsRead
+from app.deps import SessionDep, SettingsDep
+from app.integrations import service
+from app.integrations.schemas import ResponseErrorIn, SendTestIn, SendTestOut, TestOut, TestStatusOut
+
+router = APIRouter(prefix="/integrations/greenhouse", tags=["Greenhouse"])
+
+
+@router.get("/list_tests", summary="The published assessments Greenhouse may send")
+def list_tests(session: SessionDep, principal: AssessmentsRead) -> list[TestOut]:
+    return [
+        TestOut(partner_test_id=str(a.id), partner_test_name=f"{a.title} (v{a.version})")
+        for a in service.list_tests(session, principal)
+    ]
+
+
+@router.post("/send_test", summary="Invite a Greenhouse candidate")
+def send_test(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: SendTestIn
+) -> SendTestOut:
+    candidate = body.candidate
+    invitation = service.send_test(
+        session,
+        principal,
+        partner_test_id=body.partner_test_id,
+        candidate=service.Candidate(
+            email=candidate.email,
+            first_name=candidate.first_name or "",
+            last_name=candidate.last_name or "",
+            preferred_name=candidate.preferred_name,
+            greenhouse_profile_url=candidate.greenhouse_profile_url,
+        ),
+        callback_url=body.url,
+        settings=settings,
+    )
+    return SendTestOut(partner_interview_id=str(invitation.id))
+
+
+@router.get("/test_status", summary="Where a candidate is, and the result once complete")
+def test_status(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ResultsRead,
+    partner_interview_id: Annotated[str, Query(max_length=40)],
+) -> TestStatusOut:
+    found = service.test_status(session, principal, partner_interview_id, settings.base_url)
+    return TestStatusOut(
+        partner_status=found.partner_status,
+        partner_profile_url=found.partner_profile_url,
+        partner_score=found.partner_score,
+        metadata=found.metadata,
+    )
+
+
+@router.post("/response_error", summary="Greenhouse reports a problem with one of our answers")
+def response_error(session: SessionDep, principal: AnyKey, body: ResponseErrorIn) -> dict[str, str]:
+    service.record_response_error(session, principal, body.model_dump(mode="json"))
+    return {}

@@ -1,0 +1,177 @@
+"""/api/v1/candidates and /api/v1/invitations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import and_, not_, select
+from sqlalchemy.orm import selectinload
+
+from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
+from app.api.schemas import Page, fetch_page
+from app.assessments.service import get_assessment
+from app.audit.service import record
+from app.config import Settings
+from app.deps import SessionDep, SettingsDep
+from app.invitations import service
+from app.invitations.schemas import (
+    CandidateIn,
+    CandidateOut,
+    CandidateQuery,
+    CandidateUpdate,
+    InvitationCreate,
+    InvitationOut,
+    InvitationQuery,
+)
+from app.models import Candidate, Invitation, InvitationStatus, utcnow
+from app.tenancy import get_owned
+
+candidates_router = APIRouter(prefix="/candidates", tags=["Candidates"])
+invitations_router = APIRouter(prefix="/invitations", tags=["Invitations"])
+
+
+@candidates_router.get("", summary="List candidates")
+def list_candidates(
+    session: SessionDep, principal: CandidatesRead, query: Annotated[CandidateQuery, Query()]
+) -> Page[CandidateOut]:
+    stmt = select(Candidate).where(Candidate.organization_id == principal.organization.id)
+    if query.email:
+        stmt = stmt.where(Candidate.email == query.email.strip().lower())
+    rows, has_more = fetch_page(session, stmt, Candidate.id, query)
+    return Page(data=[CandidateOut.of(c) for c in rows], has_more=has_more)
+
+
+@candidates_router.get("/{candidate_id}", summary="Read a candidate")
+def get_candidate(session: SessionDep, principal: CandidatesRead, candidate_id: int) -> CandidateOut:
+    return CandidateOut.of(get_owned(session, Candidate, principal.organization, candidate_id))
+
+
+@candidates_router.post(
+    "",
+    status_code=201,
+    summary="Create a candidate",
+    responses={200: {"description": "A candidate with this email already existed; names sent are applied."}},
+)
+def create_candidate(
+    session: SessionDep, principal: CandidatesWrite, body: CandidateIn, response: Response
+) -> CandidateOut:
+    existed = service.find_candidate(session, principal.organization, body.email) is not None
+    candidate = service.get_or_create_candidate(
+        session,
+        principal.organization,
+        email=body.email,
+        first_name=body.first_name,
+        last_name=body.last_name,
+    )
+    if existed:
+        response.status_code = 200
+    else:
+        record(session, principal, "candidate.created", candidate)
+    return CandidateOut.of(candidate)
+
+
+@candidates_router.patch("/{candidate_id}", summary="Change a candidate's names")
+def update_candidate(
+    session: SessionDep, principal: CandidatesWrite, candidate_id: int, body: CandidateUpdate
+) -> CandidateOut:
+    candidate = get_owned(session, Candidate, principal.organization, candidate_id)
+    if body.first_name is not None:
+        candidate.first_name = body.first_name.strip()
+    if body.last_name is not None:
+        candidate.last_name = body.last_name.strip()
+    record(session, principal, "candidate.updated", candidate)
+    return CandidateOut.of(candidate)
+
+
+def _out(invitation: Invitation, settings: Settings) -> InvitationOut:
+    link = service.rebuild_link(invitation, settings.secret_key.get_secret_value(), settings.base_url)
+    return InvitationOut.of(invitation, link, f"{settings.base_url}/api/v1")
+
+
+@invitations_router.get("", summary="List invitations")
+def list_invitations(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: InvitationsRead,
+    query: Annotated[InvitationQuery, Query()],
+) -> Page[InvitationOut]:
+    stmt = (
+        select(Invitation)
+        .where(Invitation.organization_id == principal.organization.id)
+        .options(selectinload(Invitation.candidate), selectinload(Invitation.attempt))
+    )
+    if query.assessment_id is not None:
+        stmt = stmt.where(Invitation.assessment_id == query.assessment_id)
+    if query.candidate_id is not None:
+        stmt = stmt.where(Invitation.candidate_id == query.candidate_id)
+    if query.external_ref is not None:
+        stmt = stmt.where(Invitation.external_ref == query.external_ref)
+    if query.status is not None:
+        # An unused link past its expiry is expired even before the sweep has marked it.
+        lapsed = and_(Invitation.status == InvitationStatus.SENT, Invitation.expires_at <= utcnow())
+        if query.status == InvitationStatus.EXPIRED:
+            stmt = stmt.where((Invitation.status == InvitationStatus.EXPIRED) | lapsed)
+        else:
+            stmt = stmt.where(Invitation.status == query.status, not_(lapsed))
+    rows, has_more = fetch_page(session, stmt, Invitation.id, query)
+    return Page(data=[_out(i, settings) for i in rows], has_more=has_more)
+
+
+@invitations_router.get("/{invitation_id}", summary="Read an invitation")
+def get_invitation(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsRead, invitation_id: int
+) -> InvitationOut:
+    return _out(service.get_invitation(session, principal.organization, invitation_id), settings)
+
+
+@invitations_router.post("", status_code=201, summary="Invite a candidate")
+def create_invitation(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: InvitationCreate
+) -> InvitationOut:
+    assessment = get_assessment(session, principal.organization, body.assessment_id)
+    issued = service.create_invitation(
+        session,
+        principal.organization,
+        assessment,
+        email=body.candidate.email,
+        first_name=body.candidate.first_name,
+        last_name=body.candidate.last_name,
+        ttl=timedelta(days=settings.invitation_ttl_days),
+        secret_key=settings.secret_key.get_secret_value(),
+        extra_time_pct=body.extra_time_pct,
+        expires_at=body.expires_at,
+        external_ref=body.external_ref,
+    )
+    link = issued.link(settings.base_url)
+    if body.send_email:
+        service.email_invitation(session, issued.invitation, link)
+    record(session, principal, "invitation.created", issued.invitation, email=body.candidate.email)
+    return InvitationOut.of(issued.invitation, link, f"{settings.base_url}/api/v1")
+
+
+@invitations_router.post("/{invitation_id}/cancel", summary="Cancel an unused invitation")
+def cancel_invitation(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: int
+) -> InvitationOut:
+    invitation = service.get_invitation(session, principal.organization, invitation_id)
+    service.cancel_invitation(session, invitation)
+    record(session, principal, "invitation.cancelled", invitation)
+    return _out(invitation, settings)
+
+
+@invitations_router.post("/{invitation_id}/resend", summary="Email the link again, with a later expiry")
+def resend_invitation(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: int
+) -> InvitationOut:
+    invitation = service.get_invitation(session, principal.organization, invitation_id)
+    service.resend_invitation(
+        session,
+        invitation,
+        ttl=timedelta(days=settings.invitation_ttl_days),
+        secret_key=settings.secret_key.get_secret_value(),
+        base_url=settings.base_url,
+    )
+    record(session, principal, "invitation.resent", invitation)
+    return _out(invitation, settings)

@@ -1,0 +1,105 @@
+"""The API's candidate and invitation objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.api.schemas import ListQuery, RequestBody
+from app.models import Candidate, Invitation, InvitationStatus
+
+
+class CandidateOut(BaseModel):
+    id: int
+    object: Literal["candidate"] = "candidate"
+    email: str
+    first_name: str
+    last_name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> CandidateOut:
+        return cls(
+            id=candidate.id,
+            email=candidate.email,
+            first_name=candidate.first_name,
+            last_name=candidate.last_name,
+            created_at=candidate.created_at,
+        )
+
+
+class CandidateQuery(ListQuery):
+    email: str | None = Field(default=None, max_length=320, description="Only the candidate with this email.")
+
+
+class CandidateIn(RequestBody):
+    email: str = Field(max_length=320)
+    first_name: str = Field(default="", max_length=120)
+    last_name: str = Field(default="", max_length=120)
+
+
+class CandidateUpdate(RequestBody):
+    first_name: str | None = Field(default=None, max_length=120)
+    last_name: str | None = Field(default=None, max_length=120)
+
+
+class InvitationOut(BaseModel):
+    id: int
+    object: Literal["invitation"] = "invitation"
+    assessment_id: int
+    candidate: CandidateOut
+    status: InvitationStatus = Field(description="sent, started, completed, expired or cancelled.")
+    candidate_url: str | None = Field(
+        description="The candidate's link; null once it cannot be rebuilt (the secret key changed)."
+    )
+    expires_at: datetime
+    extra_time_pct: int
+    external_ref: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    result_url: str = Field(description="GET this for the result once the status is completed.")
+
+    @classmethod
+    def of(cls, invitation: Invitation, candidate_url: str | None, api_base: str) -> InvitationOut:
+        attempt = invitation.attempt
+        return cls(
+            id=invitation.id,
+            assessment_id=invitation.assessment_id,
+            candidate=CandidateOut.of(invitation.candidate),
+            status=invitation.current_status,
+            candidate_url=candidate_url,
+            expires_at=invitation.expires_at,
+            extra_time_pct=invitation.extra_time_pct,
+            external_ref=invitation.external_ref,
+            created_at=invitation.created_at,
+            sent_at=invitation.sent_at,
+            started_at=attempt.started_at if attempt else None,
+            completed_at=attempt.closed_at if attempt else None,
+            cancelled_at=invitation.cancelled_at,
+            result_url=f"{api_base}/invitations/{invitation.id}/result",
+        )
+
+
+class InvitationQuery(ListQuery):
+    assessment_id: int | None = Field(default=None, ge=1)
+    candidate_id: int | None = Field(default=None, ge=1)
+    status: InvitationStatus | None = None
+    external_ref: str | None = Field(default=None, max_length=200)
+
+
+class InvitationCreate(RequestBody):
+    assessment_id: int = Field(ge=1, description="A published assessment.")
+    candidate: CandidateIn
+    send_email: bool = Field(default=True, description="Email the link to the candidate.")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="With a time zone; by default the link lasts ASSAY_INVITATION_TTL_DAYS."
+    )
+    extra_time_pct: int = Field(default=0, ge=0, le=200, description="Extra time, e.g. 25 for +25%.")
+    external_ref: str | None = Field(
+        default=None, max_length=200, description="Your own id for this invitation (an ATS application id)."
+    )

@@ -1,0 +1,135 @@
+"""The API's webhook endpoint, delivery and event objects, and the payload receivers get."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.api.schemas import RequestBody
+from app.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+
+
+class EndpointOut(BaseModel):
+    id: int
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    url: str
+    description: str
+    event_types: list[str] = Field(description="Empty: every event type.")
+    enabled: bool
+    disabled_reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> EndpointOut:
+        return cls(
+            id=endpoint.id,
+            url=endpoint.url,
+            description=endpoint.description,
+            event_types=list(endpoint.event_types),
+            enabled=endpoint.enabled,
+            disabled_reason=endpoint.disabled_reason,
+            created_at=endpoint.created_at,
+        )
+
+
+class EndpointWithSecret(EndpointOut):
+    secret: str = Field(
+        description="`whsec_…`: verify signatures with it. Shown only now; rotate to replace."
+    )
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> EndpointWithSecret:
+        return cls(**EndpointOut.of(endpoint).model_dump(), secret=endpoint.secret)
+
+
+class EndpointCreate(RequestBody):
+    url: str = Field(max_length=2000, description="HTTPS in production; public addresses only.")
+    description: str = Field(default="", max_length=300)
+    event_types: list[str] = Field(default_factory=list, description="Empty: every event type.")
+
+
+class EndpointUpdate(RequestBody):
+    url: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=300)
+    event_types: list[str] | None = None
+    enabled: bool | None = Field(default=None, description="Re-enable an endpoint Assay disabled.")
+
+
+class AttemptOut(BaseModel):
+    at: datetime
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str
+    error: str
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    endpoint_id: int
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    attempts: list[AttemptOut]
+
+    @classmethod
+    def of(cls, delivery: WebhookDelivery) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
+            event_id=delivery.event.public_id,
+            event_type=delivery.event.type,
+            status=delivery.status,
+            attempt_count=delivery.attempt_count,
+            next_attempt_at=delivery.next_attempt_at,
+            delivered_at=delivery.delivered_at,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            attempts=[
+                AttemptOut(
+                    at=a.at,
+                    status_code=a.status_code,
+                    latency_ms=a.latency_ms,
+                    response_excerpt=a.response_excerpt,
+                    error=a.error,
+                )
+                for a in delivery.attempts
+            ],
+        )
+
+
+class EventOut(BaseModel):
+    id: str = Field(description="`evt_…`, also sent as the `webhook-id` header: deduplicate by it.")
+    object: Literal["event"] = "event"
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(id=event.public_id, type=event.type, created_at=event.created_at, data=event.payload)
+
+
+class EventQuery(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    limit: int = Field(default=20, ge=1, le=100)
+    starting_after: str | None = Field(default=None, max_length=40, description="An event id (`evt_…`).")
+    type: str | None = Field(default=None, max_length=80, description="Only events of this type.")
+
+
+class WebhookPayload(BaseModel):
+    """The body of every webhook request. Headers: `webhook-id` (the event id), `webhook-timestamp` (Unix
+    seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`, keyed by the
+    secret's base64 part; several space-separated signatures during a secret rotation)."""
+
+    type: str
+    timestamp: datetime
+    data: dict[str, Any] = Field(description="The ids of what changed; fetch details from the API.")
