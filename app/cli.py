@@ -31,12 +31,14 @@ users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 demo_app = typer.Typer(help="Sample content.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Coding tasks the grader knows.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox that runs candidate code.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 app.add_typer(users_app, name="users")
 app.add_typer(demo_app, name="demo")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(keys_app, name="api-keys")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -209,6 +211,61 @@ def create_owner_cmd(
         _require_schema_at_head(engine)
         user, organization = create_owner(session, email=email, password=password, org_name=org)
     typer.echo(f"{user.email} is owner of {organization.name} ({organization.slug})")
+
+
+@keys_app.command("create")
+@operator_errors
+def api_keys_create(
+    org: Annotated[str, typer.Option(help="Organization name or slug")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated, e.g. invitations:write,results:read")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. Greenhouse")] = "",
+) -> None:
+    """Create a key and print it once: it is stored only as a digest."""
+    from app.accounts.service import find_organization
+    from app.api.service import create_api_key
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        row, key = create_api_key(
+            session, find_organization(session, org), name=name, scopes=scopes, created_by=None
+        )
+    typer.echo(key)
+    typer.echo(
+        f"key {row.prefix}…{row.last_four} with scopes {', '.join(row.scopes)}; it is not shown again",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+@operator_errors
+def api_keys_list(org: Annotated[str, typer.Option(help="Organization name or slug")]) -> None:
+    """The organization's keys: id, prefix, last four, scopes, last use, revoked."""
+    from app.accounts.service import find_organization
+    from app.api.service import list_api_keys
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        for row in list_api_keys(session, find_organization(session, org)):
+            used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never used"
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            fields = (str(row.id), f"{row.prefix}…{row.last_four}", row.name or "-", ",".join(row.scopes))
+            typer.echo("\t".join((*fields, used, state)))
+
+
+@keys_app.command("revoke")
+@operator_errors
+def api_keys_revoke(
+    org: Annotated[str, typer.Option(help="Organization name or slug")],
+    key_id: Annotated[int, typer.Argument(help="The id `assay api-keys list` shows")],
+) -> None:
+    """Stop a key from working, at once."""
+    from app.accounts.service import find_organization
+    from app.api.service import revoke_api_key
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        row = revoke_api_key(session, find_organization(session, org), key_id)
+    typer.echo(f"key {row.prefix}…{row.last_four} revoked")
 
 
 @demo_app.command("seed")

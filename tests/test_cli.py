@@ -209,3 +209,32 @@ def test_qti_export_then_import_gives_a_valid_bank(tmp_path: Path) -> None:
     assert validated.returncode == 0 and re.match(r"9\d questions valid", validated.stdout), validated.stderr
     refused = run(["bank", "import-qti", str(tmp_path / "nope.zip")], {})
     assert refused.returncode == 1 and refused.stderr.startswith("error: ") and "not a zip" in refused.stderr
+
+
+def test_api_keys_create_list_and_revoke(tmp_path: Path) -> None:
+    env = {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    assert run(["db", "upgrade"], env).returncode == 0
+    owner = [
+        "users",
+        "create-owner",
+        "--email",
+        "x@example.com",
+        "--password",
+        "long enough pw",
+        "--org",
+        "Initech",
+    ]
+    assert run(owner, env).returncode == 0
+    made = run(["api-keys", "create", "--org", "initech", "--scopes", "results:read,invitations:write"], env)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert re.fullmatch(r"ak_live_[0-9A-Za-z]{38}", key)
+    assert "not shown again" in made.stderr and key not in made.stderr
+    listed = run(["api-keys", "list", "--org", "initech"], env)
+    key_id, shown, _, scopes, used, state = listed.stdout.strip().split("\t")
+    assert shown == f"{key[:16]}…{key[-4:]}" and key not in listed.stdout
+    assert (scopes, used, state) == ("invitations:write,results:read", "never used", "active")
+    assert run(["api-keys", "revoke", "--org", "initech", key_id], env).returncode == 0
+    assert "\trevoked " in run(["api-keys", "list", "--org", "initech"], env).stdout
+    unknown = run(["api-keys", "create", "--org", "initech", "--scopes", "results:read,root"], env)
+    assert unknown.returncode == 1 and "unknown scope(s): root" in unknown.stderr

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.api.schemas import ERROR_RESPONSES
 from app.api.service import SCOPES
@@ -84,9 +84,10 @@ def openapi_document(request: Request) -> dict[str, Any]:
     cached: dict[str, Any] | None = getattr(app.state, "api_openapi", None)
     if cached is None:
         routes = [
-            r
-            for r in app.routes
-            if isinstance(r, APIRoute) and r.path.startswith((API_PREFIX + "/", "/integrations/"))
+            context
+            for context in iter_route_contexts(app.routes)
+            if isinstance(context.original_route, APIRoute)
+            and (context.path or "").startswith((API_PREFIX + "/", "/integrations/"))
         ]
         cached = get_openapi(
             title="Assay API",

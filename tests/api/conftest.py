@@ -21,7 +21,9 @@ class Api:
     key: str
     org: Organization
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any) -> Response:
+    def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> Response:
         return self.client.request(
             method, f"/api/v1{path}", headers={"Authorization": f"Bearer {self.key}", **(headers or {})}, **kw
         )
