@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -90,7 +90,7 @@ def create_invitation(
             "Extra time is out of range.", errors=[FieldError("extra_time_pct", "must be between 0 and 200")]
         )
     now = utcnow()
-    expires_at = expires_at or now + ttl
+    expires_at = (expires_at or now + ttl).astimezone(UTC)
     if expires_at <= now:
         raise ValidationFailed(
             "The expiry is in the past.", errors=[FieldError("expires_at", "must be in the future")]
