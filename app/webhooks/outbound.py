@@ -76,7 +76,7 @@ def check_url(url: str, settings: Settings, *, field: str = "url") -> tuple[str,
     allowed_schemes = ("https",) if settings.environment == "production" else ("https", "http")
     if parts.scheme not in allowed_schemes:
         raise UnsafeDestination(f"The URL must start with {' or '.join(allowed_schemes)}://.", field)
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")
     if not host or parts.username or parts.password:
         raise UnsafeDestination("The URL needs a host name and no user name or password in it.", field)
     try:

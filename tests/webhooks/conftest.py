@@ -1,0 +1,76 @@
+"""A local webhook receiver that answers as scripted and records what it got, and settings that allow
+delivering to it (loopback is refused unless the operator allow-lists it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.worker import use_job_context
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    url: str
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (status, headers), then 200s
+    received: list[Received] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            state.received.append(
+                Received(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
+            )
+            status, headers = state.script.pop(0) if state.script else (200, {})
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        do_POST = do_PATCH = _answer  # noqa: N815 - http.server's naming
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+
+
+@pytest.fixture
+def allowed(settings: Settings, session_factory: sessionmaker[Session], run_jobs: object) -> Settings:
+    """The test settings with loopback allow-listed, used by jobs too."""
+    permissive = settings.model_copy(
+        update={"outbound_allow_list": ["127.0.0.1"], "greenhouse_callback_hosts": ["127.0.0.1"]}
+    )
+    use_job_context(permissive, session_factory)
+    return permissive
