@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.worker import use_job_context
+from tests.api.conftest import api, org, other_api  # noqa: F401 - the API client fixtures
 
 
 @dataclass
@@ -53,7 +54,7 @@ def receiver() -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(b"ok")
 
-        do_POST = do_PATCH = _answer  # noqa: N815 - http.server's naming
+        do_POST = do_PATCH = _answer
 
         def log_message(self, *args: object) -> None:
             pass
