@@ -1,0 +1,167 @@
+"""The Greenhouse Assessment Partner flow, end to end: this test plays Greenhouse against a live server (list
+the tests, send one, poll its status, report an error) and a candidate who takes the test; the server calls
+Greenhouse back with an empty PATCH once the result is in."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx2 as httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.api.service import authenticate_key, create_api_key
+from app.config import Settings
+from app.integrations.service import Candidate, send_test
+from app.models import AssessmentItem, EmailMessage, PartnerCallback, QuestionType
+from tests import factories
+from tests.web.conftest import LiveServer
+from tests.webhooks.conftest import Receiver
+
+
+def _greenhouse_org(live_server: LiveServer) -> tuple[str, int, int]:
+    """An organization with a published assessment and a key for Greenhouse: (key, assessment id, max)."""
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=f"gh-{time.monotonic_ns()}@example.com", org="Hiring Co")
+        assessment = factories.published_assessment(
+            session, org, types=(QuestionType.MCQ_SINGLE,), per_type=2
+        )
+        factories.published_assessment(session, org, types=(QuestionType.NUMERIC,), per_type=1)
+        _, key = create_api_key(
+            session,
+            org,
+            name="Greenhouse",
+            scopes=["assessments:read", "invitations:write", "results:read"],
+            created_by=None,
+        )
+        session.commit()
+        return key, assessment.id, len(assessment.items)
+
+
+def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, receiver: Receiver) -> None:
+    key, assessment_id, _ = _greenhouse_org(live_server)
+    greenhouse = httpx.Client(
+        base_url=f"{live_server.base}/integrations/greenhouse", auth=(key, ""), timeout=30
+    )
+
+    tests = greenhouse.get("/list_tests")
+    assert tests.status_code == 200 and isinstance(tests.json(), list) and len(tests.json()) == 2
+    assert {"partner_test_id": str(assessment_id), "partner_test_name": "Screen (v1)"} in tests.json()
+
+    sent = greenhouse.post(
+        "/send_test",
+        json={
+            "partner_test_id": assessment_id,  # a number here; Greenhouse may send either
+            "candidate": {
+                "first_name": "Katherine",
+                "last_name": "Johnson",
+                "preferred_name": None,
+                "email": "katherine@example.com",
+                "greenhouse_profile_url": "https://app.greenhouse.io/people/123",
+                "phone_number": None,
+                "pronouns": "she/her",  # a field we do not know
+            },
+            "sent_by": "recruiter@example.com",
+            "url": f"{receiver.url}/greenhouse/callback/abc",
+            "future_field": {"ignored": True},
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    interview_id = sent.json()["partner_interview_id"]
+    assert isinstance(interview_id, str)
+    assert greenhouse.get("/test_status", params={"partner_interview_id": interview_id}).json() == {
+        "partner_status": "sent",
+        "partner_profile_url": None,
+        "partner_score": None,
+        "metadata": None,
+    }
+
+    # The candidate gets the email and takes the test, answering everything right.
+    with live_server.sessions() as session:
+        mail = session.scalars(
+            select(EmailMessage).where(EmailMessage.to_address == "katherine@example.com")
+        ).one()
+    link = re.search(r"/i/[A-Za-z0-9_-]{40,}", mail.text_body)
+    assert link
+    candidate = httpx.Client(base_url=live_server.base, timeout=30)
+    assert candidate.post(f"{link.group(0)}/start").status_code == 303
+    page = candidate.get(f"{link.group(0)}/attempt").text
+    item_ids = list(dict.fromkeys(re.findall(r'name="item_(\d+)"', page)))
+    with live_server.sessions() as session:
+        answers = {}
+        for item_id in item_ids:
+            item = session.get(AssessmentItem, int(item_id))
+            assert item is not None
+            answers[f"item_{item_id}"] = next(
+                o["id"] for o in item.question_version.spec["options"] if o["correct"]
+            )
+    submitted = candidate.post(f"{link.group(0)}/attempt", data={**answers, "action": "submit"})
+    assert submitted.status_code == 303
+
+    # Assay calls Greenhouse back: an empty PATCH to the URL it was given.
+    deadline = time.monotonic() + 20
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (callback,) = receiver.received
+    assert (
+        callback.method == "PATCH"
+        and callback.path == "/hooks/greenhouse/callback/abc"
+        and callback.body == b""
+    )
+
+    status = greenhouse.get("/test_status", params={"partner_interview_id": interview_id}).json()
+    assert status["partner_status"] == "complete" and status["partner_score"] == 100.0
+    assert status["partner_profile_url"] == f"{live_server.base}/invitations/{interview_id}"
+    assert all(isinstance(v, str) for v in status["metadata"].values())
+    assert status["metadata"]["Needs manual review"] == "no"
+
+    reported = greenhouse.post(
+        "/response_error", json={"partner_interview_id": int(interview_id), "errors": ["score out of range"]}
+    )
+    assert reported.status_code == 200
+
+
+def test_greenhouse_is_refused_without_the_key_and_gets_404_for_unknown_ids(live_server: LiveServer) -> None:
+    key, _, _ = _greenhouse_org(live_server)
+    base = f"{live_server.base}/integrations/greenhouse"
+    assert httpx.get(f"{base}/list_tests").status_code == 401
+    assert httpx.get(f"{base}/list_tests", auth=("ak_live_wrong", "")).status_code == 401
+    unknown = httpx.get(f"{base}/test_status", params={"partner_interview_id": "99999999"}, auth=(key, ""))
+    assert unknown.status_code == 404
+    not_a_number = httpx.get(f"{base}/test_status", params={"partner_interview_id": "abc"}, auth=(key, ""))
+    assert not_a_number.status_code == 404
+    no_test = httpx.post(
+        f"{base}/send_test",
+        json={"partner_test_id": "424242", "candidate": {"email": "x@example.com"}, "url": None},
+        auth=(key, ""),
+    )
+    assert no_test.status_code == 404
+
+
+def test_callbacks_are_kept_only_for_allow_listed_hosts(session: Session, settings: Settings) -> None:
+    _, org = factories.owner(session, email="gh@example.com")
+    assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
+    principal = authenticate_key(
+        session, create_api_key(session, org, name="", scopes=["invitations:write"], created_by=None)[1]
+    )
+    kept = {}
+    for n, url in enumerate(
+        [
+            "https://app.greenhouse.io/hooks/1",
+            "https://greenhouse.io.evil.example/x",
+            "http://169.254.169.254/",
+        ]
+    ):
+        invitation = send_test(
+            session,
+            principal,
+            partner_test_id=str(assessment.id),
+            candidate=Candidate(email=f"c{n}@example.com", first_name="C", last_name=str(n)),
+            callback_url=url,
+            settings=settings,
+        )
+        kept[url] = session.scalar(
+            select(PartnerCallback).where(PartnerCallback.invitation_id == invitation.id)
+        )
+    assert [url for url, row in kept.items() if row is not None] == ["https://app.greenhouse.io/hooks/1"]
