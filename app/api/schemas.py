@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
+# Ids are 64-bit: anything larger is refused as input instead of overflowing the database driver.
+MAX_ID = 2**63 - 1
+ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 R = TypeVar("R")
 
 
@@ -27,7 +32,10 @@ class ListQuery(BaseModel):
 
     limit: int = Field(default=20, ge=1, le=100, description="How many objects to return, 1 to 100.")
     starting_after: int | None = Field(
-        default=None, ge=1, description="An object id from the previous page; the next page starts after it."
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="An object id from the previous page; the next page starts after it.",
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.api.deps import AssessmentsRead, AssessmentsWrite
-from app.api.schemas import Page, fetch_page
+from app.api.schemas import Page, PathId, fetch_page
 from app.assessments import service
 from app.assessments.schemas import AssessmentCreate, AssessmentOut, AssessmentQuery, AssessmentUpdate
 from app.audit.service import record
@@ -36,7 +36,7 @@ def list_assessments(
 
 
 @router.get("/{assessment_id}", summary="Read an assessment")
-def get_assessment(session: SessionDep, principal: AssessmentsRead, assessment_id: int) -> AssessmentOut:
+def get_assessment(session: SessionDep, principal: AssessmentsRead, assessment_id: PathId) -> AssessmentOut:
     return AssessmentOut.of(service.get_assessment(session, principal.organization, assessment_id))
 
 
@@ -61,7 +61,7 @@ def create_assessment(
 
 @router.patch("/{assessment_id}", summary="Change a draft's settings")
 def update_assessment(
-    session: SessionDep, principal: AssessmentsWrite, assessment_id: int, body: AssessmentUpdate
+    session: SessionDep, principal: AssessmentsWrite, assessment_id: PathId, body: AssessmentUpdate
 ) -> AssessmentOut:
     assessment = service.get_assessment(session, principal.organization, assessment_id)
     current = service.AssessmentSettings(

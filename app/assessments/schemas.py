@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas import ListQuery, RequestBody
+from app.api.schemas import ListQuery, ObjectId, RequestBody
 from app.assessments.service import MAX_MINUTES, MIN_MINUTES
 from app.models import Assessment, AssessmentStatus
 from app.questions.spec import JobRole
@@ -66,7 +66,7 @@ class AssessmentCreate(RequestBody):
     role: JobRole | Literal[""] = ""
     duration_minutes: int = Field(default=60, ge=MIN_MINUTES, le=MAX_MINUTES)
     pass_mark_pct: float | None = Field(default=None, ge=0, le=100)
-    question_version_ids: list[int] = Field(
+    question_version_ids: list[ObjectId] = Field(
         default_factory=list, max_length=200, description="Bank question versions, in order; may be empty."
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import selectinload
 
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
-from app.api.schemas import Page, fetch_page
+from app.api.schemas import Page, PathId, fetch_page
 from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.config import Settings
@@ -44,7 +44,7 @@ def list_candidates(
 
 
 @candidates_router.get("/{candidate_id}", summary="Read a candidate")
-def get_candidate(session: SessionDep, principal: CandidatesRead, candidate_id: int) -> CandidateOut:
+def get_candidate(session: SessionDep, principal: CandidatesRead, candidate_id: PathId) -> CandidateOut:
     return CandidateOut.of(get_owned(session, Candidate, principal.organization, candidate_id))
 
 
@@ -74,7 +74,7 @@ def create_candidate(
 
 @candidates_router.patch("/{candidate_id}", summary="Change a candidate's names")
 def update_candidate(
-    session: SessionDep, principal: CandidatesWrite, candidate_id: int, body: CandidateUpdate
+    session: SessionDep, principal: CandidatesWrite, candidate_id: PathId, body: CandidateUpdate
 ) -> CandidateOut:
     candidate = get_owned(session, Candidate, principal.organization, candidate_id)
     if body.first_name is not None:
@@ -121,7 +121,7 @@ def list_invitations(
 
 @invitations_router.get("/{invitation_id}", summary="Read an invitation")
 def get_invitation(
-    session: SessionDep, settings: SettingsDep, principal: InvitationsRead, invitation_id: int
+    session: SessionDep, settings: SettingsDep, principal: InvitationsRead, invitation_id: PathId
 ) -> InvitationOut:
     return _out(service.get_invitation(session, principal.organization, invitation_id), settings)
 
@@ -153,7 +153,7 @@ def create_invitation(
 
 @invitations_router.post("/{invitation_id}/cancel", summary="Cancel an unused invitation")
 def cancel_invitation(
-    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: int
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: PathId
 ) -> InvitationOut:
     invitation = service.get_invitation(session, principal.organization, invitation_id)
     service.cancel_invitation(session, invitation)
@@ -163,7 +163,7 @@ def cancel_invitation(
 
 @invitations_router.post("/{invitation_id}/resend", summary="Email the link again, with a later expiry")
 def resend_invitation(
-    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: int
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: PathId
 ) -> InvitationOut:
     invitation = service.get_invitation(session, principal.organization, invitation_id)
     service.resend_invitation(

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.schemas import ListQuery, RequestBody
+from app.api.schemas import ListQuery, ObjectId, RequestBody
 from app.models import Candidate, Invitation, InvitationStatus
 
 
@@ -86,14 +86,14 @@ class InvitationOut(BaseModel):
 
 
 class InvitationQuery(ListQuery):
-    assessment_id: int | None = Field(default=None, ge=1)
-    candidate_id: int | None = Field(default=None, ge=1)
+    assessment_id: ObjectId | None = None
+    candidate_id: ObjectId | None = None
     status: InvitationStatus | None = None
     external_ref: str | None = Field(default=None, max_length=200)
 
 
 class InvitationCreate(RequestBody):
-    assessment_id: int = Field(ge=1, description="A published assessment.")
+    assessment_id: ObjectId = Field(description="A published assessment.")
     candidate: CandidateIn
     send_email: bool = Field(default=True, description="Email the link to the candidate.")
     expires_at: AwareDatetime | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import ResultsRead
+from app.api.schemas import PathId
 from app.deps import SessionDep, SettingsDep
 from app.results.schemas import ResultOut
 from app.results.service import attempt_report
@@ -14,6 +15,6 @@ router = APIRouter(tags=["Results"])
 
 @router.get("/invitations/{invitation_id}/result", summary="Read an invitation's result")
 def get_result(
-    session: SessionDep, settings: SettingsDep, principal: ResultsRead, invitation_id: int
+    session: SessionDep, settings: SettingsDep, principal: ResultsRead, invitation_id: PathId
 ) -> ResultOut:
     return ResultOut.of(attempt_report(session, principal.organization, invitation_id), settings.base_url)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from app.api.deps import WebhooksManage
-from app.api.schemas import ListQuery, Page, fetch_page
+from app.api.schemas import ListQuery, Page, PathId, fetch_page
 from app.audit.service import record
 from app.deps import SessionDep, SettingsDep
 from app.events.service import event_by_public_id, events_stmt
@@ -56,7 +56,7 @@ def create_endpoint(
 
 
 @router.get("/{endpoint_id}", summary="Read a webhook endpoint")
-def get_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id: int) -> EndpointOut:
+def get_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id: PathId) -> EndpointOut:
     return EndpointOut.of(service.get_endpoint(session, principal.organization, endpoint_id))
 
 
@@ -65,7 +65,7 @@ def update_endpoint(
     session: SessionDep,
     settings: SettingsDep,
     principal: WebhooksManage,
-    endpoint_id: int,
+    endpoint_id: PathId,
     body: EndpointUpdate,
 ) -> EndpointOut:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
@@ -83,7 +83,7 @@ def update_endpoint(
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint and its delivery log")
-def delete_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id: int) -> Response:
+def delete_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id: PathId) -> Response:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     record(session, principal, "webhook_endpoint.deleted", endpoint, url=endpoint.url)
     session.delete(endpoint)
@@ -93,7 +93,7 @@ def delete_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id:
 @router.post(
     "/{endpoint_id}/rotate_secret", summary="Replace the signing secret (the old one signs for 24 h)"
 )
-def rotate_secret(session: SessionDep, principal: WebhooksManage, endpoint_id: int) -> EndpointWithSecret:
+def rotate_secret(session: SessionDep, principal: WebhooksManage, endpoint_id: PathId) -> EndpointWithSecret:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     service.rotate_secret(session, endpoint)
     record(session, principal, "webhook_endpoint.secret_rotated", endpoint)
@@ -102,7 +102,7 @@ def rotate_secret(session: SessionDep, principal: WebhooksManage, endpoint_id: i
 
 @router.get("/{endpoint_id}/deliveries", summary="List an endpoint's deliveries, each with its attempts")
 def list_deliveries(
-    session: SessionDep, principal: WebhooksManage, endpoint_id: int, query: Annotated[ListQuery, Query()]
+    session: SessionDep, principal: WebhooksManage, endpoint_id: PathId, query: Annotated[ListQuery, Query()]
 ) -> Page[DeliveryOut]:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     rows, has_more = fetch_page(session, service.list_deliveries_stmt(endpoint), WebhookDelivery.id, query)
@@ -115,7 +115,7 @@ def list_deliveries(
     summary="Send a delivery again, with the same webhook-id",
 )
 def redeliver(
-    session: SessionDep, principal: WebhooksManage, endpoint_id: int, delivery_id: int
+    session: SessionDep, principal: WebhooksManage, endpoint_id: PathId, delivery_id: PathId
 ) -> DeliveryOut:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     delivery = service.get_delivery(session, endpoint, delivery_id)
