@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import Actor, Principal
-from app.models import AuditEntry, Organization, User, utcnow
+from app.models import ApiKey, AuditEntry, Organization, User, utcnow
 
 
 def record(
@@ -37,15 +37,16 @@ def record(
 
 def audit_log(
     session: Session, org: Organization, *, before_id: int | None = None, limit: int = 100
-) -> list[tuple[AuditEntry, User | None]]:
-    """Newest first; `before_id` pages back through older entries."""
+) -> list[tuple[AuditEntry, User | None, ApiKey | None]]:
+    """Newest first, with who acted (a user or an API key); `before_id` pages back through older entries."""
     stmt = (
-        select(AuditEntry, User)
+        select(AuditEntry, User, ApiKey)
         .outerjoin(User, User.id == AuditEntry.actor_user_id)
+        .outerjoin(ApiKey, ApiKey.id == AuditEntry.actor_api_key_id)
         .where(AuditEntry.organization_id == org.id)
         .order_by(AuditEntry.id.desc())
         .limit(limit)
     )
     if before_id is not None:
         stmt = stmt.where(AuditEntry.id < before_id)
-    return [(entry, user) for entry, user in session.execute(stmt)]
+    return [(entry, user, key) for entry, user, key in session.execute(stmt)]

@@ -62,6 +62,7 @@ NOTICES = {
     "invitation_cancelled": "Invitation cancelled; its link no longer works.",
     "invitation_resent": "A new link was sent; the previous link no longer works.",
     "scored": "Score saved.",
+    "key_revoked": "Key revoked; requests with it are refused from now on.",
 }
 
 

@@ -1,4 +1,5 @@
-"""The organization's people (members, roles, teammate invitations), its audit log and its email outbox."""
+"""The organization's people (members, roles, teammate invitations), its API keys, its audit log and its email
+outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 
 from app.accounts import service as accounts
 from app.accounts.principal import Principal
+from app.api.service import SCOPES, create_api_key, list_api_keys, revoke_api_key
 from app.audit.service import audit_log, record
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.emails.service import outbox, outbox_message_of
@@ -17,6 +19,7 @@ from app.emails.tasks import queue_email
 from app.errors import AppError
 from app.models import Role
 from app.web.pages import page, redirect
+from app.webhooks.service import list_endpoints
 
 router = APIRouter()
 
@@ -134,3 +137,57 @@ def outbox_message(
     principal.require_owner()
     message = outbox_message_of(session, principal.organization, message_id)
     return page(request, "outbox_message.html", principal, message=message)
+
+
+def _api_keys_page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    new_key: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    principal.require_team_manager()
+    return page(
+        request,
+        "api_keys.html",
+        principal,
+        status_code=error.status_code if error else (201 if new_key else 200),
+        keys=list_api_keys(session, principal.organization),
+        scopes=SCOPES,
+        new_key=new_key,
+        endpoints=list_endpoints(session, principal.organization),
+        error=error,
+    )
+
+
+@router.get("/api-keys")
+def api_keys_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    return _api_keys_page(request, session, principal)
+
+
+@router.post("/api-keys")
+def create_key(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    name: Annotated[str, Form(max_length=200)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    principal.require_team_manager()
+    try:
+        row, key = create_api_key(
+            session, principal.organization, name=name, scopes=scopes or [], created_by=principal.user
+        )
+    except AppError as exc:
+        return _api_keys_page(request, session, principal, error=exc)
+    record(session, principal, "api_key.created", row, scopes=row.scopes, name=row.name)
+    return _api_keys_page(request, session, principal, new_key=key)
+
+
+@router.post("/api-keys/{api_key_id}/revoke")
+def revoke_key(session: SessionDep, principal: CurrentPrincipal, api_key_id: int) -> Response:
+    principal.require_team_manager()
+    row = revoke_api_key(session, principal.organization, api_key_id)
+    record(session, principal, "api_key.revoked", row)
+    return redirect("/api-keys", "key_revoked")

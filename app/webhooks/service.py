@@ -147,6 +147,16 @@ def create_endpoint(
     return endpoint
 
 
+def list_endpoints(session: Session, org: Organization) -> list[WebhookEndpoint]:
+    return list(
+        session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.organization_id == org.id)
+            .order_by(WebhookEndpoint.id)
+        )
+    )
+
+
 def get_endpoint(session: Session, org: Organization, endpoint_id: int) -> WebhookEndpoint:
     return get_owned(session, WebhookEndpoint, org, endpoint_id)
 

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.api.service import create_api_key
 from app.assessments.service import create_assessment
 from app.emails.tasks import queue_email
 from app.models import QuestionType, Role
@@ -64,6 +65,7 @@ def world(session: Session) -> World:
         session, to="x@example.com", template="password_reset", context={"link": "l"}, organization=acme
     )
     membership = next(m for m in acme.memberships if m.user_id == viewer.id)
+    api_key, _ = create_api_key(session, acme, name="ATS", scopes="results:read", created_by=owner)
     session.commit()
     return World(
         ids={
@@ -78,6 +80,7 @@ def world(session: Session) -> World:
             "written_item_id": item.id,
             "waiting_id": waiting.id,
             "owner_id": owner.id,
+            "api_key_id": api_key.id,
         }
     )
 
@@ -108,6 +111,7 @@ def test_every_recruiter_route_is_known_to_this_test() -> None:
         "membership_id",
         "message_id",
         "question_version_id",
+        "api_key_id",
     }
 
 
@@ -130,7 +134,8 @@ def test_a_viewer_reads_every_page_and_is_refused_every_change(client: TestClien
         url = world.url(path)
         if method == "GET":
             response = client.get(url)
-            expected = {200, 303} if path not in ("/audit", "/outbox", "/outbox/{message_id}") else {403}
+            owners_only = ("/audit", "/outbox", "/outbox/{message_id}", "/api-keys")
+            expected = {200, 303} if path not in owners_only else {403}
             if path in (
                 "/assessments/new",
                 "/assessments/{assessment_id}/edit",

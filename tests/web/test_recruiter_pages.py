@@ -166,3 +166,30 @@ def test_comparing_needs_two_finished_candidates(client: TestClient, session: Se
     page = client.get(url, params={"ids": [first.id, second.id]})
     assert page.status_code == 200
     assert f'href="/invitations/{first.id}"' in page.text and f'href="/invitations/{second.id}"' in page.text
+
+
+def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(client: TestClient, session: Session) -> None:
+    _, org = factories.owner(session, email="owner@example.com")
+    factories.member(session, org, "admin@example.com", Role.ADMIN)
+    factories.member(session, org, "rec@example.com", Role.RECRUITER)
+    session.commit()
+    sign_in(client, "admin@example.com", factories.PASSWORD)
+    refused = post_form(client, "/api-keys", {"name": "ATS"})
+    assert refused.status_code == 422 and "at least one scope" in refused.text
+    made = post_form(client, "/api-keys", {"name": "ATS", "scopes": ["results:read", "invitations:read"]})
+    assert made.status_code == 201
+    key = re.search(r'value="(ak_live_[0-9A-Za-z]+)"', made.text)
+    assert key, "the new key is shown"
+    listing = client.get("/api-keys").text
+    assert key.group(1) not in listing, "and never again"
+    assert (
+        f"{key.group(1)[:16]}…{key.group(1)[-4:]}" in listing and "invitations:read, results:read" in listing
+    )
+    api = {"Authorization": f"Bearer {key.group(1)}"}
+    assert client.get("/api/v1/invitations", headers=api).status_code == 200
+    assert client.get("/api/v1/assessments", headers=api).status_code == 403
+    key_id = session.scalars(select(AuditEntry.target_id).where(AuditEntry.action == "api_key.created")).one()
+    assert post_form(client, f"/api-keys/{key_id}/revoke").status_code == 303
+    assert client.get("/api/v1/invitations", headers=api).status_code == 401
+    sign_in(client, "rec@example.com", factories.PASSWORD)
+    assert client.get("/api-keys").status_code == 403
