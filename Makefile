@@ -38,7 +38,8 @@ install-dev: $(DEV_STAMP)
 system-deps:
 	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES)
 
-# The candidate page's script: CodeMirror 6 and the attempt client, installed from npm and bundled by esbuild.
+# The candidate page's script: CodeMirror 6 and the attempt client, installed from npm and bundled by esbuild;
+# and Swagger UI for the API docs page (/api/v1/docs), served from here rather than a CDN.
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json
 	@scripts/ensure-system-packages.sh nodejs:node npm:npm
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
@@ -46,6 +47,7 @@ $(NPM_STAMP): frontend/package.json frontend/package-lock.json
 
 $(BUNDLE): $(NPM_STAMP) $(wildcard frontend/src/*.js)
 	cd frontend && npm run --silent build -- --log-level=warning
+	cp frontend/node_modules/swagger-ui-dist/swagger-ui-bundle.js frontend/node_modules/swagger-ui-dist/swagger-ui.css app/web/static/dist/
 
 assets: $(BUNDLE)
 

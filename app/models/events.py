@@ -44,14 +44,10 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class WebhookDelivery(IdMixin, CreatedMixin, Base):
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
+class RetriedSend:
+    """An HTTP request sent until it succeeds or its retries run out: pending until then, due at
+    `next_attempt_at` (empty: not due), held by one worker until `lease_until`."""
 
-    endpoint_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
-    )
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_column(DeliveryStatus), default=DeliveryStatus.PENDING, index=True
     )
@@ -61,6 +57,16 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
     last_status_code: Mapped[int | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(RetriedSend, IdMixin, CreatedMixin, Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "event_id"),)
+
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
 
     endpoint: Mapped[WebhookEndpoint] = relationship()
     event: Mapped[Event] = relationship()
@@ -86,25 +92,16 @@ class WebhookAttempt(IdMixin, Base):
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="attempts")
 
 
-class PartnerCallback(OrgOwned, CreatedMixin, Base):
+class PartnerCallback(RetriedSend, OrgOwned, CreatedMixin, Base):
     """An ATS partner's "tell me when it is done" URL for one invitation (Greenhouse sends one with each
-    test). Called with an empty PATCH when the candidate completes, retried like a webhook delivery."""
+    test). Called with an empty PATCH when the candidate's result is in (not due before), retried like a
+    webhook delivery."""
 
     __tablename__ = "partner_callbacks"
 
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), unique=True)
     partner: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(2000))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING, index=True
-    )
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    # Empty until the candidate's result is in: nothing is called before.
-    next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    last_status_code: Mapped[int | None]
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    delivered_at: Mapped[datetime | None]
 
 
 class AuditEntry(OrgOwned, Base):

@@ -210,7 +210,7 @@ def fan_out(session: Session, event: Event) -> list[WebhookDelivery]:
     return deliveries
 
 
-# Rows sent over HTTP with retries: webhook deliveries and partner callbacks share these columns.
+# The rows sent over HTTP with retries.
 Outgoing = WebhookDelivery | PartnerCallback
 
 

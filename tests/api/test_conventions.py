@@ -195,3 +195,14 @@ def test_each_key_has_its_own_limit_with_headers_and_retry_after(
     )
     fresh = limited_client.get("/api/v1/candidates", headers={"Authorization": f"Bearer {other}"})
     assert fresh.status_code == 200, "another key is counted apart"
+
+
+def test_the_docs_page_is_served_with_its_own_assets(client: TestClient) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "/api/v1/openapi.json" in page.text
+    for asset in ("/static/dist/swagger-ui-bundle.js", "/static/dist/swagger-ui.css"):
+        assert asset in page.text and client.get(asset).status_code == 200, (
+            f"{asset}: `make assets` copies it"
+        )
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.1") and set(document["webhooks"]) >= {"result.scored"}
