@@ -44,7 +44,8 @@ webhooks = APIRouter()
 
 def _document_webhook(event_type: str, description: str) -> None:
     def receive(payload: WebhookPayload) -> None:
-        """Answer 2xx within 10 seconds; anything else is retried for about three days."""
+        """Answer 2xx within `ASSAY_WEBHOOK_TIMEOUT_SECONDS` (10 by default); anything else is retried for
+        about three days."""
 
     webhooks.add_api_route(
         event_type, receive, methods=["POST"], summary=description, operation_id=f"webhook_{event_type}"
@@ -58,7 +59,7 @@ DESCRIPTION = f"""
 Drive Assay from an HR system: invite candidates, learn when they finish, read their results.
 
 **Authentication.** `Authorization: Bearer ak_live_…`, or HTTP Basic with the key as the user name and an
-empty password. Owners and admins create keys in Assay (Team → API keys) or with
+empty password. Owners and admins create keys on Assay's API keys page or with
 `assay api-keys create --org ORG --scopes S1,S2`. Scopes: {", ".join(f"`{s}`" for s in SCOPES)}.
 
 **Lists** are newest first: `limit` (1-100) and `starting_after` (the last id you saw) give
@@ -117,5 +118,5 @@ def docs_page() -> HTMLResponse:
         title="Assay API",
         swagger_js_url="/static/dist/swagger-ui-bundle.js",
         swagger_css_url="/static/dist/swagger-ui.css",
-        swagger_favicon_url="/static/favicon.svg",
+        swagger_favicon_url="data:,",  # no icon rather than a request for a file Assay does not ship
     )

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import ApiPrincipal
-from app.errors import FieldError, NotFound, Unauthenticated, ValidationFailed
+from app.errors import FieldError, Unauthenticated, ValidationFailed
 from app.models import ApiKey, Organization, User, utcnow
 from app.security import digests_match, token_digest
+from app.tenancy import get_owned
 
 KEY_PREFIX = "ak_live_"
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -129,9 +130,7 @@ def list_api_keys(session: Session, org: Organization) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, org: Organization, key_id: int) -> ApiKey:
-    row = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organization_id == org.id))
-    if row is None:
-        raise NotFound("api key not found")
+    row = get_owned(session, ApiKey, org, key_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row

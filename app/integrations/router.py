@@ -3,6 +3,7 @@ API key as the Basic-auth user name."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -27,18 +28,11 @@ def list_tests(session: SessionDep, principal: AssessmentsRead) -> list[TestOut]
 def send_test(
     session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: SendTestIn
 ) -> SendTestOut:
-    candidate = body.candidate
     invitation = service.send_test(
         session,
         principal,
         partner_test_id=body.partner_test_id,
-        candidate=service.Candidate(
-            email=candidate.email,
-            first_name=candidate.first_name or "",
-            last_name=candidate.last_name or "",
-            preferred_name=candidate.preferred_name,
-            greenhouse_profile_url=candidate.greenhouse_profile_url,
-        ),
+        candidate=body.candidate,
         callback_url=body.url,
         settings=settings,
     )
@@ -53,12 +47,7 @@ def test_status(
     partner_interview_id: Annotated[str, Query(max_length=40)],
 ) -> TestStatusOut:
     found = service.test_status(session, principal, partner_interview_id, settings.base_url)
-    return TestStatusOut(
-        partner_status=found.partner_status,
-        partner_profile_url=found.partner_profile_url,
-        partner_score=found.partner_score,
-        metadata=found.metadata,
-    )
+    return TestStatusOut(**dataclasses.asdict(found))
 
 
 @router.post("/response_error", summary="Greenhouse reports a problem with one of our answers")

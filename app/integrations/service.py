@@ -12,13 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from app.accounts.principal import ApiPrincipal
+from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.config import Settings
 from app.errors import NotFound
-from app.invitations.service import create_invitation, email_invitation
+from app.integrations.schemas import GreenhouseCandidate
+from app.invitations.service import create_invitation, email_invitation, get_invitation
 from app.models import (
     Assessment,
     AssessmentStatus,
@@ -62,42 +64,27 @@ def callback_host_allowed(url: str, settings: Settings) -> bool:
     return any(fnmatch.fnmatch(host, pattern) for pattern in settings.greenhouse_callback_hosts)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    email: str
-    first_name: str
-    last_name: str
-    preferred_name: str | None = None
-    greenhouse_profile_url: str | None = None
-
-
 def send_test(
     session: Session,
     principal: ApiPrincipal,
     *,
     partner_test_id: str | int,
-    candidate: Candidate,
+    candidate: GreenhouseCandidate,
     callback_url: str | None,
     settings: Settings,
 ) -> Invitation:
     """Invite the candidate by email to the published assessment; the invitation's id is the partner
     interview id. The callback URL is kept only when its host is allow-listed."""
-    assessment = session.scalar(
-        select(Assessment).where(
-            Assessment.id == _numeric_id(partner_test_id, "test"),
-            Assessment.organization_id == principal.organization.id,
-            Assessment.status == AssessmentStatus.PUBLISHED,
-        )
-    )
-    if assessment is None:
+    assessment = get_assessment(session, principal.organization, _numeric_id(partner_test_id, "test"))
+    if assessment.status != AssessmentStatus.PUBLISHED:
         raise NotFound("test not found: list_tests names the tests you can send")
     issued = create_invitation(
         session,
         principal.organization,
         assessment,
         email=candidate.email,
-        first_name=candidate.preferred_name or candidate.first_name,
-        last_name=candidate.last_name,
+        first_name=candidate.preferred_name or candidate.first_name or "",
+        last_name=candidate.last_name or "",
         ttl=timedelta(days=settings.invitation_ttl_days),
         secret_key=settings.secret_key.get_secret_value(),
         external_ref=(candidate.greenhouse_profile_url or "")[:200] or None,
@@ -131,16 +118,7 @@ class TestStatus:
 def test_status(
     session: Session, principal: ApiPrincipal, interview_id: str | int, base_url: str
 ) -> TestStatus:
-    invitation = session.scalar(
-        select(Invitation)
-        .where(
-            Invitation.id == _numeric_id(interview_id, "interview"),
-            Invitation.organization_id == principal.organization.id,
-        )
-        .options(selectinload(Invitation.attempt), selectinload(Invitation.assessment))
-    )
-    if invitation is None:
-        raise NotFound("interview not found")
+    invitation = get_invitation(session, principal.organization, _numeric_id(interview_id, "interview"))
     attempt = invitation.attempt
     if (
         invitation.current_status != InvitationStatus.COMPLETED

@@ -152,9 +152,9 @@ def invitation_for_token(session: Session, token: str) -> Invitation:
 
 def expire_if_due(session: Session, invitation: Invitation) -> bool:
     """Mark an unused link past its expiry as expired, announcing it once."""
-    if invitation.status != InvitationStatus.SENT or invitation.expires_at > utcnow():
+    if invitation.current_status == invitation.status:  # only a lapse past expiry makes them differ
         return False
-    invitation.status = InvitationStatus.EXPIRED
+    invitation.status = invitation.current_status
     record_event(
         session,
         invitation.organization_id,

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.service import list_members
 from app.config import Settings
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.models import (
     DeliveryStatus,
     Event,
-    Membership,
     Organization,
     PartnerCallback,
     Role,
@@ -335,16 +335,8 @@ def give_up_on_disabled(delivery: WebhookDelivery) -> None:
     delivery.last_error = f"endpoint disabled: {delivery.endpoint.disabled_reason}"
 
 
-def owner_addresses(session: Session, org_id: int) -> list[str]:
-    return [
-        m.user.email
-        for m in session.scalars(
-            select(Membership)
-            .where(Membership.organization_id == org_id, Membership.role == Role.OWNER)
-            .options(selectinload(Membership.user))
-        )
-        if m.user.is_active
-    ]
+def owner_addresses(session: Session, org: Organization) -> list[str]:
+    return [m.user.email for m in list_members(session, org) if m.role == Role.OWNER and m.user.is_active]
 
 
 def list_deliveries_stmt(endpoint: WebhookEndpoint) -> Select[WebhookDelivery]:

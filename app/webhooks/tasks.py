@@ -47,7 +47,8 @@ def deliver_webhook(delivery_id: int) -> None:
             endpoint = delivery.endpoint
             log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
             org = session.get(Organization, endpoint.organization_id)
-            for address in service.owner_addresses(session, endpoint.organization_id):
+            assert org is not None  # the endpoint's foreign key
+            for address in service.owner_addresses(session, org):
                 queue_email(
                     session,
                     to=address,
@@ -56,7 +57,7 @@ def deliver_webhook(delivery_id: int) -> None:
                         "url": endpoint.url,
                         "endpoint_id": endpoint.id,
                         "reason": endpoint.disabled_reason,
-                        "company": org.name if org else "",
+                        "company": org.name,
                         "last_error": delivery.last_error,
                     },
                     organization=org,

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.api.service import authenticate_key, create_api_key
 from app.config import Settings
-from app.integrations.service import Candidate, send_test
+from app.integrations.schemas import GreenhouseCandidate
+from app.integrations.service import send_test
 from app.models import AssessmentItem, EmailMessage, PartnerCallback, QuestionType
 from tests import factories
 from tests.web.conftest import LiveServer
@@ -157,7 +158,7 @@ def test_callbacks_are_kept_only_for_allow_listed_hosts(session: Session, settin
             session,
             principal,
             partner_test_id=str(assessment.id),
-            candidate=Candidate(email=f"c{n}@example.com", first_name="C", last_name=str(n)),
+            candidate=GreenhouseCandidate(email=f"c{n}@example.com", first_name="C", last_name=str(n)),
             callback_url=url,
             settings=settings,
         )
