@@ -42,6 +42,9 @@ app.add_typer(keys_app, name="api-keys")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# How long a stopping server lets requests in flight finish.
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
@@ -393,6 +396,7 @@ def serve(
     """Serve the web app and API. On a database with no users, create the first owner and a sample."""
     import uvicorn
 
+    from app.logs import logging_config
     from app.onboarding.service import first_run
 
     with database() as (settings, engine, session):
@@ -409,23 +413,35 @@ def serve(
     if result is not None:
         _print_first_run(settings, result)
     typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}", err=True)
+    if workers > 1:
+        _share_metrics_between_processes("web")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config(settings.log_format),
+        # In-flight requests finish (an autosave is never cut off) before the app stops its jobs and exits.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 
 @app.command("worker")
 @operator_errors
 def worker(
-    processes: Annotated[int, typer.Option(help="Worker processes")] = 1,
-    threads: Annotated[int, typer.Option(help="Threads per process")] = 2,
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Jobs at once per process (as many sandboxes are kept warm)")
+    ] = 2,
+    queues: Annotated[
+        list[str] | None, typer.Option("--queue", help="Only these queues (repeatable) [default: all]")
+    ] = None,
+    metrics_port: Annotated[int, typer.Option(help="Port of the workers' /metrics; 0 turns it off")] = 9191,
+    metrics_host: Annotated[str, typer.Option(help="Address the workers' /metrics listens on")] = "127.0.0.1",
 ) -> None:
-    """Consume background jobs from Redis (needs ASSAY_BROKER_URL)."""
+    """Consume background jobs from Redis (needs ASSAY_BROKER_URL). Each process also runs the periodic
+    jobs' schedule (claimed in the database, so several workers never fire one twice)."""
     import os
 
     settings = get_settings()
@@ -433,8 +449,30 @@ def worker(
         raise fail(
             "set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself"
         )
+    os.environ.update(
+        ASSAY_WORKER_THREADS=str(threads),
+        dramatiq_prom_port=str(metrics_port),
+        dramatiq_prom_host=metrics_host,
+    )
+    _share_metrics_between_processes("worker")
     args = ["dramatiq", "app.actors", "--processes", str(processes), "--threads", str(threads)]
+    args += ["--skip-logging", *(arg for queue in queues or [] for arg in ("--queues", queue))]
     os.execvp(sys.executable, [sys.executable, "-m", *args])  # noqa: S606 - replaces this process, fixed args
+
+
+def _share_metrics_between_processes(role: str) -> None:
+    """prometheus_client's multiprocess folder, emptied, named before any process loads the client."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+        tempfile.gettempdir(), f"assay-metrics-{role}-{os.getpid()}"
+    )
+    shutil.rmtree(folder, ignore_errors=True)  # counters of processes from an earlier run are not ours
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    os.environ["dramatiq_prom_db"] = folder  # noqa: SIM112 - the name Dramatiq's exporter reads
 
 
 def main() -> None:

@@ -47,12 +47,19 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = Field(default=14, ge=1)
     autosave_grace_seconds: int = Field(default=30, ge=0)
     sample_runs_per_minute: int = Field(default=6, ge=1, description="code runs per attempt per minute")
-    # Background jobs in the app process: all of them by default; only the periodic senders with a broker URL
-    # (`assay worker` runs the jobs then). Tests switch it off and run queued jobs themselves.
+    # Background jobs in the app process when there is no broker URL (with one, `assay worker` runs them).
+    # Tests switch it off and run queued jobs themselves.
     run_jobs_in_process: bool = True
-    worker_threads: int = Field(default=2, ge=1, description="jobs at once; grading needs one sandbox each")
+    worker_threads: int = Field(
+        default=2, ge=1, description="jobs at once per process; as many sandboxes are kept warm"
+    )
     deadline_sweep_seconds: float = Field(default=10, gt=0, description="how often overdue attempts close")
-    grading_lease_seconds: int = Field(default=120, ge=10)
+    grading_lease_seconds: int = Field(
+        default=120, ge=1, description="a grading not finished (or not started) this long is handed on"
+    )
+    reconcile_seconds: float = Field(default=30, gt=0, description="how often lapsed jobs are re-sent")
+    metrics_token: SecretStr | None = Field(default=None, description="bearer token /metrics requires")
+    log_format: Literal["json", "text"] = Field(default="json", description="json: one object a line")
     login_max_failures: int = Field(default=5, ge=1)
     password_reset_minutes: int = Field(default=60, ge=5, description="how long a reset link works")
     team_invite_days: int = Field(default=7, ge=1, description="how long a teammate invitation works")

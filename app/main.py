@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -90,7 +93,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        incident = uuid.uuid4().hex[:12]
+        incident = correlation_id.get() or uuid.uuid4().hex  # the request id, so the log line is found
         log.exception("unhandled error (incident %s) on %s %s", incident, request.method, request.url.path)
         detail = f"Something went wrong on our side. Nothing you saved was lost. Incident {incident}."
         if _is_api(request):
@@ -139,12 +142,18 @@ def create_app(
     )
     app.state.settings = settings
     app.state.api_rate_limiter = ApiRateLimiter(settings)
+    app.state.metrics_registry = CollectorRegistry()
     if session_factory is not None:
         app.state.session_factory = session_factory
     _install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit_for=_body_limit)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.environment == "production")
+    Instrumentator(
+        registry=app.state.metrics_registry,
+        excluded_handlers=["/metrics", "/healthz", "/readyz", "/static/.*"],
+    ).instrument(app)
+    app.add_middleware(CorrelationIdMiddleware)  # outermost: every log line of the request carries its id
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(web_router)

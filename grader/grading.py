@@ -21,7 +21,16 @@ class UnknownTask(LookupError):
 
 
 _default_runner: Runner | None = None
+_default_warm = 2
 _runner_lock = threading.Lock()
+
+
+def configure_default_runner(*, warm: int) -> None:
+    """How many sandboxes the process's pool keeps ready: as many as gradings run at once. Takes effect
+    when the pool starts (on the first grading)."""
+    global _default_warm
+    with _runner_lock:
+        _default_warm = warm
 
 
 def default_runner() -> Runner:
@@ -29,8 +38,16 @@ def default_runner() -> Runner:
     global _default_runner
     with _runner_lock:
         if _default_runner is None:
-            _default_runner = BubblewrapRunner(warm=2)
+            _default_runner = BubblewrapRunner(warm=_default_warm)
         return _default_runner
+
+
+def sandbox_pool_size() -> tuple[int, int]:
+    """(ready, target): sandboxes started and waiting in this process's pool, and how many it keeps."""
+    runner = _default_runner
+    if isinstance(runner, BubblewrapRunner):
+        return runner.ready_count, runner.warm
+    return 0, _default_warm
 
 
 def list_tasks() -> list[str]:

@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+from dramatiq.brokers.redis import RedisBroker
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import make_engine, make_session_factory
+from app import health
 from app.main import create_app
+from app.worker import build_broker
+from grader.sandbox import SandboxUnavailable
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
 
 
 def test_healthz_and_readyz_when_migrated(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "broker": "embedded", "sandbox": "ok"},
+    }
+
+
+def test_readyz_needs_a_sandbox_where_the_app_grades(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing() -> None:
+        raise SandboxUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
+
+    monkeypatch.setattr(health, "detect_host", missing)
+    monkeypatch.setattr(health, "_sandbox_checked", None)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["sandbox"] == "unavailable: " + "bubblewrap is not installed (apt-get install bubblewrap)"
+    monkeypatch.setattr(health, "_sandbox_checked", None)
+
+
+def test_readyz_checks_redis_and_counts_live_workers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis_broker = build_broker(REDIS_TEST_URL)
+    assert isinstance(redis_broker, RedisBroker)
+    redis_broker.client.delete("dramatiq:__heartbeats__")
+    redis_broker.client.zadd("dramatiq:__heartbeats__", {"live-worker": time.time() * 1000, "gone": 1.0})
+    monkeypatch.setattr(health, "job_broker", redis_broker)
+    monkeypatch.setattr(client.app.state.settings, "broker_url", REDIS_TEST_URL)  # type: ignore[attr-defined]
+    try:
+        checks = client.get("/readyz").json()["checks"]
+    finally:
+        redis_broker.client.delete("dramatiq:__heartbeats__")
+    assert checks["broker"] == "ok" and checks["workers"] == 1 and checks["sandbox"] == "in the workers"
+
+    monkeypatch.setattr(health, "job_broker", build_broker("redis://127.0.0.1:1/0"))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == "unreachable: ConnectionError"
 
 
 def test_readyz_reports_an_unmigrated_database(backend: str, settings_for) -> None:

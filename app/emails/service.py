@@ -7,6 +7,7 @@ which owners read in the app, so an invitation link is never lost for want of a 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -22,6 +23,9 @@ from app.errors import FieldError, NotFound, ValidationFailed
 from app.models import EmailMessage, EmailStatus, Organization, utcnow
 
 MAX_TRIES = 5
+# Longer than the job's longest retry backoff (10 minutes): a queued message whose lease lapses has lost its
+# broker message, and the reconciler sends it again.
+EMAIL_LEASE = timedelta(minutes=15)
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates" / "email"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -84,9 +88,26 @@ def deliver(session: Session, settings: Settings, message_id: int, send: Any) ->
     except Exception as exc:  # any SMTP or network failure: recorded, retried by the job
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         message.status = EmailStatus.FAILED if message.tries >= MAX_TRIES else EmailStatus.QUEUED
+        message.lease_until = utcnow() + EMAIL_LEASE
         return message.status
     message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), ""
     return message.status
+
+
+def requeue_stale_messages(session: Session) -> list[int]:
+    """Queued messages whose lease lapsed (their job message was lost) get a fresh lease; the caller sends
+    them again after commit. `deliver` sends a message at most once, whatever arrives twice."""
+    now = utcnow()
+    stale = session.scalars(
+        select(EmailMessage)
+        .where(EmailMessage.status == EmailStatus.QUEUED, EmailMessage.lease_until < now)
+        .order_by(EmailMessage.id)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message in stale:
+        message.lease_until = now + EMAIL_LEASE
+    return [message.id for message in stale]
 
 
 def outbox_message_of(session: Session, org: Organization, message_id: int) -> EmailMessage:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.emails import service
-from app.models import EmailMessage, EmailStatus, Organization
+from app.models import EmailMessage, EmailStatus, Organization, utcnow
 from app.worker import job_session, job_settings, send_after_commit
 
 log = logging.getLogger("assay.emails")
@@ -54,6 +54,7 @@ def queue_email(
         subject=subject,
         text_body=text,
         html_body=html,
+        lease_until=utcnow() + service.EMAIL_LEASE,
     )
     session.add(message)
     session.flush()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, RateLimited
@@ -35,6 +35,10 @@ from app.worker import send_after_commit
 from grader import GradeResult as GraderResult
 
 RATE_WINDOW = timedelta(minutes=1)
+# A grading that took its worker down this many times is not tried again (the sandbox should make this
+# impossible; the limit keeps one submission from cycling through every worker forever).
+MAX_TRIES = 3
+RECONCILE_BATCH = 500
 
 
 def coding_task_of(item: AssessmentItem) -> str:
@@ -124,6 +128,46 @@ def claim_job(session: Session, job_id: int, lease: timedelta) -> Claim | None:
         seed=attempt.seed,
         visible_only=submission.kind == SubmissionKind.SAMPLE,
     )
+
+
+def requeue_stale_jobs(session: Session, lease: timedelta) -> list[int]:
+    """Jobs whose worker died (running, lease lapsed) or whose message may be lost (queued longer than a
+    lease) go back to queued with a fresh lease; the caller sends their messages after commit. Sending one
+    twice is harmless: `claim_job` lets one worker in, and `store_result` stores one result."""
+    now = utcnow()
+    stale = session.scalars(
+        select(GradingJob)
+        .where(
+            GradingJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            or_(
+                GradingJob.lease_until < now,
+                and_(GradingJob.lease_until.is_(None), GradingJob.created_at < now - lease),
+            ),
+        )
+        .order_by(GradingJob.id)
+        .limit(RECONCILE_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    requeued = []
+    for job in stale:
+        if job.tries >= MAX_TRIES:
+            fail_job(session, job.id, f"grading was interrupted {job.tries} times; not trying again")
+            continue
+        job.status, job.lease_until = JobStatus.QUEUED, now + lease
+        requeued.append(job.id)
+    return requeued
+
+
+def release_jobs(session: Session, job_ids: list[int]) -> list[int]:
+    """A stopping worker hands back the jobs it still holds: queued again, lease lapsed, for the caller to
+    send again after commit."""
+    released = []
+    for job_id in job_ids:
+        job = session.get(GradingJob, job_id, with_for_update=True)
+        if job is not None and job.status == JobStatus.RUNNING:
+            job.status, job.lease_until = JobStatus.QUEUED, utcnow()
+            released.append(job_id)
+    return released
 
 
 def store_result(session: Session, job_id: int, result: GraderResult) -> None:

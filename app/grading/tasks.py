@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 import dramatiq
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.grading import service
 from app.models import AssessmentItem, Attempt, Submission, SubmissionKind
 from app.worker import job_session, job_settings, send_after_commit
 from grader import grade
+from grader.grading import sandbox_pool_size
 from grader.sandbox import SandboxUnavailable
 
 log = logging.getLogger("assay.grading")
+
+# Jobs this process has claimed and not finished: what a stopping worker hands back.
+_held: set[int] = set()
+_held_lock = threading.Lock()
 
 
 @dramatiq.actor(queue_name="grading", max_retries=0)
@@ -24,20 +32,51 @@ def grade_submission(job_id: int) -> None:
         claim = service.claim_job(session, job_id, lease)
     if claim is None:
         return  # done already, or another worker holds it
+    with _held_lock:
+        _held.add(job_id)
+    try:
+        _grade(job_id, claim)
+    finally:
+        with _held_lock:
+            _held.discard(job_id)
+        metrics.SANDBOX_POOL.labels("ready").set(sandbox_pool_size()[0])
+
+
+def _grade(job_id: int, claim: service.Claim) -> None:
+    kind = "sample" if claim.visible_only else "final"
+    started = time.perf_counter()
     try:
         result = grade(claim.task_id, claim.source, seed=claim.seed, visible_only=claim.visible_only)
     except SandboxUnavailable as exc:
         log.error("grading job %s: sandbox unavailable: %s", job_id, exc)
+        metrics.GRADING_VERDICTS.labels(kind, "sandbox_unavailable").inc()
         with job_session() as session:
             service.fail_job(session, job_id, f"sandbox unavailable: {exc}")
         return
     except Exception:
         log.exception("grading job %s failed", job_id)
+        metrics.GRADING_VERDICTS.labels(kind, "grader_error").inc()
         with job_session() as session:
             service.fail_job(session, job_id, "the grader failed; see the worker's log")
         return
+    metrics.GRADING_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    metrics.GRADING_VERDICTS.labels(kind, result.verdict).inc()
     with job_session() as session:
         service.store_result(session, job_id, result)
+
+
+def release_held_jobs() -> list[int]:
+    """Hand back the jobs this process still holds (it is stopping): queued again and re-sent at once."""
+    with _held_lock:
+        held = sorted(_held)
+    if not held:
+        return []
+    with job_session() as session:
+        released = service.release_jobs(session, held)
+        for job_id in released:
+            send_after_commit(session, grade_submission, job_id)
+    log.warning("released %d grading job(s) still running at shutdown: %s", len(released), released)
+    return released
 
 
 def queue_submission(

@@ -27,6 +27,7 @@ from app.models.events import (
     WebhookEndpoint,
 )
 from app.models.grading import GradeResult, GradingJob, JobStatus, Submission, SubmissionKind
+from app.models.jobs import ScheduleTick
 from app.models.questions import Question, QuestionType, QuestionVersion
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "QuestionType",
     "QuestionVersion",
     "Role",
+    "ScheduleTick",
     "Submission",
     "SubmissionKind",
     "User",

@@ -152,3 +152,5 @@ class EmailMessage(IdMixin, CreatedMixin, Base):
     tries: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None]
+    # While queued: when the reconciler may send it again, because its message may have been lost.
+    lease_until: Mapped[datetime | None]

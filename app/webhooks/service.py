@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from app import metrics
 from app.accounts.service import list_members
 from app.config import Settings
 from app.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -260,14 +261,18 @@ def settle_outgoing(row: Outgoing, outcome: Outcome, now: datetime) -> bool:
     row.lease_until = None
     row.last_status_code = outcome.status_code
     row.last_error = outcome.error or ("" if outcome.succeeded else f"HTTP {outcome.status_code}")
+    kind = "webhook" if isinstance(row, WebhookDelivery) else "partner_callback"
     if outcome.succeeded:
         row.status, row.delivered_at, row.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
+        metrics.OUTBOUND_DELIVERIES.labels(kind, "delivered").inc()
         return False
     delay = None if outcome.status_code == 410 else next_retry(row.attempt_count, outcome.retry_after)
     if delay is not None:
         row.next_attempt_at = now + delay
+        metrics.OUTBOUND_DELIVERIES.labels(kind, "will_retry").inc()
         return False
     row.status, row.next_attempt_at = DeliveryStatus.FAILED, None
+    metrics.OUTBOUND_DELIVERIES.labels(kind, "gave_up").inc()
     return True
 
 
