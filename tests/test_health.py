@@ -9,9 +9,9 @@ from dramatiq.brokers.redis import RedisBroker
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app import health
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app import health
 from app.main import create_app
 from app.worker import build_broker
 from grader.sandbox import SandboxUnavailable
@@ -39,7 +39,10 @@ def test_readyz_needs_a_sandbox_where_the_app_grades(
     monkeypatch.setattr(health, "_sandbox_checked", None)
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"]["sandbox"] == "unavailable: " + "bubblewrap is not installed (apt-get install bubblewrap)"
+    assert (
+        response.json()["checks"]["sandbox"]
+        == "unavailable: " + "bubblewrap is not installed (apt-get install bubblewrap)"
+    )
     monkeypatch.setattr(health, "_sandbox_checked", None)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound, RateLimited
@@ -156,6 +156,15 @@ def requeue_stale_jobs(session: Session, lease: timedelta) -> list[int]:
         job.status, job.lease_until = JobStatus.QUEUED, now + lease
         requeued.append(job.id)
     return requeued
+
+
+def renew_lease(session: Session, job_id: int, lease: timedelta) -> None:
+    """The worker grading this job is alive: push its lease forward."""
+    session.execute(
+        update(GradingJob)
+        .where(GradingJob.id == job_id, GradingJob.status == JobStatus.RUNNING)
+        .values(lease_until=utcnow() + lease)
+    )
 
 
 def release_jobs(session: Session, job_ids: list[int]) -> list[int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import dramatiq
@@ -35,11 +37,35 @@ def grade_submission(job_id: int) -> None:
     with _held_lock:
         _held.add(job_id)
     try:
-        _grade(job_id, claim)
+        with _lease_kept(job_id, lease):
+            _grade(job_id, claim)
     finally:
         with _held_lock:
             _held.discard(job_id)
         metrics.SANDBOX_POOL.labels("ready").set(sandbox_pool_size()[0])
+
+
+@contextmanager
+def _lease_kept(job_id: int, lease: timedelta) -> Iterator[None]:
+    """Renew the job's lease every third of it while grading, so the lease can be short (a dead worker's
+    job is handed on quickly) without a slow grading being taken from a live one."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease.total_seconds() / 3):
+            try:
+                with job_session() as session:
+                    service.renew_lease(session, job_id, lease)
+            except Exception as exc:  # the next renewal may get through; the lease covers two misses
+                log.warning("could not renew the lease of grading job %s: %s", job_id, exc)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
 
 
 def _grade(job_id: int, claim: service.Claim) -> None:

@@ -141,7 +141,10 @@ def test_a_queued_email_whose_message_was_lost_is_sent_again(
 
 
 def test_a_broker_that_is_down_does_not_fail_the_commit(
-    session: Session, sample_run: Submission, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    session: Session,
+    sample_run: Submission,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def refuse(*_args: object) -> None:
         raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
