@@ -1,5 +1,5 @@
 """Real processes for the crash tests: a PostgreSQL database the test commits to, a private Redis the test
-may stop and restart, `assay worker` and `assay serve` started and killed as an operator (or a crash) would."""
+may stop and restart, `assay worker` and `assay serve` started and killed as an operator or a crash would."""
 
 from __future__ import annotations
 
