@@ -432,8 +432,11 @@ def serve(
 def worker(
     processes: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     threads: Annotated[
-        int, typer.Option(min=1, help="Jobs at once per process (as many sandboxes are kept warm)")
-    ] = 2,
+        int | None,
+        typer.Option(
+            min=1, help="Jobs at once per process, one warm sandbox each [default: ASSAY_WORKER_THREADS]"
+        ),
+    ] = None,
     queues: Annotated[
         list[str] | None, typer.Option("--queue", help="Only these queues (repeatable) [default: all]")
     ] = None,
@@ -449,6 +452,7 @@ def worker(
         raise fail(
             "set ASSAY_BROKER_URL=redis://… to run separate workers; the embedded app runs jobs itself"
         )
+    threads = threads or settings.worker_threads
     os.environ.update(
         ASSAY_WORKER_THREADS=str(threads),
         dramatiq_prom_port=str(metrics_port),

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite:///var/assay.db"
+    database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections kept per process")
+    database_pool_overflow: int = Field(default=10, ge=0, description="extra connections opened under load")
     broker_url: str = Field(default="", description="redis://… to use Redis and external workers")
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     base_url: str = "http://127.0.0.1:8000"

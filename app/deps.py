@@ -22,7 +22,7 @@ SESSION_COOKIE = "assay_session"
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:  # no I/O: no thread hop
     settings: Settings = request.app.state.settings
     return settings
 

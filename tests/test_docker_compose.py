@@ -28,7 +28,7 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     assert set(config["services"]) == {"app", "worker", "postgres", "redis"}
-    for name in ("app", "postgres", "redis"):
+    for name in ("app", "worker", "postgres", "redis"):
         assert "healthcheck" in config["services"][name], name
     assert {"pgdata", "redisdata"} <= set(config["volumes"])
     app_env = config["services"]["app"]["environment"]
@@ -36,6 +36,9 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert app_env["ASSAY_BROKER_URL"].startswith("redis://")
     worker = config["services"]["worker"]
     assert worker["command"][:2] == ["assay", "worker"]
+    assert "--metrics-host" in worker["command"], "Prometheus scrapes the workers from outside"
+    assert worker["environment"]["ASSAY_WORKER_THREADS"] == "2"
+    assert all(config["services"][name]["stop_grace_period"] for name in ("app", "worker"))
     assert worker["user"] == "0" and "seccomp=unconfined" in worker["security_opt"]  # the sandbox needs them
 
 

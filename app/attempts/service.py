@@ -11,7 +11,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
@@ -151,7 +151,7 @@ def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
 
 
 def _item_of(session: Session, attempt: Attempt, item_id: int) -> AssessmentItem:
-    item = session.get(AssessmentItem, item_id)
+    item = session.get(AssessmentItem, item_id, options=[joinedload(AssessmentItem.question_version)])
     if item is None or item.assessment_id != attempt.invitation.assessment_id:
         raise NotFound("question not found in this assessment")
     return item
@@ -208,8 +208,11 @@ def save_answer(
         session.add(answer)
     else:
         answer.value, answer.revision, answer.saved_at = value, answer.revision + 1, now
-    answer.revisions.append(
+    # Added beside the answer, not appended to `answer.revisions`: that would load every earlier revision, and
+    # a tab autosaving for two hours makes thousands.
+    session.add(
         AnswerRevision(
+            answer=answer,
             value=value,
             revision=answer.revision,
             client_id=client.client_id if client else None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.emails.service import valid_address
 from app.emails.tasks import queue_email
@@ -142,7 +142,12 @@ def invitation_for_token(session: Session, token: str) -> Invitation:
     invitation = session.scalar(
         select(Invitation)
         .where(Invitation.token_hash == token_digest(token))
-        .options(selectinload(Invitation.assessment), selectinload(Invitation.candidate))
+        # One query for what every candidate request needs (autosave is the hottest path in Assay).
+        .options(
+            joinedload(Invitation.assessment),
+            joinedload(Invitation.candidate),
+            joinedload(Invitation.attempt),
+        )
     )
     if invitation is None:
         raise NotFound("This invitation link is not valid. Check that you copied the whole link.")

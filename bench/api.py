@@ -1,0 +1,120 @@
+"""Autosave throughput and latency on PostgreSQL, against a trivial endpoint of the same server.
+
+    .venv/bin/python bench/api.py [--concurrency 16] [--seconds 8] [--rounds 3] [--workers 2]
+
+Starts `assay serve` on a fresh PostgreSQL database, then alternates rounds of GET /healthz (the framework's
+ceiling on this machine: the same middleware, no database) and PUT /i/<token>/api/answers/<item> (a candidate
+tab autosaving a new draft: token check, ordering check, answer and revision stored, commit), each with
+`concurrency` clients in flight. Targets (issue 9): autosave throughput >= 0.5 x the trivial endpoint's,
+autosave p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx2 as httpx
+from cluster import Processes, bench_database, free_port, invite_candidates, percentile
+
+DRAFT = "Batch norm normalizes each feature with the batch's own mean and variance during training. " * 3
+
+
+async def measure(
+    concurrency: int,
+    seconds: float,
+    request: Callable[[httpx.AsyncClient, int, int], Awaitable[httpx.Response]],
+) -> tuple[int, list[float], int]:
+    """(requests done, latencies in seconds, non-2xx answers) with `concurrency` clients for `seconds`."""
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def one_client(number: int) -> None:
+            nonlocal failures
+            sequence = 0
+            while time.perf_counter() < deadline:
+                sequence += 1
+                started = time.perf_counter()
+                response = await request(client, number, sequence)
+                latencies.append(time.perf_counter() - started)
+                failures += not response.is_success
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(n) for n in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return int(len(latencies) / elapsed * seconds), latencies, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    args = parser.parse_args()
+
+    with bench_database() as (url, sessions):
+        candidates = invite_candidates(sessions, args.concurrency, coding_task="bn-forward-train")
+        processes = Processes(url)
+        try:
+            base = processes.serve(free_port(), args.workers)
+            for candidate in candidates:
+                assert httpx.post(f"{base}/i/{candidate.token}/start").status_code == 303
+
+            async def trivial(client: httpx.AsyncClient, _number: int, _sequence: int) -> httpx.Response:
+                return await client.get(f"{base}/healthz")
+
+            sequences = [0] * args.concurrency
+
+            async def autosave(client: httpx.AsyncClient, number: int, _sequence: int) -> httpx.Response:
+                candidate = candidates[number]
+                sequences[number] += 1
+                seq = sequences[number]
+                return await client.put(
+                    f"{base}/i/{candidate.token}/api/answers/{candidate.items['written']}",
+                    json={
+                        "client_id": f"bench-tab-{number:04d}",
+                        "seq": seq,
+                        "value": {"text": f"{DRAFT} {seq}"},
+                    },
+                )
+
+            asyncio.run(measure(args.concurrency, 2, trivial))  # warm-up: connections, caches
+            asyncio.run(measure(args.concurrency, 2, autosave))
+            totals: dict[str, list[float]] = {"trivial": [], "autosave": []}
+            counts = {"trivial": 0, "autosave": 0}
+            failures = 0
+            for _ in range(args.rounds):
+                for name, request in (("trivial", trivial), ("autosave", autosave)):
+                    done, latencies, failed = asyncio.run(measure(args.concurrency, args.seconds, request))
+                    counts[name] += done
+                    totals[name] += latencies
+                    failures += failed
+        finally:
+            processes.stop()
+
+    seconds = args.seconds * args.rounds
+    rps = {name: counts[name] / seconds for name in counts}
+    print(
+        f"PostgreSQL, {args.workers} uvicorn worker(s), {args.concurrency} clients in flight, "
+        f"{args.rounds} alternating rounds of {args.seconds:.0f} s"
+    )
+    print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, label in (("trivial", "GET /healthz"), ("autosave", "PUT .../answers/{item}")):
+        p50, p99 = (1000 * percentile(totals[name], q) for q in (0.5, 0.99))
+        print(f"{label:<28}{rps[name]:>10.0f}{p50:>10.1f}{p99:>10.1f}")
+    ratio = rps["autosave"] / rps["trivial"]
+    p99 = 1000 * percentile(totals["autosave"], 0.99)
+    verdict = {True: "met", False: "NOT met"}
+    print(f"autosave throughput / trivial: {ratio:.2f}x (target >= 0.5x: {verdict[ratio >= 0.5]})")
+    print(f"autosave p99: {p99:.1f} ms (target < 50 ms: {verdict[p99 < 50]})")
+    print(f"non-2xx answers: {failures}")
+
+
+if __name__ == "__main__":
+    main()
