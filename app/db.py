@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.config import ConfigError, Settings
+from app.errors import Busy
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -82,17 +84,36 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+# How long a request waits for one of the process's database connections before it is told to retry.
+DATABASE_WAIT_SECONDS = 30
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The request's unit of work. Opening a session does no I/O, so only its end (commit or rollback, then
-    close) goes to a worker thread: one thread hop per request instead of two, which on a busy two-core
-    machine is a measurable share of an autosave."""
-    session = request.app.state.session_factory()
+    """The request's unit of work.
+
+    Requests wait (in the event loop, cheaply) for one of `database_slots`, as many as the connection pool
+    holds, before their session exists: a request that holds a connection across its thread hops is then
+    never starved by others queued for the pool, and a surge queues instead of failing with pool timeouts.
+    Opening a session does no I/O, so only its end (commit or rollback, then close) goes to a worker thread.
+    """
+    slots: asyncio.Semaphore = request.app.state.database_slots
     try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(_end, session, commit=False)
-        raise
-    await run_in_threadpool(_end, session, commit=True)
+        async with asyncio.timeout(DATABASE_WAIT_SECONDS):
+            await slots.acquire()
+    except TimeoutError:
+        raise Busy(
+            "Assay is very busy right now; nothing was changed. Please retry.", retry_after=5
+        ) from None
+    try:
+        session = request.app.state.session_factory()
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_end, session, commit=False)
+            raise
+        await run_in_threadpool(_end, session, commit=True)
+    finally:
+        slots.release()
 
 
 def _end(session: Session, *, commit: bool) -> None:

@@ -87,6 +87,17 @@ class RateLimited(AppError):
         self.retry_after = retry_after
 
 
+class Busy(AppError):
+    """Every database connection this process has is in use and stayed so: nothing was changed, and the
+    request may simply be sent again."""
+
+    status_code = 503
+    title = "Busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 def problem_response(
     status: int, title: str, detail: str, errors: list[FieldError] | None = None, **extra: Any
 ) -> JSONResponse:

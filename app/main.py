@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -143,6 +144,9 @@ def create_app(
     app.state.settings = settings
     app.state.api_rate_limiter = ApiRateLimiter(settings)
     app.state.metrics_registry = CollectorRegistry()
+    app.state.database_slots = asyncio.Semaphore(
+        settings.database_pool_size + settings.database_pool_overflow
+    )
     if session_factory is not None:
         app.state.session_factory = session_factory
     _install_error_handlers(app)

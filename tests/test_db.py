@@ -3,11 +3,15 @@ commits in between (the embedded worker and a request do this all the time) must
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from app import db
 from app.config import Settings
 from app.db import make_engine
 
@@ -42,3 +46,27 @@ def test_sqlite_read_then_write_waits_for_a_concurrent_writer(tmp_path: Path) ->
     with engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 11
     engine.dispose()
+
+
+def test_requests_queue_for_a_connection_and_get_a_clear_503_when_none_frees(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every connection of the process in use, a request waits for one; if none frees in time it is
+    told to retry (503, Retry-After), with nothing changed."""
+    state = client.app.state  # type: ignore[attr-defined]
+    original = state.database_slots
+    monkeypatch.setattr(db, "DATABASE_WAIT_SECONDS", 0.2)
+    try:
+        state.database_slots = asyncio.Semaphore(0)
+        response = client.put(
+            "/i/any-token/api/answers/1", json={"client_id": "tab-1", "seq": 1, "value": {}}
+        )
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert "nothing was changed" in response.json()["detail"]
+        assert client.get("/healthz").status_code == 200, "what needs no database is not held up"
+
+        state.database_slots = slots = asyncio.Semaphore(1)
+        assert client.get("/i/unknown-token/api/state").status_code == 404
+        assert not slots.locked(), "the slot is given back after the request, failed or not"
+    finally:
+        state.database_slots = original
