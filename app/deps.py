@@ -44,7 +44,11 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def valid_invitation(session: SessionDep, token: Annotated[str, Path(max_length=100)]) -> Invitation:
+# An invitation token as it comes in a candidate link's path.
+TokenPath = Annotated[str, Path(max_length=100)]
+
+
+def valid_invitation(session: SessionDep, token: TokenPath) -> Invitation:
     return invitation_for_token(session, token)
 
 

@@ -31,7 +31,9 @@ done: list[str] = []
 
 
 class Candidate(HttpUser):
-    wait_time = between(0.2, 1.0)
+    # The attempt page saves once typing pauses (700 ms debounce); people pause every few seconds, and a
+    # 500-candidate screening still packs a whole attempt into a few minutes here to stay bounded in time.
+    wait_time = between(2.0, 5.0)
 
     def on_start(self) -> None:
         self.candidate = CANDIDATES[len(acknowledged) % len(CANDIDATES)]

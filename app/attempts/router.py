@@ -26,13 +26,15 @@ from app.attempts.service import (
     record_signals,
     run_samples,
     save_answer,
+    save_answer_fast,
     set_flag,
     submit_attempt,
     submit_code,
 )
-from app.deps import InvitationDep, SessionDep, SettingsDep
+from app.deps import InvitationDep, SessionDep, SettingsDep, TokenPath
 from app.errors import Conflict
 from app.grading.service import candidate_view, submission_of
+from app.invitations.service import invitation_for_token
 from app.markdown import render_markdown
 from app.models import Answer, Attempt, Invitation, Submission, utcnow
 
@@ -76,16 +78,22 @@ def attempt_state(invitation: InvitationDep) -> AttemptState:
 
 @router.put("/answers/{item_id}")
 def save(
-    item_id: int, body: SaveRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+    token: TokenPath, item_id: int, body: SaveRequest, session: SessionDep, settings: SettingsDep
 ) -> SaveResponse:
-    outcome = save_answer(
-        session,
-        _started_attempt(invitation),
-        item_id,
-        body.value,
-        grace=settings.autosave_grace,
-        client=ClientSave(body.client_id, body.seq),
-    )
+    client = ClientSave(body.client_id, body.seq)
+    grace = settings.autosave_grace
+    saved = save_answer_fast(session, token, item_id, body.value, grace=grace, client=client)
+    if saved is not None:
+        state = AnswerState(
+            item_id=saved.item_id,
+            revision=saved.revision,
+            value=saved.value,
+            saved_at=saved.saved_at,
+            flagged=saved.flagged,
+        )
+        return SaveResponse(**state.model_dump(), applied=True, server_now=utcnow())
+    attempt = _started_attempt(invitation_for_token(session, token))
+    outcome = save_answer(session, attempt, item_id, body.value, grace=grace, client=client)
     return SaveResponse(
         **_state_of(outcome.answer).model_dump(), applied=outcome.applied, server_now=utcnow()
     )
