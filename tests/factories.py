@@ -14,6 +14,8 @@ from app.config import DEFAULT_SECRET_KEY
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import (
     Assessment,
+    AssessmentItem,
+    Attempt,
     CloseReason,
     Invitation,
     Membership,
@@ -106,3 +108,14 @@ def finished_attempt(
         save_answer(session, attempt, item_id, value, grace=timedelta(seconds=30))
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     return issued.invitation
+
+
+def coding_attempt(session: Session) -> tuple[Attempt, AssessmentItem]:
+    """A started attempt at a fresh organization's coding assessment, and its coding question."""
+    _, org = owner(session)
+    issued = invitation(session, org, coding_assessment(session, org))
+    attempt = start_attempt(session, issued.invitation)
+    item = next(
+        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
+    )
+    return attempt, item

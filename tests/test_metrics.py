@@ -14,9 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
-from app.attempts.service import run_samples, start_attempt
+from app.attempts.service import run_samples
 from app.logs import logging_config
-from app.models import QuestionType
 from tests import factories
 
 
@@ -43,12 +42,7 @@ def test_request_latency_is_labelled_by_route_template(client: TestClient) -> No
 def test_the_backlog_and_gradings_are_counted(
     client: TestClient, session: Session, run_jobs: Callable[[], int]
 ) -> None:
-    _, org = factories.owner(session)
-    issued = factories.invitation(session, org, factories.coding_assessment(session, org))
-    attempt = start_attempt(session, issued.invitation)
-    item = next(
-        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
-    )
+    attempt, item = factories.coding_attempt(session)
     run = run_samples(session, attempt, item.id, "x = 1", grace=timedelta(seconds=30), per_minute=5)
     session.commit()
     queued = frozenset({("kind", "grading"), ("status", "queued")})

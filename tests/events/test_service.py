@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assessments.service import archive_assessment, new_version, publish_assessment
-from app.attempts.service import close_attempt, save_answer, start_attempt
+from app.attempts.service import close_attempt, save_answer
 from app.grading.tasks import grade_submission
 from app.invitations.service import expire_due_invitations, invitation_for_token
 from app.models import CloseReason, Event, GradingJob, InvitationStatus, QuestionType, utcnow
@@ -23,12 +23,7 @@ def _types(session: Session) -> list[str]:
 def test_result_scored_waits_for_the_code_and_is_announced_once(
     session: Session, run_jobs: Callable[[], int]
 ) -> None:
-    _, org = factories.owner(session)
-    issued = factories.invitation(session, org, factories.coding_assessment(session, org))
-    attempt = start_attempt(session, issued.invitation)
-    coding = next(
-        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
-    )
+    attempt, coding = factories.coding_attempt(session)
     save_answer(session, attempt, coding.id, {"source": "x = 1"}, grace=timedelta(seconds=30))
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     session.commit()

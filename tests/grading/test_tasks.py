@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from app.attempts.service import run_samples, start_attempt
+from app.attempts.service import run_samples
 from app.grading import tasks
 from app.grading.service import candidate_view
-from app.models import JobStatus, QuestionType
+from app.models import JobStatus
 from grader.sandbox import SandboxUnavailable
 from tests import factories
 
@@ -24,12 +24,7 @@ def test_a_failed_grading_is_reported_not_left_running(
         raise failure
 
     monkeypatch.setattr(tasks, "grade", broken)
-    _, org = factories.owner(session)
-    issued = factories.invitation(session, org, factories.coding_assessment(session, org))
-    attempt = start_attempt(session, issued.invitation)
-    item = next(
-        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
-    )
+    attempt, item = factories.coding_attempt(session)
     run = run_samples(session, attempt, item.id, "x = 1", grace=timedelta(seconds=30), per_minute=5)
     session.commit()
     assert run_jobs() == 1

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.attempts.service import run_samples, start_attempt
+from app.attempts.service import run_samples
 from app.emails.tasks import queue_email
 from app.grading import tasks as grading_tasks
 from app.grading.service import MAX_TRIES
@@ -21,7 +21,6 @@ from app.models import (
     GradeResult,
     GradingJob,
     JobStatus,
-    QuestionType,
     Submission,
     utcnow,
 )
@@ -35,12 +34,7 @@ CODE = "import numpy as np\n\ndef batchnorm_forward_train(x, gamma, beta, eps=1e
 @pytest.fixture
 def sample_run(session: Session, run_jobs: Callable[[], int]) -> Submission:
     """A sample run committed, whose job message is then lost (as when Redis restarts empty)."""
-    _, org = factories.owner(session)
-    issued = factories.invitation(session, org, factories.coding_assessment(session, org))
-    attempt = start_attempt(session, issued.invitation)
-    item = next(
-        i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
-    )
+    attempt, item = factories.coding_attempt(session)
     run = run_samples(session, attempt, item.id, CODE, grace=GRACE, per_minute=5)
     session.commit()
     broker.flush_all()
