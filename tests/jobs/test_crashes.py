@@ -120,6 +120,17 @@ def test_a_worker_killed_mid_grading_leaves_one_result_announced_once(
     assert receiver.received[0].headers["webhook-id"] == events[0].public_id, "consumers dedupe by event id"
 
 
+def test_a_worker_stopped_mid_grading_finishes_it_before_exiting(cluster: Cluster) -> None:
+    [job_id] = _finished_attempts(cluster, 1, pause=2)
+    worker = cluster.start_worker()
+    cluster.enqueue_grading(job_id)
+    cluster.wait_until(lambda: _job(cluster, job_id).status == JobStatus.RUNNING, 60, "the claim")
+    worker.send_signal(signal.SIGTERM)  # to the main process, as `docker stop` does on a deploy or scale-down
+    worker.wait(timeout=60)
+    job = _job(cluster, job_id)
+    assert job.status == JobStatus.DONE and job.tries == 1, "the grading in flight finished before the exit"
+
+
 def test_losing_redis_during_grading_loses_no_work(cluster: Cluster) -> None:
     jobs = _finished_attempts(cluster, 4, pause=1.5)
     cluster.start_worker()
