@@ -44,6 +44,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # How long a stopping server lets requests in flight finish.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+KEEP_ALIVE_SECONDS = 65
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -424,6 +425,9 @@ def serve(
         log_config=logging_config(settings.log_format),
         # In-flight requests finish (an autosave is never cut off) before the app stops its jobs and exits.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Longer than load balancers' idle timeout (60 s is common), so the balancer, not the app, closes an
+        # idle connection: otherwise a request sent on it just as the app closes it is reset.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
