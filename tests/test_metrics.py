@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from asgi_correlation_id import correlation_id
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -75,16 +76,21 @@ def test_metrics_can_require_a_token(client: TestClient, monkeypatch: pytest.Mon
 def test_each_response_carries_a_request_id_that_log_lines_share(
     client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    response = client.get("/api/v1/assessments")
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) == 32
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
     logging.config.dictConfig(logging_config("json"))
+    token = correlation_id.set(request_id)  # what the middleware sets while it serves that request
     try:
-        response = client.get("/api/v1/assessments")
-        request_id = response.headers["x-request-id"]
-        assert len(request_id) == 32
-        logging.getLogger("assay.test").warning("inside the request's log")  # outside: no request id
+        logging.getLogger("assay.test").warning("a line of that request")
     finally:
-        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+        correlation_id.reset(token)
+        root.handlers, root.level = saved_handlers, saved_level  # the JSON handler writes to capsys's stream
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    line = next(entry for entry in lines if entry["message"] == "inside the request's log")
-    assert {"time", "level", "logger", "request_id", "job_id"} <= set(line) and line["level"] == "WARNING"
+    line = next(entry for entry in lines if entry["message"] == "a line of that request")
+    assert line["request_id"] == request_id and line["level"] == "WARNING"
+    assert {"time", "logger", "job_id"} <= set(line)
     given = client.get("/healthz", headers={"X-Request-ID": "0" * 32 + "zz"})
     assert given.headers["x-request-id"] != "0" * 32 + "zz", "an id that is not a UUID is replaced"
