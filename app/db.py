@@ -76,12 +76,10 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        _end(session, commit=False)
         raise
-    finally:
-        session.close()
+    _end(session, commit=True)
 
 
 # How long a request waits for one of the process's database connections before it is told to retry.
@@ -117,6 +115,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 def _end(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back), then close: a failed commit is rolled back by the close."""
     try:
         if commit:
             session.commit()

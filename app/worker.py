@@ -142,7 +142,6 @@ class Scheduler:
     """Every periodic job, at the interval the settings give it."""
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
-        load_actors()
         from app.attempts.tasks import close_overdue_attempts
         from app.integrations.tasks import send_due_callbacks
         from app.invitations.tasks import expire_invitations, send_due_reminders

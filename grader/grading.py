@@ -42,12 +42,10 @@ def default_runner() -> Runner:
         return _default_runner
 
 
-def sandbox_pool_size() -> tuple[int, int]:
-    """(ready, target): sandboxes started and waiting in this process's pool, and how many it keeps."""
+def sandboxes_ready() -> int:
+    """Sandboxes started and waiting in this process's pool."""
     runner = _default_runner
-    if isinstance(runner, BubblewrapRunner):
-        return runner.ready_count, runner.warm
-    return 0, _default_warm
+    return runner.ready_count if isinstance(runner, BubblewrapRunner) else 0
 
 
 def list_tasks() -> list[str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSAY = [sys.executable, "-m", "app.cli"]
 
@@ -156,14 +158,15 @@ def test_worker_without_a_broker_explains_the_embedded_mode() -> None:
     assert "ASSAY_BROKER_URL" in result.stderr
 
 
-def test_worker_consumes_from_real_redis_and_stops_cleanly() -> None:
+def test_worker_consumes_from_real_redis_serves_its_metrics_and_stops_cleanly() -> None:
     import signal
     import time
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
     env["ASSAY_BROKER_URL"] = "redis://127.0.0.1:6379/15"
+    metrics_port = free_port()
     process = subprocess.Popen(
-        [*ASSAY, "worker", "--processes", "1", "--threads", "1"],
+        [*ASSAY, "worker", "--processes", "1", "--threads", "3", "--metrics-port", str(metrics_port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -179,10 +182,28 @@ def test_worker_consumes_from_real_redis_and_stops_cleanly() -> None:
             if "ready for action" in line or time.monotonic() > deadline:
                 break
         assert any("ready for action" in line for line in seen), "".join(seen)
+        exposed = _get_when_up(f"http://127.0.0.1:{metrics_port}/metrics", deadline)
+        assert 'assay_sandbox_pool{state="target"} 3.0' in exposed, "the pool is sized to the threads"
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert process.returncode == 0
+
+
+def _get_when_up(url: str, deadline: float) -> str:
+    """Dramatiq's exporter starts in a process of its own, shortly after the worker."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL built here
+                return str(response.read().decode())
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_sandbox_check_reports_the_isolation_and_runs_a_probe() -> None:

@@ -23,6 +23,7 @@ from app.attempts.schemas import (
 )
 from app.attempts.service import (
     ClientSave,
+    SavedAnswer,
     record_signals,
     run_samples,
     save_answer,
@@ -53,7 +54,7 @@ def _started_attempt(invitation: Invitation) -> Attempt:
     return attempt
 
 
-def _state_of(answer: Answer) -> AnswerState:
+def _state_of(answer: Answer | SavedAnswer) -> AnswerState:
     return AnswerState(
         item_id=answer.item_id,
         revision=answer.revision,
@@ -84,14 +85,7 @@ def save(
     grace = settings.autosave_grace
     saved = save_answer_fast(session, token, item_id, body.value, grace=grace, client=client)
     if saved is not None:
-        state = AnswerState(
-            item_id=saved.item_id,
-            revision=saved.revision,
-            value=saved.value,
-            saved_at=saved.saved_at,
-            flagged=saved.flagged,
-        )
-        return SaveResponse(**state.model_dump(), applied=True, server_now=utcnow())
+        return SaveResponse(**_state_of(saved).model_dump(), applied=True, server_now=utcnow())
     attempt = _started_attempt(invitation_for_token(session, token))
     outcome = save_answer(session, attempt, item_id, body.value, grace=grace, client=client)
     return SaveResponse(

@@ -17,7 +17,7 @@ from app.grading import service
 from app.models import AssessmentItem, Attempt, Submission, SubmissionKind
 from app.worker import job_session, job_settings, send_after_commit
 from grader import grade
-from grader.grading import sandbox_pool_size
+from grader.grading import sandboxes_ready
 from grader.sandbox import SandboxUnavailable
 
 log = logging.getLogger("assay.grading")
@@ -42,7 +42,7 @@ def grade_submission(job_id: int) -> None:
     finally:
         with _held_lock:
             _held.discard(job_id)
-        metrics.SANDBOX_POOL.labels("ready").set(sandbox_pool_size()[0])
+        metrics.SANDBOX_POOL.labels("ready").set(sandboxes_ready())
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Callable, Iterator
 from email.message import Message
 
@@ -18,6 +17,7 @@ from app.emails.tasks import DeliveryFailed, deliver_email, queue_email
 from app.models import EmailMessage, EmailStatus
 from app.worker import use_job_context
 from tests import factories
+from tests.ports import free_port
 
 
 class Inbox:
@@ -32,16 +32,10 @@ class Inbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield inbox, port
@@ -102,7 +96,7 @@ def test_without_smtp_the_message_stays_in_the_outbox(session: Session, run_jobs
 def test_a_refused_connection_is_recorded_and_retried_until_it_gives_up(
     session: Session, session_factory, settings_for, backend: str
 ) -> None:
-    use_job_context(_with_smtp(settings_for, backend, _free_port()), session_factory)  # nobody listens
+    use_job_context(_with_smtp(settings_for, backend, free_port()), session_factory)  # nobody listens
     _, org = factories.owner(session)
     message = queue_email(
         session, to="a@example.com", template="password_reset", context={}, organization=org

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,10 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
+from tests.ports import free_port
 from tests.webhooks.conftest import receiver  # noqa: F401 - the webhook receiver fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, logs: list[Path]) -> None:

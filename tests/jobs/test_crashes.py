@@ -31,7 +31,8 @@ from app.models import (
 from app.webhooks.service import create_endpoint
 from app.worker import broker as test_broker
 from tests import factories
-from tests.jobs.conftest import Cluster, free_port
+from tests.jobs.conftest import Cluster
+from tests.ports import free_port
 from tests.webhooks.conftest import Receiver
 
 GRACE = timedelta(seconds=30)

@@ -5,7 +5,6 @@ committed for real; every test gets its own organization, so tests do not see ea
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from app.migrate import upgrade
 from app.models import QuestionType
 from app.questions.service import load_bank, sync_bank
 from tests import factories
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -91,13 +91,6 @@ class LiveServer:
         return email, assessment_id
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
@@ -105,7 +98,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     if not (ROOT / "app" / "web" / "static" / "dist" / "candidate.js").exists():
         pytest.fail("the candidate page's bundle is missing: `make assets` (part of `make test`) builds it")
     tmp = tmp_path_factory.mktemp("live")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     url = f"sqlite:///{tmp / 'live.db'}"
     engine = make_engine(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
