@@ -444,7 +444,9 @@ def worker(
     queues: Annotated[
         list[str] | None, typer.Option("--queue", help="Only these queues (repeatable) [default: all]")
     ] = None,
-    metrics_port: Annotated[int, typer.Option(help="Port of the workers' /metrics; 0 turns it off")] = 9191,
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the workers' /metrics; 0 turns it off")
+    ] = 9191,
     metrics_host: Annotated[str, typer.Option(help="Address the workers' /metrics listens on")] = "127.0.0.1",
 ) -> None:
     """Consume background jobs from Redis (needs ASSAY_BROKER_URL). Each process also runs the periodic
