@@ -9,8 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, joinedload
 
@@ -241,55 +253,52 @@ class SavedAnswer:
     flagged: bool
 
 
-def save_answer_fast(
-    session: Session,
-    token: str,
-    item_id: int,
-    raw_value: dict[str, Any],
-    *,
-    grace: timedelta,
-    client: ClientSave,
-) -> SavedAnswer | None:
-    """An autosave from a browser tab in two statements, on PostgreSQL: one reads what the save needs (the
-    attempt behind the link, still open, and the question), one stores the answer and its revision (an
-    upsert that applies only if this tab has not saved a later sequence number, with the revision inserted
-    in the same statement). None when this path cannot say more than "not applied" (SQLite, an unknown link
-    or question, a closed attempt, a stale save): `save_answer` then gives the full answer or the error.
-
-    Autosave is the hottest request in Assay (every candidate, every few seconds); the general path's ORM
-    loading costs several times the database work it does.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    now = utcnow()
-    target = session.execute(
-        select(Attempt.id, QuestionVersion.spec)
+def _autosave_statement() -> Select[tuple[int, dict[str, Any], int, datetime, bool]]:
+    """Store an autosave in one round trip: find the open attempt behind the link and the item in its
+    assessment, upsert the answer unless this tab already saved a later sequence number, and insert the
+    revision. Built once; each save only binds its parameters (building the statement costs more CPU than
+    PostgreSQL spends running it)."""
+    target = (
+        select(Attempt.id.label("attempt_id"))
         .select_from(Invitation)
         .join(Attempt, Attempt.invitation_id == Invitation.id)
         .join(AssessmentItem, AssessmentItem.assessment_id == Invitation.assessment_id)
-        .join(QuestionVersion, QuestionVersion.id == AssessmentItem.question_version_id)
         .where(
-            Invitation.token_hash == token_digest(token),
-            AssessmentItem.id == item_id,
+            Invitation.token_hash == bindparam("token_hash"),
+            AssessmentItem.id == bindparam("item_id"),
+            AssessmentItem.question_version_id == bindparam("question_version_id"),
             Attempt.closed_at.is_(None),
-            Attempt.deadline_at >= now - grace,
+            Attempt.deadline_at >= bindparam("cutoff"),
         )
-    ).one_or_none()
-    if target is None:
-        return None
-    value = clean_value(item_id, question_adapter.validate_python(target.spec), raw_value)
-    later_from_this_tab = exists().where(
-        AnswerRevision.answer_id == Answer.id,
-        AnswerRevision.client_id == client.client_id,
-        AnswerRevision.client_seq >= client.seq,
+        .cte("target")
     )
-    upsert = postgresql.insert(Answer).values(
-        attempt_id=target.id, item_id=item_id, value=value, revision=1, saved_at=now, flagged=False
+    # The row being updated is named by hand: SQLAlchemy does not correlate a subquery in ON CONFLICT's WHERE
+    # with the insert's table and would add a second, unrelated `answers` to its FROM.
+    existing_answer_id: ColumnElement[int] = literal_column(f"{Answer.__tablename__}.id")
+    later_from_this_tab = exists().where(
+        AnswerRevision.answer_id == existing_answer_id,
+        AnswerRevision.client_id == bindparam("client_id"),
+        AnswerRevision.client_seq >= bindparam("client_seq"),
+    )
+    insert_answer = postgresql.insert(Answer).from_select(
+        ["attempt_id", "item_id", "value", "revision", "saved_at", "flagged"],
+        select(
+            target.c.attempt_id,
+            bindparam("item_id"),
+            bindparam("value", type_=Answer.value.type),
+            literal(1),
+            bindparam("now", type_=Answer.saved_at.type),
+            literal(False),
+        ),
     )
     saved = (
-        upsert.on_conflict_do_update(
+        insert_answer.on_conflict_do_update(
             index_elements=[Answer.attempt_id, Answer.item_id],
-            set_={"value": upsert.excluded.value, "revision": Answer.revision + 1, "saved_at": now},
+            set_={
+                "value": insert_answer.excluded.value,
+                "revision": Answer.revision + 1,
+                "saved_at": insert_answer.excluded.saved_at,
+            },
             where=~later_from_this_tab,
         )
         .returning(Answer.id, Answer.item_id, Answer.value, Answer.revision, Answer.saved_at, Answer.flagged)
@@ -303,20 +312,92 @@ def save_answer_fast(
                 saved.c.id,
                 saved.c.value,
                 saved.c.revision,
-                literal(client.client_id),
-                literal(client.seq),
+                bindparam("client_id"),
+                bindparam("client_seq"),
                 saved.c.saved_at,
             ),
         )
         .cte("revision")
     )
+    columns = (saved.c.item_id, saved.c.value, saved.c.revision, saved.c.saved_at, saved.c.flagged)
+    return select(*columns).add_cte(revision)
+
+
+AUTOSAVE = _autosave_statement()
+
+
+@dataclass(frozen=True)
+class ItemQuestion:
+    version_id: int
+    spec: QuestionSpecModel
+
+
+# An item's question version never changes and a version is immutable, so each process keeps the parsed
+# questions of the items it has seen, per database (tests and tools may talk to several). Bounded: cleared
+# when full, then refilled one query per item.
+_item_questions: WeakKeyDictionary[Engine, dict[int, ItemQuestion]] = WeakKeyDictionary()
+MAX_CACHED_ITEMS = 10_000
+
+
+def _item_question(session: Session, item_id: int) -> ItemQuestion | None:
+    known = _item_questions.setdefault(session.get_bind().engine, {})
+    question = known.get(item_id)
+    if question is None:
+        row = session.execute(
+            select(QuestionVersion.id, QuestionVersion.spec)
+            .join(AssessmentItem, AssessmentItem.question_version_id == QuestionVersion.id)
+            .where(AssessmentItem.id == item_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        if len(known) >= MAX_CACHED_ITEMS:
+            known.clear()
+        question = known[item_id] = ItemQuestion(row.id, question_adapter.validate_python(row.spec))
+    return question
+
+
+def save_answer_fast(
+    session: Session,
+    token: str,
+    item_id: int,
+    raw_value: dict[str, Any],
+    *,
+    grace: timedelta,
+    client: ClientSave,
+) -> SavedAnswer | None:
+    """An autosave from a browser tab in one statement, on PostgreSQL (`AUTOSAVE`). None when this path
+    cannot say more than "not applied" (SQLite, an unknown link or question, a closed attempt, a value the
+    question refuses, a stale save): `save_answer` then gives the full answer or the error, checking the link
+    first.
+
+    Autosave is the hottest request in Assay (every candidate, every few seconds); the general path's ORM
+    loading costs several times the database work it does.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    question = _item_question(session, item_id)
+    if question is None:
+        return None
+    try:
+        value = clean_value(item_id, question.spec, raw_value)
+    except ValidationFailed:
+        return None
+    now = utcnow()
     row = session.execute(
-        select(saved.c.item_id, saved.c.value, saved.c.revision, saved.c.saved_at, saved.c.flagged).add_cte(
-            revision
-        )
+        AUTOSAVE,
+        {
+            "token_hash": token_digest(token),
+            "item_id": item_id,
+            "question_version_id": question.version_id,
+            "cutoff": now - grace,
+            "value": value,
+            "now": now,
+            "client_id": client.client_id,
+            "client_seq": client.seq,
+        },
     ).one_or_none()
     if row is None:
-        return None  # this tab already saved something later
+        return None
     return SavedAnswer(row.item_id, row.value, row.revision, row.saved_at, row.flagged)
 
 
