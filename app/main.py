@@ -159,9 +159,11 @@ def create_app(
     ).instrument(app)
     app.add_middleware(CorrelationIdMiddleware)  # outermost: every log line of the request carries its id
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Routes are matched in order, one pattern at a time: the candidate API (autosave, every few seconds per
+    # candidate) comes before the many recruiter pages. No path of one router matches another's.
     app.include_router(health_router)
-    app.include_router(web_router)
     app.include_router(attempts_router)
+    app.include_router(web_router)
     app.include_router(api_router)
     app.include_router(partner_router)
     app.include_router(api_docs_router)

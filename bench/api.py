@@ -7,6 +7,9 @@ ceiling on this machine: the same middleware, no database) and PUT /i/<token>/ap
 tab autosaving a new draft: token check, ordering check, answer and revision stored, commit), each with
 `concurrency` clients in flight. Targets (issue 9): autosave throughput >= 0.5 x the trivial endpoint's,
 autosave p99 < 50 ms.
+
+Everything shares this machine's cores, so it also prints the CPU time each request costs the app's processes,
+PostgreSQL's and this load generator: their sum bounds the throughput, and shows where a request's cost lies.
 """
 
 from __future__ import annotations
@@ -14,12 +17,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import httpx2 as httpx
+import psutil
 from cluster import Processes, bench_database, free_port, invite_candidates, percentile
 
 DRAFT = "Batch norm normalizes each feature with the batch's own mean and variance during training. " * 3
+
+
+def cpu_seconds(processes: Iterator[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class CpuMeter:
+    """CPU seconds used so far by the app (the `assay serve` process and its workers), PostgreSQL (every
+    `postgres` process: backends, WAL writer, checkpointer) and this process."""
+
+    def __init__(self, app_pid: int) -> None:
+        self.app = psutil.Process(app_pid)
+
+    def read(self) -> dict[str, float]:
+        postgres = (p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres")
+        return {
+            "app": cpu_seconds(iter([self.app, *self.app.children(recursive=True)])),
+            "postgres": cpu_seconds(postgres),
+            "load generator": time.process_time(),
+        }
 
 
 async def measure(
@@ -63,6 +94,7 @@ def main() -> None:
         processes = Processes(url)
         try:
             base = processes.serve(free_port(), args.workers)
+            meter = CpuMeter(processes.running[0].pid)
             for candidate in candidates:
                 assert httpx.post(f"{base}/i/{candidate.token}/start").status_code == 303
 
@@ -88,10 +120,14 @@ def main() -> None:
             asyncio.run(measure(args.concurrency, 2, autosave))
             totals: dict[str, list[float]] = {"trivial": [], "autosave": []}
             counts = {"trivial": 0, "autosave": 0}
+            cpu = {name: dict.fromkeys(meter.read(), 0.0) for name in counts}
             failures = 0
             for _ in range(args.rounds):
                 for name, request in (("trivial", trivial), ("autosave", autosave)):
+                    before = meter.read()
                     done, latencies, failed = asyncio.run(measure(args.concurrency, args.seconds, request))
+                    for part, used in meter.read().items():
+                        cpu[name][part] += (used - before[part]) / len(latencies)
                     counts[name] += done
                     totals[name] += latencies
                     failures += failed
@@ -104,10 +140,14 @@ def main() -> None:
         f"PostgreSQL, {args.workers} uvicorn worker(s), {args.concurrency} clients in flight, "
         f"{args.rounds} alternating rounds of {args.seconds:.0f} s"
     )
-    print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    parts = list(cpu["trivial"])
+    header = "".join(f"{part + ' cpu ms':>22}" for part in parts)
+    print(f"{'endpoint':<26}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{header}{'total cpu ms':>15}")
     for name, label in (("trivial", "GET /healthz"), ("autosave", "PUT .../answers/{item}")):
         p50, p99 = (1000 * percentile(totals[name], q) for q in (0.5, 0.99))
-        print(f"{label:<28}{rps[name]:>10.0f}{p50:>10.1f}{p99:>10.1f}")
+        per_request = [1000 * cpu[name][part] / args.rounds for part in parts]
+        columns = "".join(f"{ms:>22.2f}" for ms in per_request)
+        print(f"{label:<26}{rps[name]:>8.0f}{p50:>9.1f}{p99:>9.1f}{columns}{sum(per_request):>15.2f}")
     ratio = rps["autosave"] / rps["trivial"]
     p99 = 1000 * percentile(totals["autosave"], 0.99)
     verdict = {True: "met", False: "NOT met"}
