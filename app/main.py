@@ -31,6 +31,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
 from app.health import router as health_router
+from app.security_headers import SecurityHeadersMiddleware
 from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
 from app.web.router import router as web_router
@@ -157,6 +158,7 @@ def create_app(
         registry=app.state.metrics_registry,
         excluded_handlers=["/metrics", "/healthz", "/readyz", "/static/.*"],
     ).instrument(app)
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.environment == "production")
     app.add_middleware(CorrelationIdMiddleware)  # outermost: every log line of the request carries its id
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Routes are matched in order, one pattern at a time: the candidate API (autosave, every few seconds per

@@ -103,11 +103,16 @@ def finished_attempt(
 ) -> Invitation:
     """An invitation whose candidate saved `answers` (item id -> value) and submitted."""
     issued = invitation(session, org, assessment, email=email)
-    attempt = start_attempt(session, issued.invitation)
+    finish(session, issued.invitation, answers)
+    return issued.invitation
+
+
+def finish(session: Session, invited: Invitation, answers: dict[int, dict[str, Any]]) -> None:
+    """The candidate starts, saves `answers` (item id -> value) and submits."""
+    attempt = start_attempt(session, invited)
     for item_id, value in answers.items():
         save_answer(session, attempt, item_id, value, grace=timedelta(seconds=30))
     close_attempt(session, attempt, CloseReason.SUBMITTED)
-    return issued.invitation
 
 
 def coding_attempt(session: Session) -> tuple[Attempt, AssessmentItem]:

@@ -70,3 +70,12 @@ def test_requests_queue_for_a_connection_and_get_a_clear_503_when_none_frees(
         assert not slots.locked(), "the slot is given back after the request, failed or not"
     finally:
         state.database_slots = original
+
+
+def test_the_embedded_database_syncs_every_commit_to_disk(tmp_path: Path) -> None:
+    """WAL with synchronous=FULL (2): an acknowledged commit is on disk before the answer leaves."""
+    engine = make_engine(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'd.db'}"))  # type: ignore[call-arg]
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2
+    engine.dispose()

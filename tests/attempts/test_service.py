@@ -80,7 +80,8 @@ def test_the_postgresql_autosave_path_stores_what_the_general_path_would(
     assert second is not None and second.revision == 2
     assert fast({"choices": []}, seq=2) is None, "a retried or older save is left to the general path"
     assert fast({"choices": []}, seq=1, tab="tab-b") is not None, "another tab's counter is its own"
-    assert fast({"choices": ["no-such-option"]}, seq=9) is None, "the general path checks the link, then says why"
+    refused = fast({"choices": ["no-such-option"]}, seq=9)
+    assert refused is None, "the general path checks the link, then says why"
     with pytest.raises(ValidationFailed, match="Unknown option"):
         save_answer(session, attempt, item.id, {"choices": ["no-such-option"]}, grace=GRACE)
     # A tab numbers its saves across items: on another answer its seq 2 is not stale because of seq 2 here.

@@ -20,6 +20,7 @@ from app.questions.service import current_versions
 from app.web import auth, builder, invitations, results, team
 from tests import factories
 from tests.forms import post_form, sign_in
+from tests.test_security_headers import assert_only_nonced_inline_scripts
 
 RECRUITER_ROUTERS = (builder.router, invitations.router, results.router, team.router)
 # Routes about the signed-in person, not an organization's objects, or shared by every organization.
@@ -158,6 +159,8 @@ def test_an_owner_opens_every_page_of_their_organization(client: TestClient, wor
             continue
         response = client.get(world.url(path))
         assert response.status_code in (200, 303), (path, response.status_code, response.text[:500])
+        if response.status_code == 200 and response.headers["content-type"].startswith("text/html"):
+            assert_only_nonced_inline_scripts(response)
 
 
 def test_session_routes_need_a_signed_in_user(client: TestClient) -> None:
