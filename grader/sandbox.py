@@ -470,7 +470,7 @@ def sandbox_command(
         "/usr/bin",
         "--setenv",
         "HOME",
-        "/tmp",
+        "/tmp",  # the sandbox's own tmpfs, below  # nosec B108
         "--setenv",
         "LANG",
         "C.UTF-8",
@@ -481,11 +481,11 @@ def sandbox_command(
         "--size",
         tmp_bytes,
         "--tmpfs",
-        "/tmp",
+        "/tmp",  # a private tmpfs inside the sandbox  # nosec B108
         "--size",
         tmp_bytes,
         "--tmpfs",
-        "/dev/shm",
+        "/dev/shm",  # a private tmpfs inside the sandbox  # nosec B108
     ]
     for kind, src, dst in binds:
         command += [kind, src, dst]
@@ -496,7 +496,7 @@ def sandbox_command(
             command += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
     command += [
         "--remount-ro", "/",
-        "--chdir", "/tmp",
+        "--chdir", "/tmp",  # the sandbox's own tmpfs  # nosec B108
         "--seccomp", str(seccomp_fd),
         "--",
         interp.executable, "-I", "-S", "-B", SANDBOX_HARNESS, str(result_fd),
