@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(default=None, description="bearer token /metrics requires")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one object a line")
     login_max_failures: int = Field(default=5, ge=1)
+    sign_ins_per_minute: int = Field(default=20, ge=1, description="sign-in attempts per client address")
+    password_resets_per_hour: int = Field(
+        default=5, ge=1, description="reset emails per client address and per email address"
+    )
     password_reset_minutes: int = Field(default=60, ge=5, description="how long a reset link works")
     team_invite_days: int = Field(default=7, ge=1, description="how long a teammate invitation works")
     reminder_hours_before_expiry: int = Field(

@@ -19,7 +19,6 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.deps import ApiRateLimiter
 from app.api.idempotency import IdempotencyMiddleware
 from app.api.router import docs_router as api_docs_router
 from app.api.router import partner_router
@@ -31,6 +30,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
 from app.health import router as health_router
+from app.rate_limits import RateLimits
 from app.security_headers import SecurityHeadersMiddleware
 from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
@@ -143,7 +143,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings = settings
-    app.state.api_rate_limiter = ApiRateLimiter(settings)
+    app.state.rate_limits = RateLimits(settings)
     app.state.metrics_registry = CollectorRegistry()
     app.state.database_slots = asyncio.Semaphore(
         settings.database_pool_size + settings.database_pool_overflow

@@ -3,8 +3,6 @@ its per-key rate limit, and the scope an endpoint needs."""
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,15 +14,12 @@ from fastapi.security import (
     HTTPBearer,
     SecurityScopes,
 )
-from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 from app.accounts.principal import ApiPrincipal
 from app.api.service import authenticate_key
-from app.config import Settings
 from app.deps import SessionDep, client_ip
 from app.errors import RateLimited, Unauthenticated
+from app.rate_limits import RateLimits
 
 POLICY_NAME = "per-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assay", Basic realm="assay"'}
@@ -47,22 +42,6 @@ class Quota:
             "RateLimit-Policy": f'"{POLICY_NAME}";q={self.limit};w=60',
             "RateLimit": f'"{POLICY_NAME}";r={self.remaining};t={self.reset_seconds}',
         }
-
-
-class ApiRateLimiter:
-    """A moving one-minute window per key: in memory on one machine, in Redis when the broker is Redis, so
-    every replica counts against the same window."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.broker_url or "memory://"))
-        self._item = RateLimitItemPerMinute(settings.api_rate_limit_per_minute)
-
-    def hit(self, key_id: int) -> tuple[bool, Quota]:
-        identity = f"api-key-{key_id}"
-        allowed = self._limiter.hit(self._item, identity)
-        reset_at, remaining = self._limiter.get_window_stats(self._item, identity)
-        reset = max(1, math.ceil(reset_at - time.time()))
-        return allowed, Quota(self._item.amount, remaining, reset)
 
 
 def presented_key(
@@ -92,9 +71,10 @@ def api_principal(
     except Unauthenticated as refused:
         refused.headers.update(CHALLENGE)
         raise
-    limiter: ApiRateLimiter = request.app.state.api_rate_limiter
-    allowed, quota = limiter.hit(principal.api_key.id)
-    if not allowed:
+    limits: RateLimits = request.app.state.rate_limits
+    window = limits.hit(limits.api_key, f"api-key-{principal.api_key.id}")
+    quota = Quota(window.limit, window.remaining, window.reset_seconds)
+    if not window.allowed:
         raise RateLimited(
             f"This API key made more than {quota.limit} requests in a minute. "
             f"Retry after {quota.reset_seconds} s.",

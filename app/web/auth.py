@@ -18,6 +18,7 @@ from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep, 
 from app.emails.tasks import queue_email
 from app.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
 from app.models import Organization, UserTokenKind
+from app.rate_limits import RateLimits
 from app.web.pages import page, redirect
 
 router = APIRouter()
@@ -49,6 +50,11 @@ def _ttl(settings: Settings) -> timedelta:
     return timedelta(hours=settings.session_ttl_hours)
 
 
+def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     return page(request, "login.html", None, next=_safe_next(next), error=None)
@@ -64,6 +70,9 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     try:
+        limits = _limits(request)
+        refusal = "Too many sign-in attempts from here."
+        limits.require(limits.sign_in, f"sign-in:{client_ip(request)}", refusal)
         signed_in = accounts.authenticate(
             session,
             email=email,
@@ -109,8 +118,20 @@ def forgot_page(request: Request) -> Response:
 
 @router.post("/password/forgot")
 def forgot(
-    session: SessionDep, settings: SettingsDep, email: Annotated[str, Form(max_length=320)]
+    request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form(max_length=320)]
 ) -> Response:
+    """Limited per client address and per email address (the same answer whether or not it has an account),
+    so the form can be used neither to flood someone's inbox nor to probe many addresses."""
+    try:
+        limits, too_many = _limits(request), "Too many password reset requests."
+        limits.require(limits.password_reset, f"reset-from:{client_ip(request)}", too_many)
+        limits.require(limits.password_reset, f"reset-to:{accounts.normalize_email(email)}", too_many)
+    except RateLimited as exc:
+        response = page(
+            request, "password_forgot.html", None, status_code=429, error=exc.message, email=email
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     minutes = settings.password_reset_minutes
     started = accounts.start_password_reset(session, email, timedelta(minutes=minutes))
     if started is not None:
