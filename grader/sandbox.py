@@ -77,6 +77,9 @@ FATAL_STATUSES = frozenset({"compile_error", "runtime_error", "time_limit_exceed
 HARNESS = Path(__file__).with_name("harness.py")
 SANDBOX_HARNESS = "/opt/assay/harness.py"
 SANDBOX_SITE = "/opt/assay/site"
+# Private tmpfs mounts inside the sandbox, not the host's shared folders.
+SANDBOX_TMP = "/tmp"  # nosec B108
+SANDBOX_SHM = "/dev/shm"  # nosec B108
 MIB = 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -470,7 +473,7 @@ def sandbox_command(
         "/usr/bin",
         "--setenv",
         "HOME",
-        "/tmp",  # the sandbox's own tmpfs, below  # nosec B108
+        SANDBOX_TMP,
         "--setenv",
         "LANG",
         "C.UTF-8",
@@ -481,11 +484,11 @@ def sandbox_command(
         "--size",
         tmp_bytes,
         "--tmpfs",
-        "/tmp",  # a private tmpfs inside the sandbox  # nosec B108
+        SANDBOX_TMP,
         "--size",
         tmp_bytes,
         "--tmpfs",
-        "/dev/shm",  # a private tmpfs inside the sandbox  # nosec B108
+        SANDBOX_SHM,
     ]
     for kind, src, dst in binds:
         command += [kind, src, dst]
@@ -496,7 +499,7 @@ def sandbox_command(
             command += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
     command += [
         "--remount-ro", "/",
-        "--chdir", "/tmp",  # the sandbox's own tmpfs  # nosec B108
+        "--chdir", SANDBOX_TMP,
         "--seccomp", str(seccomp_fd),
         "--",
         interp.executable, "-I", "-S", "-B", SANDBOX_HARNESS, str(result_fd),
