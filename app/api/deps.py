@@ -3,7 +3,6 @@ its per-key rate limit, and the scope an endpoint needs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response, Security
@@ -19,7 +18,7 @@ from app.accounts.principal import ApiPrincipal
 from app.api.service import authenticate_key
 from app.deps import SessionDep, client_ip
 from app.errors import RateLimited, Unauthenticated
-from app.rate_limits import RateLimits
+from app.rate_limits import RateLimits, Window
 
 POLICY_NAME = "per-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assay", Basic realm="assay"'}
@@ -30,18 +29,12 @@ basic = HTTPBasic(
 )
 
 
-@dataclass(frozen=True)
-class Quota:
-    limit: int
-    remaining: int
-    reset_seconds: int
-
-    def headers(self) -> dict[str, str]:
-        """The IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers)."""
-        return {
-            "RateLimit-Policy": f'"{POLICY_NAME}";q={self.limit};w=60',
-            "RateLimit": f'"{POLICY_NAME}";r={self.remaining};t={self.reset_seconds}',
-        }
+def quota_headers(window: Window) -> dict[str, str]:
+    """The IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers)."""
+    return {
+        "RateLimit-Policy": f'"{POLICY_NAME}";q={window.limit};w=60',
+        "RateLimit": f'"{POLICY_NAME}";r={window.remaining};t={window.reset_seconds}',
+    }
 
 
 def presented_key(
@@ -73,15 +66,14 @@ def api_principal(
         raise
     limits: RateLimits = request.app.state.rate_limits
     window = limits.hit(limits.api_key, f"api-key-{principal.api_key.id}")
-    quota = Quota(window.limit, window.remaining, window.reset_seconds)
     if not window.allowed:
         raise RateLimited(
-            f"This API key made more than {quota.limit} requests in a minute. "
-            f"Retry after {quota.reset_seconds} s.",
-            retry_after=quota.reset_seconds,
-            headers=quota.headers(),
+            f"This API key made more than {window.limit} requests in a minute. "
+            f"Retry after {window.reset_seconds} s.",
+            retry_after=window.reset_seconds,
+            headers=quota_headers(window),
         )
-    response.headers.update(quota.headers())
+    response.headers.update(quota_headers(window))
     for scope in security_scopes.scopes:
         principal.require_scope(scope)
     return principal

@@ -93,8 +93,7 @@ def login(
             error=exc.message,
             email=email,
         )
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers.update(exc.headers)  # Retry-After when rate-limited
         return response
     principal = accounts.principal_for(signed_in, ip=client_ip(request))
     record(session, principal, "signed_in", signed_in.user)
@@ -130,7 +129,7 @@ def forgot(
         response = page(
             request, "password_forgot.html", None, status_code=429, error=exc.message, email=email
         )
-        response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers.update(exc.headers)
         return response
     minutes = settings.password_reset_minutes
     started = accounts.start_password_reset(session, email, timedelta(minutes=minutes))
