@@ -32,6 +32,7 @@ demo_app = typer.Typer(help="Sample content.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Coding tasks the grader knows.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox that runs candidate code.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
+candidates_app = typer.Typer(help="Candidates' personal data, on their request.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 app.add_typer(users_app, name="users")
@@ -39,6 +40,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(keys_app, name="api-keys")
+app.add_typer(candidates_app, name="candidates")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,6 +111,60 @@ def db_upgrade() -> None:
     finally:
         engine.dispose()
     typer.echo(f"database at head: {_describe_db(settings)}")
+
+
+def _sqlite_file(settings: Settings, command: str) -> Path:
+    path = settings.sqlite_path()
+    if path is None:
+        raise fail(
+            f"`assay db {command}` is for the embedded SQLite database; this one is "
+            f"{_describe_db(settings)}: use PostgreSQL's own tools (the README's Backups section)"
+        )
+    return path
+
+
+@db_app.command("backup")
+@operator_errors
+def db_backup(
+    output: Annotated[
+        Path | None, typer.Argument(help="File to write [default: beside the database, named by the time]")
+    ] = None,
+) -> None:
+    """Copy the SQLite database to a file while Assay keeps running, then check the copy."""
+    from app.backup import backup, default_backup_name
+
+    database = _sqlite_file(get_settings(), "backup")
+    snapshot = backup(database, output or default_backup_name(database))
+    typer.echo(f"backup written: {snapshot.describe()}")
+
+
+@db_app.command("restore")
+@operator_errors
+def db_restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file `assay db backup` wrote")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Replace the SQLite database's content with a backup's. What it replaces is first copied beside it,
+    and the schema is brought up to this version of Assay."""
+    from app.backup import inspect, restore
+    from app.migrate import known_revisions, upgrade
+
+    settings = get_settings()
+    database = _sqlite_file(settings, "restore")
+    source = inspect(backup_file)
+    if not yes and not typer.confirm(
+        f"Replace the data in {database} with {source.describe()}? What is there now is kept in a copy first."
+    ):
+        raise fail("nothing was restored")
+    restored = restore(database, backup_file, known_revisions=known_revisions())
+    if restored.previous is not None:
+        typer.echo(f"the data it replaced is kept in {restored.previous.describe()}")
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"restored {database} from {restored.restored.describe()}; schema at head")
 
 
 def _valid_bank(path: Path | None, refusal: str | None) -> Bank:
@@ -270,6 +326,67 @@ def api_keys_revoke(
         _require_schema_at_head(engine)
         row = revoke_api_key(session, find_organization(session, org), key_id)
     typer.echo(f"key {row.prefix}…{row.last_four} revoked")
+
+
+OrgOption = Annotated[str, typer.Option(help="Organization name or slug")]
+CandidateArgument = Annotated[str, typer.Argument(help="The candidate's email address or id")]
+
+
+@candidates_app.command("export")
+@operator_errors
+def candidates_export(
+    org: OrgOption,
+    candidate: CandidateArgument,
+    output: Annotated[Path | None, typer.Option(help="File to write [default: standard output]")] = None,
+) -> None:
+    """Everything held on a candidate, as JSON: details, invitations, answers with every revision, code,
+    scores and comments, page events, emails sent."""
+    from app.accounts.service import find_organization
+    from app.audit.service import record_operator
+    from app.candidates import service
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        organization = find_organization(session, org)
+        person = service.find(session, organization, candidate)
+        document = service.export_candidate(session, organization, person).model_dump_json(indent=2)
+        record_operator(session, organization, "candidate.exported", person)
+        if output is None:
+            typer.echo(document)
+            return
+        try:
+            output.write_text(document + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"{person.full_name}'s data written to {output}", err=True)
+
+
+@candidates_app.command("erase")
+@operator_errors
+def candidates_erase(
+    org: OrgOption,
+    candidate: CandidateArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Erase a candidate's personal data for good; their scores stay in the statistics, attached to nobody."""
+    from app.accounts.service import find_organization
+    from app.audit.service import record_operator
+    from app.candidates import service
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        organization = find_organization(session, org)
+        person = service.find(session, organization, candidate)
+        name = f"{person.full_name} <{person.email}>"
+        if not yes and not typer.confirm(f"Erase everything {organization.name} holds on {name}?"):
+            raise fail("nothing was erased")
+        erased = service.erase_candidate(session, organization, person)
+        record_operator(session, organization, "candidate.erased", person)
+    typer.echo(
+        f"erased {name}: {erased.invitations} invitations, {erased.answers} answers, "
+        f"{erased.submissions} code runs, {erased.emails} emails; "
+        f"their scores stay in the statistics as {person.full_name}"
+    )
 
 
 @demo_app.command("seed")

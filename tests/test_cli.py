@@ -16,9 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSAY = [sys.executable, "-m", "app.cli"]
 
 
-def run(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT, answer: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`answer` is typed at any prompt."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")} | env
-    return subprocess.run([*ASSAY, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*ASSAY, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=120, input=answer
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,12 +80,65 @@ def test_upgrade_sync_create_owner_and_demo_seed(tmp_path: Path) -> None:
     assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
 
 
+def test_an_operator_backs_up_exports_erases_and_restores(tmp_path: Path) -> None:
+    import json
+
+    env = {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    for step in (
+        ["db", "upgrade"],
+        ["bank", "sync"],
+        ["users", "create-owner", "--email", "x@y.test", "--password", "long enough pw", "--org", "Initech"],
+        ["demo", "seed", "--org", "initech"],
+    ):
+        assert run(step, env).returncode == 0, step
+    backed_up = run(["db", "backup", str(tmp_path / "before.db")], env)
+    assert backed_up.returncode == 0, backed_up.stderr
+    assert re.search(
+        r"backup written: .*before\.db \(\d+\.\d MB, schema \w+; 1 organizations, 1 candidates",
+        backed_up.stdout,
+    )
+
+    person = "sample.candidate@example.com"
+    exported = run(
+        ["candidates", "export", "--org", "initech", person, "--output", str(tmp_path / "c.json")], env
+    )
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads((tmp_path / "c.json").read_text())
+    assert document["candidate"]["email"] == person and document["invitations"]
+    declined = run(["candidates", "erase", "--org", "initech", person], env, answer="n\n")
+    assert declined.returncode == 1 and "nothing was erased" in declined.stderr
+    erased = run(["candidates", "erase", "--org", "initech", person, "--yes"], env)
+    assert erased.returncode == 0 and "their scores stay in the statistics" in erased.stdout
+    gone = run(["candidates", "export", "--org", "initech", person], env)
+    assert (
+        gone.returncode == 1
+        and gone.stderr.strip() == f"error: no candidate with the address {person!r} in Initech"
+    )
+
+    restored = run(["db", "restore", str(tmp_path / "before.db"), "--yes"], env)
+    assert restored.returncode == 0, restored.stderr
+    assert "the data it replaced is kept in" in restored.stdout and "schema at head" in restored.stdout
+    again = run(["candidates", "export", "--org", "initech", person], env)
+    assert again.returncode == 0 and json.loads(again.stdout)["candidate"]["email"] == person
+    kept = [p for p in tmp_path.iterdir() if "before-restore" in p.name]
+    assert len(kept) == 1
+
+    refused = run(["db", "backup"], {"ASSAY_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/test"})
+    assert refused.returncode == 1 and "use PostgreSQL's own tools" in refused.stderr
+    broken = run(["db", "restore", str(tmp_path / "c.json"), "--yes"], env)
+    assert broken.returncode == 1 and "is not an SQLite database" in broken.stderr
+
+
 def test_every_command_has_help() -> None:
     commands = [
         [],
         ["serve"],
         ["worker"],
         ["db", "upgrade"],
+        ["db", "backup"],
+        ["db", "restore"],
+        ["candidates", "export"],
+        ["candidates", "erase"],
         ["bank", "validate"],
         ["bank", "sync"],
         ["bank", "schema"],

@@ -20,16 +20,46 @@ def record(
     **detail: Any,
 ) -> AuditEntry:
     """`target` is any row with an `id`; its table name says what kind of thing it is."""
+    return _add(
+        session,
+        principal.organization,
+        action,
+        target,
+        detail,
+        user_id=principal.user.id if isinstance(principal, Principal) else None,
+        api_key_id=None if isinstance(principal, Principal) else principal.api_key.id,
+        ip=principal.ip,
+    )
+
+
+def record_operator(
+    session: Session, organization: Organization, action: str, target: Any = None, **detail: Any
+) -> AuditEntry:
+    """A change made with the `assay` command on the server: no user or key acted, the host's operator did."""
+    return _add(session, organization, action, target, {**detail, "via": "command line"})
+
+
+def _add(
+    session: Session,
+    organization: Organization,
+    action: str,
+    target: Any,
+    detail: dict[str, Any],
+    *,
+    user_id: int | None = None,
+    api_key_id: int | None = None,
+    ip: str = "",
+) -> AuditEntry:
     entry = AuditEntry(
-        organization_id=principal.organization.id,
+        organization_id=organization.id,
         at=utcnow(),
-        actor_user_id=principal.user.id if isinstance(principal, Principal) else None,
-        actor_api_key_id=None if isinstance(principal, Principal) else principal.api_key.id,
+        actor_user_id=user_id,
+        actor_api_key_id=api_key_id,
         action=action,
         target_type=getattr(target, "__tablename__", "") if target is not None else "",
         target_id=str(target.id) if target is not None else "",
         detail=detail,
-        ip=principal.ip[:64],
+        ip=ip[:64],
     )
     session.add(entry)
     return entry

@@ -15,6 +15,7 @@ from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
+from app.errors import Conflict
 from app.invitations import service
 from app.invitations.schemas import (
     CandidateIn,
@@ -77,6 +78,8 @@ def update_candidate(
     session: SessionDep, principal: CandidatesWrite, candidate_id: PathId, body: CandidateUpdate
 ) -> CandidateOut:
     candidate = get_owned(session, Candidate, principal.organization, candidate_id)
+    if candidate.erased_at is not None:
+        raise Conflict("This candidate's data was erased; invite the person again to start afresh.")
     if body.first_name is not None:
         candidate.first_name = body.first_name.strip()
     if body.last_name is not None:

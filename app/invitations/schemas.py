@@ -18,6 +18,10 @@ class CandidateOut(BaseModel):
     first_name: str
     last_name: str
     created_at: datetime
+    erased_at: datetime | None = Field(
+        description="When an owner erased this person's data on their request: the address is a placeholder "
+        "and the names are empty; the scores still count in statistics."
+    )
 
     @classmethod
     def of(cls, candidate: Candidate) -> CandidateOut:
@@ -27,6 +31,7 @@ class CandidateOut(BaseModel):
             first_name=candidate.first_name,
             last_name=candidate.last_name,
             created_at=candidate.created_at,
+            erased_at=candidate.erased_at,
         )
 
 

@@ -23,9 +23,14 @@ class Candidate(OrgOwned, CreatedMixin, Base):
     email: Mapped[str] = mapped_column(String(320))
     first_name: Mapped[str] = mapped_column(String(120), default="")
     last_name: Mapped[str] = mapped_column(String(120), default="")
+    # Set when an owner erased this person's data: the row stays (with a placeholder address) so scores
+    # still count in the assessment's statistics, attached to nobody.
+    erased_at: Mapped[datetime | None]
 
     @property
     def full_name(self) -> str:
+        if self.erased_at is not None:
+            return f"Erased candidate #{self.id}"
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
 

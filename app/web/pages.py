@@ -63,6 +63,7 @@ NOTICES = {
     "invitation_resent": "A new link was sent; the previous link no longer works.",
     "scored": "Score saved.",
     "key_revoked": "Key revoked; requests with it are refused from now on.",
+    "candidate_erased": "The candidate's personal data is erased; their scores stay in the statistics.",
 }
 
 

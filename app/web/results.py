@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.principal import Principal
 from app.assessments.service import get_assessment, summarize, version_history
 from app.audit.service import record
+from app.candidates import service as candidates
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import AppError, FieldError, ValidationFailed
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
@@ -229,3 +230,42 @@ async def score_written(
         return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
     record(session, principal, "answer.scored", invitation, item_id=item_id, points=manual.points)
     return redirect(f"/invitations/{invitation_id}#item-{item_id}", "scored")
+
+
+@router.get("/invitations/{invitation_id}/candidate/export")
+def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitation_id: int) -> Response:
+    """Everything held on the invitation's candidate, as a JSON download (owners only: it is all of it)."""
+    principal.require_owner()
+    candidate = get_invitation(session, principal.organization, invitation_id).candidate
+    document = candidates.export_candidate(session, principal.organization, candidate)
+    record(session, principal, "candidate.exported", candidate)
+    filename = f"candidate-{candidate.id}-{document.exported_at:%Y%m%d}.json"
+    return Response(
+        document.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.post("/invitations/{invitation_id}/candidate/erase")
+def erase_candidate(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    invitation_id: int,
+    confirm_email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    principal.require_owner()
+    candidate = get_invitation(session, principal.organization, invitation_id).candidate
+    try:
+        if confirm_email.strip().lower() != candidate.email:
+            raise ValidationFailed(
+                "Nothing was erased.",
+                errors=[FieldError("confirm_email", "type the candidate's email address exactly to confirm")],
+            )
+        candidates.erase_candidate(session, principal.organization, candidate)
+    except AppError as exc:
+        session.rollback()
+        return _report_page(request, session, principal, invitation_id, error=exc)
+    record(session, principal, "candidate.erased", candidate)
+    return redirect(f"/invitations/{invitation_id}", "candidate_erased")

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from app.models import EmailMessage, QuestionType
+from app.candidates import service as candidates
+from app.models import Candidate, EmailMessage, QuestionType
 from app.questions.service import current_versions
 from tests import factories
 from tests.api.conftest import Api
@@ -53,6 +54,18 @@ def test_candidates_are_created_once_per_email_and_renamed(api: Api) -> None:
     found = api.get("/candidates", params={"email": "GRACE@example.com"}).json()["data"]
     assert [c["id"] for c in found] == [first.json()["id"]]
     assert api.post("/candidates", json={"email": "not an address"}).status_code == 422
+
+
+def test_an_erased_candidate_reads_as_erased_and_cannot_be_renamed(api: Api, session: Session) -> None:
+    made = api.post("/candidates", json={"email": "grace@example.com", "first_name": "Grace"}).json()
+    assert made["erased_at"] is None
+    candidates.erase_candidate(session, api.org, session.get_one(Candidate, made["id"]))
+    session.commit()
+    read = api.get(f"/candidates/{made['id']}").json()
+    assert read["erased_at"] and read["first_name"] == "" and "grace" not in read["email"]
+    refused = api.patch(f"/candidates/{made['id']}", json={"first_name": "Grace"})
+    assert refused.status_code == 409 and "erased" in refused.json()["detail"]
+    assert api.get("/candidates", params={"email": "grace@example.com"}).json()["data"] == []
 
 
 def test_an_invitation_is_made_emailed_read_resent_and_cancelled(api: Api, session: Session) -> None:

@@ -193,3 +193,44 @@ def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(client: TestClient, 
     assert client.get("/api/v1/invitations", headers=api).status_code == 401
     sign_in(client, "rec@example.com", factories.PASSWORD)
     assert client.get("/api-keys").status_code == 403
+
+
+def test_an_owner_downloads_then_erases_a_candidates_data(client: TestClient, session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, types=(QuestionType.WRITTEN,), per_type=1)
+    item = assessment.items[0]
+    invitation = factories.finished_attempt(
+        session, org, assessment, "ada@example.com", {item.id: {"text": "My own words."}}
+    )
+    admin = factories.member(session, org, "admin@acme.test", Role.ADMIN)
+    session.commit()
+    report = f"/invitations/{invitation.id}"
+
+    sign_in(client, admin.email, factories.PASSWORD)
+    assert "Personal data" not in client.get(report).text
+    assert client.get(f"{report}/candidate/export").status_code == 403
+    assert (
+        post_form(client, f"{report}/candidate/erase", {"confirm_email": "ada@example.com"}).status_code
+        == 403
+    )
+
+    client.cookies.clear()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    page = client.get(report)
+    assert "Download all their data" in page.text and "Erase their personal data" in page.text
+    download = client.get(f"{report}/candidate/export")
+    assert download.status_code == 200 and download.headers["cache-control"] == "no-store"
+    assert download.headers["content-disposition"].startswith('attachment; filename="candidate-')
+    exported = download.json()
+    assert exported["candidate"]["email"] == "ada@example.com"
+    assert exported["invitations"][0]["attempt"]["answers"][0]["value"] == {"text": "My own words."}
+
+    mistyped = post_form(client, f"{report}/candidate/erase", {"confirm_email": "ada@example.org"})
+    assert mistyped.status_code == 422 and "type the candidate&#39;s email address exactly" in mistyped.text
+    erased = post_form(client, f"{report}/candidate/erase", {"confirm_email": " ADA@example.com "})
+    assert erased.status_code == 303 and erased.headers["location"] == f"{report}?notice=candidate_erased"
+    after = client.get(erased.headers["location"])
+    assert "Erased candidate #" in after.text and "ada@example.com" not in after.text
+    assert "My own words." not in after.text and "personal data is erased" in after.text
+    actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions[-2:] == ["candidate.exported", "candidate.erased"]
