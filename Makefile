@@ -59,7 +59,8 @@ run: install system-deps assets
 	$(BIN)/assay serve
 
 system-test-deps:
-	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose chromium fonts-dejavu-core:fc-list
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose chromium fonts-dejavu-core:fc-list \
+		postgresql-client:pg_dump
 
 services:
 	@scripts/ensure-services.sh

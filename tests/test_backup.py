@@ -4,6 +4,7 @@ replace, and refused with a clear reason when the file is not one."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from sqlalchemy import Engine, text
 from app.backup import BackupError, backup, inspect, restore
 from app.config import Settings
 from app.db import make_engine
-from app.migrate import head_revision, known_revisions, upgrade
+from app.migrate import current_revision, head_revision, known_revisions, upgrade
+from tests.conftest import Databases
 
 
 @pytest.fixture
@@ -134,3 +136,39 @@ def test_a_damaged_copy_is_reported(live: tuple[Path, Engine], tmp_path: Path) -
 def organizations_count(path: Path) -> int:
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT count(*) FROM organizations").fetchone()[0])
+
+
+def test_the_readmes_postgresql_backup_commands_round_trip(databases: Databases, tmp_path: Path) -> None:
+    """README, "Backups": pg_dump --format=custom, then pg_restore into another database, then upgrade."""
+    source_url, target_url = databases.new_url("postgresql"), databases.new_url("postgresql")
+    source = make_engine(Settings(_env_file=None, database_url=source_url))  # type: ignore[call-arg]
+    target = make_engine(Settings(_env_file=None, database_url=target_url))  # type: ignore[call-arg]
+    try:
+        upgrade(source)
+        add_organizations(source, ["Acme", "Globex"])
+        dump = tmp_path / "assay.dump"
+        plain = {url: url.replace("+psycopg", "") for url in (source_url, target_url)}
+        subprocess.run(
+            ["pg_dump", "--format=custom", f"--file={dump}", plain[source_url]],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                f"--dbname={plain[target_url]}",
+                str(dump),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        upgrade(target)
+        assert organizations(target) == ["Acme", "Globex"]
+        with target.connect() as connection:
+            assert current_revision(connection) == head_revision()
+    finally:
+        source.dispose()
+        target.dispose()
