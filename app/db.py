@@ -17,6 +17,9 @@ from app.errors import Busy
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+    # Statement parameters can be secrets (a webhook's signing secret, a session's digest): keep them out of
+    # log lines and out of the text of database errors, which end up in logs.
+    kwargs = {"hide_parameters": True} | kwargs
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:

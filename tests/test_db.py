@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app import db
 from app.config import Settings
@@ -79,3 +81,15 @@ def test_the_embedded_database_syncs_every_commit_to_disk(tmp_path: Path) -> Non
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2
     engine.dispose()
+
+
+def test_database_errors_do_not_carry_the_statements_values(session: Session) -> None:
+    """A failed statement's text goes to the log; the values bound to it (a webhook secret, say) do not.
+    (PostgreSQL's own DETAIL line may quote them too: the log filter withholds it, tests/test_logs.py.)"""
+    secret = "whsec_" + "s3cr3t" * 6
+    statement = text("INSERT INTO organizations (name, slug, created_at) VALUES (:v, :v, CURRENT_TIMESTAMP)")
+    session.execute(statement, {"v": secret})
+    with pytest.raises(IntegrityError) as raised:
+        session.execute(statement, {"v": secret})
+    assert "INSERT INTO organizations" in str(raised.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
