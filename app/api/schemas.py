@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.ids import MAX_ID
+
 T = TypeVar("T")
-# Ids are 64-bit: anything larger is refused as input instead of overflowing the database driver.
-MAX_ID = 2**63 - 1
-ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 R = TypeVar("R")
 
 

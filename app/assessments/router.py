@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.api.deps import AssessmentsRead, AssessmentsWrite
-from app.api.schemas import Page, PathId, fetch_page
+from app.api.schemas import Page, fetch_page
 from app.assessments import service
 from app.assessments.schemas import AssessmentCreate, AssessmentOut, AssessmentQuery, AssessmentUpdate
 from app.audit.service import record
 from app.deps import SessionDep
+from app.ids import PathId
 from app.models import Assessment
 
 router = APIRouter(prefix="/assessments", tags=["Assessments"])

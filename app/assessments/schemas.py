@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.schemas import ListQuery, ObjectId, RequestBody
+from app.api.schemas import ListQuery, RequestBody
 from app.assessments.service import MAX_MINUTES, MIN_MINUTES
+from app.ids import ObjectId
 from app.models import Assessment, AssessmentStatus
 from app.questions.spec import JobRole
 

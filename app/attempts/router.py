@@ -35,6 +35,7 @@ from app.attempts.service import (
 from app.deps import InvitationDep, SessionDep, SettingsDep, TokenPath
 from app.errors import Conflict
 from app.grading.service import candidate_view, submission_of
+from app.ids import PathId
 from app.invitations.service import invitation_for_token
 from app.markdown import render_markdown
 from app.models import Answer, Attempt, Invitation, Submission, utcnow
@@ -79,7 +80,7 @@ def attempt_state(invitation: InvitationDep) -> AttemptState:
 
 @router.put("/answers/{item_id}")
 def save(
-    token: TokenPath, item_id: int, body: SaveRequest, session: SessionDep, settings: SettingsDep
+    token: TokenPath, item_id: PathId, body: SaveRequest, session: SessionDep, settings: SettingsDep
 ) -> SaveResponse:
     client = ClientSave(body.client_id, body.seq)
     grace = settings.autosave_grace
@@ -95,7 +96,7 @@ def save(
 
 @router.put("/answers/{item_id}/flag")
 def flag(
-    item_id: int, body: FlagRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+    item_id: PathId, body: FlagRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> AnswerState:
     grace = settings.autosave_grace
     return _state_of(set_flag(session, _started_attempt(invitation), item_id, body.flagged, grace=grace))
@@ -121,7 +122,7 @@ def _view(submission: Submission, invitation: Invitation) -> SubmissionView:
 
 @router.post("/answers/{item_id}/run", status_code=202)
 def run(
-    item_id: int, body: RunRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+    item_id: PathId, body: RunRequest, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> SubmissionView:
     """Grade the code against the visible sample cases; poll /submissions/{id} for the result."""
     submission = run_samples(
@@ -137,7 +138,7 @@ def run(
 
 @router.post("/answers/{item_id}/submit", status_code=202)
 def submit(
-    item_id: int, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
+    item_id: PathId, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> SubmissionView:
     """Grade the saved code against the hidden cases; the newest submission of an item counts."""
     submission = submit_code(
@@ -151,7 +152,7 @@ def submit(
 
 
 @router.get("/submissions/{submission_id}")
-def submission(submission_id: int, session: SessionDep, invitation: InvitationDep) -> SubmissionView:
+def submission(submission_id: PathId, session: SessionDep, invitation: InvitationDep) -> SubmissionView:
     return _view(submission_of(session, _started_attempt(invitation), submission_id), invitation)
 
 

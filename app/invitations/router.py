@@ -10,12 +10,13 @@ from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import selectinload
 
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
-from app.api.schemas import Page, PathId, fetch_page
+from app.api.schemas import Page, fetch_page
 from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import Conflict
+from app.ids import PathId
 from app.invitations import service
 from app.invitations.schemas import (
     CandidateIn,

@@ -88,7 +88,12 @@ def load_bank(root: Path = DEFAULT_BANK_DIR) -> Bank:
         bank.problems.append(BankProblem(root, 0, "", "question bank folder not found"))
         return bank
     for path in sorted(root.glob("*/*.yaml")):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            bank.problems.append(BankProblem(path, line, "", f"not UTF-8 text (byte {exc.start})"))
+            continue
         try:
             node = yaml.compose(text)
             data = yaml.safe_load(text)

@@ -18,6 +18,7 @@ from app.assessments import service as assessments
 from app.audit.service import record
 from app.deps import CurrentPrincipal, SessionDep
 from app.errors import AppError, FieldError, ValidationFailed
+from app.ids import PathId
 from app.models import Assessment, AssessmentStatus, QuestionType
 from app.questions.generators import fill, generate
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
@@ -160,7 +161,7 @@ def _builder(
 
 @router.get("/assessments/{assessment_id}/edit")
 def builder_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
 ) -> Response:
     assessment = _draft(session, principal, assessment_id)
     if assessment.status != AssessmentStatus.DRAFT:
@@ -193,7 +194,7 @@ class BuilderEdit:
 
 
 def builder_edit(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
 ) -> BuilderEdit:
     return BuilderEdit(request, session, principal, assessment_id)
 
@@ -245,7 +246,7 @@ def add_section(edit: Edit, title: Annotated[str, Form(max_length=200)]) -> Resp
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/rename")
-def rename_section(edit: Edit, section_id: int, title: Annotated[str, Form(max_length=200)]) -> Response:
+def rename_section(edit: Edit, section_id: PathId, title: Annotated[str, Form(max_length=200)]) -> Response:
     return edit.apply(
         lambda s, a: assessments.rename_section(s, a, section_id, title),
         "assessment.section_renamed",
@@ -254,14 +255,14 @@ def rename_section(edit: Edit, section_id: int, title: Annotated[str, Form(max_l
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/move")
-def move_section(edit: Edit, section_id: int, direction: Annotated[Direction, Form()]) -> Response:
+def move_section(edit: Edit, section_id: PathId, direction: Annotated[Direction, Form()]) -> Response:
     return edit.apply(
         lambda s, a: assessments.move_section(s, a, section_id, STEP[direction]), "assessment.section_moved"
     )
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/remove")
-def remove_section(edit: Edit, section_id: int) -> Response:
+def remove_section(edit: Edit, section_id: PathId) -> Response:
     return edit.apply(lambda s, a: assessments.remove_section(s, a, section_id), "assessment.section_removed")
 
 
@@ -285,7 +286,7 @@ def add_item(
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/points")
-def set_points(edit: Edit, item_id: int, points: Annotated[float, Form()]) -> Response:
+def set_points(edit: Edit, item_id: PathId, points: Annotated[float, Form()]) -> Response:
     return edit.apply(
         lambda s, a: assessments.set_points(s, a, item_id, points),
         "assessment.points_changed",
@@ -295,7 +296,7 @@ def set_points(edit: Edit, item_id: int, points: Annotated[float, Form()]) -> Re
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/move")
-def move_item(edit: Edit, item_id: int, direction: Annotated[Direction, Form()]) -> Response:
+def move_item(edit: Edit, item_id: PathId, direction: Annotated[Direction, Form()]) -> Response:
     return edit.apply(
         lambda s, a: assessments.move_item(s, a, item_id, STEP[direction]),
         "assessment.question_moved",
@@ -304,7 +305,7 @@ def move_item(edit: Edit, item_id: int, direction: Annotated[Direction, Form()])
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/section")
-def set_item_section(edit: Edit, item_id: int, section_id: Annotated[int, Form()]) -> Response:
+def set_item_section(edit: Edit, item_id: PathId, section_id: Annotated[int, Form()]) -> Response:
     return edit.apply(
         lambda s, a: assessments.set_item_section(s, a, item_id, section_id),
         "assessment.question_moved",
@@ -314,7 +315,7 @@ def set_item_section(edit: Edit, item_id: int, section_id: Annotated[int, Form()
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/remove")
-def remove_item(edit: Edit, item_id: int) -> Response:
+def remove_item(edit: Edit, item_id: PathId) -> Response:
     return edit.apply(
         lambda s, a: assessments.remove_item(s, a, item_id), "assessment.question_removed", item_id=item_id
     )
@@ -322,7 +323,7 @@ def remove_item(edit: Edit, item_id: int) -> Response:
 
 @router.post("/assessments/{assessment_id}/publish")
 def publish(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
 ) -> Response:
     assessment = _draft(session, principal, assessment_id)
     try:
@@ -336,7 +337,7 @@ def publish(
 
 
 @router.post("/assessments/{assessment_id}/archive")
-def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     assessments.archive_assessment(session, assessment)
     record(session, principal, "assessment.archived", assessment)
@@ -344,7 +345,7 @@ def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: int
 
 
 @router.post("/assessments/{assessment_id}/new-version")
-def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     draft = assessments.new_version(session, assessment, principal.user)
     record(session, principal, "assessment.new_version", draft, previous=assessment.id, version=draft.version)
@@ -352,7 +353,7 @@ def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id:
 
 
 @router.post("/assessments/{assessment_id}/duplicate")
-def duplicate(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+def duplicate(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     copy = assessments.duplicate_assessment(session, assessment, principal.user)
     record(session, principal, "assessment.duplicated", copy, source=assessment.id)
@@ -397,7 +398,7 @@ def bank_for_assessment(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
     filters: Annotated[BankFilter, Query()],
 ) -> Response:
     assessment = _draft(session, principal, assessment_id)
@@ -406,7 +407,7 @@ def bank_for_assessment(
 
 @router.get("/bank/{question_version_id}")
 def preview(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, question_version_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, question_version_id: PathId
 ) -> Response:
     version = get_version(session, question_version_id)
     spec = spec_of(version)

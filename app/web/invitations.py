@@ -12,6 +12,7 @@ from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import AppError, FieldError, ValidationFailed
+from app.ids import PathId
 from app.invitations import service as invitations
 from app.web.pages import redirect
 from app.web.results import overview
@@ -38,7 +39,7 @@ def invite(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
     email: Annotated[str, Form(max_length=320)],
     first_name: Annotated[str, Form(max_length=120)] = "",
     last_name: Annotated[str, Form(max_length=120)] = "",
@@ -87,7 +88,7 @@ async def invite_csv(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
     file: Annotated[UploadFile, File()],
     expires_in_days: Annotated[int | None, Form()] = None,
     send_email: Annotated[bool, Form()] = False,
@@ -127,7 +128,7 @@ async def invite_csv(
 
 
 @router.post("/invitations/{invitation_id}/cancel")
-def cancel(session: SessionDep, principal: CurrentPrincipal, invitation_id: int) -> Response:
+def cancel(session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId) -> Response:
     principal.require_editor()
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)
     invitations.cancel_invitation(session, invitation)
@@ -137,7 +138,7 @@ def cancel(session: SessionDep, principal: CurrentPrincipal, invitation_id: int)
 
 @router.post("/invitations/{invitation_id}/resend")
 def resend(
-    session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal, invitation_id: int
+    session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal, invitation_id: PathId
 ) -> Response:
     principal.require_editor()
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)

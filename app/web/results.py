@@ -15,6 +15,7 @@ from app.audit.service import record
 from app.candidates import service as candidates
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import AppError, FieldError, ValidationFailed
+from app.ids import PathId
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
 from app.results import charts
@@ -90,7 +91,7 @@ def assessment_page(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
     query: Annotated[TableQuery, Query()],
 ) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
@@ -98,7 +99,7 @@ def assessment_page(
 
 
 @router.get("/assessments/{assessment_id}/results.csv")
-def export(session: SessionDep, principal: CurrentPrincipal, assessment_id: int) -> Response:
+def export(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
     rows = results.results_table(session, principal.organization, assessment)
     record(session, principal, "results.exported", assessment, candidates=len(rows))
@@ -118,7 +119,7 @@ def compare(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
     ids: Annotated[list[int], Query(max_length=50)] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
@@ -152,7 +153,7 @@ def statistics(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
-    assessment_id: int,
+    assessment_id: PathId,
 ) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
     stats = results.item_statistics(
@@ -193,14 +194,14 @@ def _report_page(
 
 @router.get("/invitations/{invitation_id}")
 def result_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId
 ) -> Response:
     return _report_page(request, session, principal, invitation_id)
 
 
 @router.post("/invitations/{invitation_id}/items/{item_id}/score")
 async def score_written(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: int, item_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId, item_id: PathId
 ) -> Response:
     principal.require_editor()
     invitation = get_invitation(session, principal.organization, invitation_id)
@@ -233,7 +234,7 @@ async def score_written(
 
 
 @router.get("/invitations/{invitation_id}/candidate/export")
-def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitation_id: int) -> Response:
+def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId) -> Response:
     """Everything held on the invitation's candidate, as a JSON download (owners only: it is all of it)."""
     principal.require_owner()
     candidate = get_invitation(session, principal.organization, invitation_id).candidate
@@ -252,7 +253,7 @@ def erase_candidate(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    invitation_id: int,
+    invitation_id: PathId,
     confirm_email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     principal.require_owner()

@@ -17,6 +17,7 @@ from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.emails.service import outbox, outbox_message_of
 from app.emails.tasks import queue_email
 from app.errors import AppError
+from app.ids import PathId
 from app.models import Role
 from app.web.pages import page, redirect
 from app.webhooks.service import list_endpoints
@@ -81,7 +82,7 @@ def change_role(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    membership_id: int,
+    membership_id: PathId,
     role: Annotated[Role, Form()],
 ) -> Response:
     membership = accounts.get_membership(session, principal, membership_id)
@@ -103,7 +104,7 @@ def change_role(
 
 @router.post("/team/members/{membership_id}/remove")
 def remove_member(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, membership_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, membership_id: PathId
 ) -> Response:
     membership = accounts.get_membership(session, principal, membership_id)
     email = membership.user.email
@@ -132,7 +133,7 @@ def outbox_page(request: Request, session: SessionDep, principal: CurrentPrincip
 
 @router.get("/outbox/{message_id}")
 def outbox_message(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, message_id: int
+    request: Request, session: SessionDep, principal: CurrentPrincipal, message_id: PathId
 ) -> Response:
     principal.require_owner()
     message = outbox_message_of(session, principal.organization, message_id)
@@ -186,7 +187,7 @@ def create_key(
 
 
 @router.post("/api-keys/{api_key_id}/revoke")
-def revoke_key(session: SessionDep, principal: CurrentPrincipal, api_key_id: int) -> Response:
+def revoke_key(session: SessionDep, principal: CurrentPrincipal, api_key_id: PathId) -> Response:
     principal.require_team_manager()
     row = revoke_api_key(session, principal.organization, api_key_id)
     record(session, principal, "api_key.revoked", row)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from app.api.deps import WebhooksManage
-from app.api.schemas import ListQuery, Page, PathId, fetch_page
+from app.api.schemas import ListQuery, Page, fetch_page
 from app.audit.service import record
 from app.deps import SessionDep, SettingsDep
 from app.events.service import event_by_public_id, events_stmt
+from app.ids import PathId
 from app.models import Event, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service
 from app.webhooks.schemas import (
