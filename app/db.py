@@ -13,13 +13,42 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.config import ConfigError, Settings
-from app.errors import Busy
+from app.errors import Busy, FieldError, ValidationFailed
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     # Statement parameters can be secrets (a webhook's signing secret, a session's digest): keep them out of
     # log lines and out of the text of database errors, which end up in logs.
     kwargs = {"hide_parameters": True} | kwargs
+    engine = _make_engine(settings, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+    return engine
+
+
+def _refuse_nul_characters(
+    _connection: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    """PostgreSQL cannot store a NUL character in text and fails the statement (a 500, for what is bad
+    input): whatever brought one (a form, an address, an answer), it is refused as input on every database
+    alike. Nothing legitimate needs one: it is not valid in Python source nor in an email address."""
+    if any("\x00" in value for value in _strings(parameters)):
+        raise ValidationFailed(
+            "The request contains a NUL character (\\0), which cannot be stored.",
+            errors=[FieldError("", "remove the NUL character")],
+        )
+
+
+def _strings(parameters: Any) -> Iterator[str]:
+    """The text values among a statement's parameters: one row or many, by name or by position."""
+    values = parameters.values() if isinstance(parameters, dict) else parameters or ()
+    for value in values:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict | list | tuple):
+            yield from _strings(value)
+
+
+def _make_engine(settings: Settings, **kwargs: Any) -> Engine:
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:

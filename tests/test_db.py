@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app import db
 from app.config import Settings
 from app.db import make_engine
+from app.errors import ValidationFailed
 
 
 def test_sqlite_read_then_write_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
@@ -93,3 +94,12 @@ def test_database_errors_do_not_carry_the_statements_values(session: Session) ->
         session.execute(statement, {"v": secret})
     assert "INSERT INTO organizations" in str(raised.value)
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
+
+
+def test_a_nul_character_is_refused_as_input_on_every_database(session: Session) -> None:
+    """PostgreSQL cannot store one (SQLite can): both refuse it the same way, as bad input, not a 500."""
+    statement = text("INSERT INTO organizations (name, slug, created_at) VALUES (:n, :s, CURRENT_TIMESTAMP)")
+    for values in ({"n": "Acme\x00", "s": "acme"}, {"n": "Acme", "s": ["x", "y\x00"]}):
+        with pytest.raises(ValidationFailed, match="NUL character"):
+            session.execute(statement, values)
+    session.execute(statement, {"n": "Acme", "s": "acme"})

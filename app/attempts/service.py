@@ -116,9 +116,9 @@ def clean_value(item_id: int, spec: QuestionSpecModel, raw: dict[str, Any]) -> d
         choice = raw.get("choice")
         if choice in (None, ""):
             return {"choice": None}
-        if choice not in {o.id for o in spec.options}:
+        if not isinstance(choice, str) or choice not in {o.id for o in spec.options}:
             raise ValidationFailed(
-                "Unknown option.", errors=[FieldError(field, f"{choice!r} is not an option")]
+                "Unknown option.", errors=[FieldError(field, f"{str(choice)[:40]!r} is not an option")]
             )
         return {"choice": choice}
     if isinstance(spec, McqMulti):
@@ -143,6 +143,10 @@ def clean_value(item_id: int, spec: QuestionSpecModel, raw: dict[str, Any]) -> d
     if len(text) > limit:
         raise ValidationFailed(
             "The answer is too long.", errors=[FieldError(field, f"at most {limit} characters")]
+        )
+    if "\x00" in text:  # never typed; it would make the code ungradable (Python refuses it in source)
+        raise ValidationFailed(
+            "The answer contains a NUL character.", errors=[FieldError(field, "remove the NUL character")]
         )
     return {key: text}
 

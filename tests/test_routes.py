@@ -1,0 +1,70 @@
+"""Every route of the app, enumerated: a malformed id or token in its address (too large for the database,
+negative, not a number, very long, odd characters) gets a 4xx, never a server error. A new route is covered
+the day it is added."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.api.service import SCOPES, create_api_key
+from app.attempts.service import start_attempt
+from tests import factories
+from tests.forms import csrf_token, sign_in
+
+MALFORMED = [
+    "99999999999999999999999",
+    str(2**63),
+    "-1",
+    "0",
+    "1.5",
+    "1e3",
+    "abc",
+    "%00",
+    "é",
+    "x" * 3000,
+]
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_no_route_fails_on_a_malformed_id_or_token(client: TestClient, session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, per_type=1)
+    issued = factories.invitation(session, org, assessment)
+    start_attempt(session, issued.invitation)
+    _, key = create_api_key(session, org, name="all", scopes=list(SCOPES), created_by=None)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    csrf = csrf_token(client)
+    valid = {"token": issued.token}
+
+    app_routes = client.app.routes  # type: ignore[attr-defined]
+    routes = [r for r in iter_route_contexts(app_routes) if r.methods and r.path and "{" in r.path]
+    assert len(routes) >= 60
+    checked = 0
+    for route in routes:
+        params = re.findall(r"\{(\w+)\}", route.path)
+        for attacked in params:
+            for value in MALFORMED:
+                url = route.path
+                for param in params:
+                    chosen = value if param == attacked else valid.get(param, "1")
+                    url = url.replace(f"{{{param}}}", quote(chosen, safe=""))
+                for method in route.methods:
+                    kwargs: dict[str, object] = {"headers": {"Authorization": f"Bearer {key}"}}
+                    if method in WRITES:
+                        kwargs |= {"json": {}} if "/api/" in url else {"data": {"csrf_token": csrf}}
+                    response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+                    assert 400 <= response.status_code < 500, (
+                        method,
+                        route.path,
+                        attacked,
+                        value[:30],
+                        response.status_code,
+                    )
+                    checked += 1
+    assert checked >= 600
