@@ -369,7 +369,12 @@ def parse_candidates_csv(session: Session, assessment: Assessment, data: bytes) 
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    header = [_header_key(h) for h in next(reader, [])]
+    try:
+        first_line = next(reader, [])
+    except csv.Error as exc:
+        report.problems.append(f"The first line is not valid CSV ({exc}).")
+        return report
+    header = [_header_key(h) for h in first_line]
     header = [HEADER_ALIASES.get(h, h) for h in header]
     if "email" not in header:
         report.problems.append(
@@ -390,14 +395,17 @@ def parse_candidates_csv(session: Session, assessment: Assessment, data: bytes) 
         )
     }
     seen: dict[str, int] = {}
-    for line, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(report.rows) >= MAX_CSV_ROWS:
-            report.problems.append(f"At most {MAX_CSV_ROWS} candidates per file; split the file.")
-            break
-        cells = dict(zip(header, values, strict=False))
-        report.rows.append(_check_row(line, cells, seen, open_emails))
+    try:
+        for line, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            if len(report.rows) >= MAX_CSV_ROWS:
+                report.problems.append(f"At most {MAX_CSV_ROWS} candidates per file; split the file.")
+                break
+            cells = dict(zip(header, values, strict=False))
+            report.rows.append(_check_row(line, cells, seen, open_emails))
+    except csv.Error as exc:  # a field longer than the csv module allows, a quote left open, …
+        report.problems.append(f"Line {reader.line_num} is not valid CSV ({exc}); nobody was invited.")
     if not report.rows and not report.problems:
         report.problems.append("The file has a header but no candidates.")
     return report
@@ -414,7 +422,7 @@ def _check_row(line: int, cells: dict[str, str], seen: dict[str, int], open_emai
     raw_extra = (cells.get("extra_time_pct") or "").strip().rstrip("%")
     extra = 0
     if raw_extra:
-        if raw_extra.isdigit() and int(raw_extra) <= 200:
+        if re.fullmatch(r"[0-9]{1,3}", raw_extra) and int(raw_extra) <= 200:
             extra = int(raw_extra)
         else:
             problems.append(f"extra_time_pct {raw_extra!r}: a whole number from 0 to 200")
