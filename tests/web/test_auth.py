@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,3 +82,47 @@ def test_replicas_sharing_redis_count_sign_ins_together(
         assert _sign_in(one, "a@acme.test", "guess") == 401
         assert _sign_in(two, "b@acme.test", "guess") == 401
         assert _sign_in(one, "c@acme.test", "guess") == 429
+
+
+def test_signing_in_never_adopts_a_session_planted_before(client: TestClient, session: Session) -> None:
+    """Session fixation: an attacker who sets the victim's cookie (to a value of their choosing, or to a
+    session of their own) gains nothing when the victim signs in."""
+    factories.owner(session, email="victim@acme.test")
+    factories.owner(session, email="attacker@evil.test", org="Evil")
+    session.commit()
+    attacker = TestClient(client.app, follow_redirects=False)
+    signed = post_form(attacker, "/login", {"email": "attacker@evil.test", "password": factories.PASSWORD})
+    assert signed.status_code == 303
+    attackers_session = attacker.cookies["assay_session"]
+    for planted in ("chosen-by-the-attacker-0123456789", attackers_session):
+        client.cookies.clear()
+        client.cookies.set("assay_session", planted)
+        signed_in = post_form(client, "/login", {"email": "victim@acme.test", "password": factories.PASSWORD})
+        issued = signed_in.cookies["assay_session"]
+        assert signed_in.status_code == 303 and issued != planted
+        victim_home = client.get("/")
+        assert victim_home.status_code == 200 and "victim@acme.test" in victim_home.text
+        assert "attacker@evil.test" not in victim_home.text
+    attacker.cookies.set("assay_session", attackers_session)
+    home = attacker.get("/")
+    assert "attacker@evil.test" in home.text and "victim@acme.test" not in home.text
+
+
+def test_cookies_are_secure_in_production(settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    production = settings.model_copy(
+        update={"environment": "production", "secret_key": SecretStr("p" * 48), "base_url": "https://a.test"}
+    )
+    app = create_app(production, session_factory=session_factory)
+    with TestClient(app, base_url="https://a.test", follow_redirects=False) as client:
+        with session_factory() as session:
+            factories.owner(session)
+            session.commit()
+        response = post_form(client, "/login", {"email": "owner@acme.test", "password": factories.PASSWORD})
+        assert response.status_code == 303, response.text[:300]
+        (issued,) = [c for c in response.headers.get_list("set-cookie") if c.startswith("assay_session=")]
+        assert all(flag in issued.lower() for flag in ("httponly", "samesite=lax", "secure"))
+        client.cookies.clear()
+        (csrf,) = [
+            c for c in client.get("/login").headers.get_list("set-cookie") if c.startswith("assay_csrf=")
+        ]
+        assert "secure" in csrf.lower() and "httponly" in csrf.lower()

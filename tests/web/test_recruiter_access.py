@@ -10,12 +10,13 @@ import httpx2 as httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.service import create_api_key
 from app.assessments.service import create_assessment
 from app.emails.tasks import queue_email
-from app.models import QuestionType, Role
+from app.models import Organization, QuestionType, Role
 from app.questions.service import current_versions
 from app.web import auth, builder, invitations, results, team
 from tests import factories
@@ -178,3 +179,22 @@ def test_session_routes_need_a_signed_in_user(client: TestClient) -> None:
             if "GET" in route.methods:
                 url = re.sub(r"\{\w+\}", "1", route.path)
                 assert client.get(url).headers.get("location", "").startswith("/login"), route.path
+
+
+def test_a_recruiter_cannot_manage_members_keys_or_candidates_data(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """Every route of the team and key pages, and the candidate-data routes, enumerated."""
+    acme = session.scalars(select(Organization).where(Organization.name == "Acme")).one()
+    factories.member(session, acme, "recruiter@acme.test", Role.RECRUITER)
+    session.commit()
+    sign_in(client, "recruiter@acme.test", factories.PASSWORD)
+    managed = [
+        (m, p) for m, p in recruiter_routes() if p.startswith(("/team/", "/api-keys", "/audit", "/outbox"))
+    ]
+    managed += [(m, p) for m, p in recruiter_routes() if "/candidate/" in p]
+    assert len(managed) >= 9
+    for method, path in managed:
+        url = world.url(path)
+        response = client.get(url) if method == "GET" else change(client, world, url)
+        assert response.status_code == 403, (method, path, response.status_code)
