@@ -98,18 +98,22 @@ def _require_schema_at_head(engine: Engine) -> None:
         )
 
 
-@db_app.command("upgrade")
-@operator_errors
-def db_upgrade() -> None:
-    """Apply every pending migration (safe to run repeatedly)."""
+def _upgrade(settings: Settings) -> None:
     from app.migrate import upgrade
 
-    settings = get_settings()
     engine = make_engine(settings)
     try:
         upgrade(engine)
     finally:
         engine.dispose()
+
+
+@db_app.command("upgrade")
+@operator_errors
+def db_upgrade() -> None:
+    """Apply every pending migration (safe to run repeatedly)."""
+    settings = get_settings()
+    _upgrade(settings)
     typer.echo(f"database at head: {_describe_db(settings)}")
 
 
@@ -147,7 +151,7 @@ def db_restore(
     """Replace the SQLite database's content with a backup's. What it replaces is first copied beside it,
     and the schema is brought up to this version of Assay."""
     from app.backup import inspect, restore
-    from app.migrate import known_revisions, upgrade
+    from app.migrate import known_revisions
 
     settings = get_settings()
     database = _sqlite_file(settings, "restore")
@@ -159,11 +163,7 @@ def db_restore(
     restored = restore(database, backup_file, known_revisions=known_revisions())
     if restored.previous is not None:
         typer.echo(f"the data it replaced is kept in {restored.previous.describe()}")
-    engine = make_engine(settings)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    _upgrade(settings)
     typer.echo(f"restored {database} from {restored.restored.describe()}; schema at head")
 
 

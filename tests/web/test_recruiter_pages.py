@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import AuditEntry, EmailMessage, Invitation, QuestionType, Role
+from app.models import AuditEntry, EmailMessage, Invitation, Organization, QuestionType, Role
 from app.web.csrf import CSRF_COOKIE
 from tests import factories
 from tests.forms import csrf_token, post_form, sign_in
@@ -119,13 +119,17 @@ def test_csv_upload_reports_each_row_and_invites_only_a_clean_file(
     assert session.scalars(select(EmailMessage.to_address)).all() == ["ok@example.com"]
 
 
-def test_scoring_a_written_answer_and_exporting(client: TestClient, session: Session) -> None:
+def _finished_written_answer(session: Session, email: str, text: str) -> tuple[Organization, Invitation]:
+    """Acme's owner, and a candidate who answered one written question with `text` and finished."""
     _, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, types=(QuestionType.WRITTEN,), per_type=1)
-    item = assessment.items[0]
-    finished = factories.finished_attempt(
-        session, org, assessment, "w@example.com", {item.id: {"text": "Hi"}}
-    )
+    answers = {assessment.items[0].id: {"text": text}}
+    return org, factories.finished_attempt(session, org, assessment, email, answers)
+
+
+def test_scoring_a_written_answer_and_exporting(client: TestClient, session: Session) -> None:
+    org, finished = _finished_written_answer(session, "w@example.com", "Hi")
+    assessment, item = finished.assessment, finished.assessment.items[0]
     factories.member(session, org, "v@acme.test", Role.VIEWER)
     session.commit()
     sign_in(client, "owner@acme.test", factories.PASSWORD)
@@ -196,12 +200,7 @@ def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(client: TestClient, 
 
 
 def test_an_owner_downloads_then_erases_a_candidates_data(client: TestClient, session: Session) -> None:
-    _, org = factories.owner(session)
-    assessment = factories.published_assessment(session, org, types=(QuestionType.WRITTEN,), per_type=1)
-    item = assessment.items[0]
-    invitation = factories.finished_attempt(
-        session, org, assessment, "ada@example.com", {item.id: {"text": "My own words."}}
-    )
+    org, invitation = _finished_written_answer(session, "ada@example.com", "My own words.")
     admin = factories.member(session, org, "admin@acme.test", Role.ADMIN)
     session.commit()
     report = f"/invitations/{invitation.id}"
