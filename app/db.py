@@ -38,6 +38,12 @@ def _refuse_nul_characters(
         )
 
 
+def storable(text: str) -> str:
+    """Text from outside that is kept to be shown (a webhook receiver's reply, a mail server's error): a NUL
+    in it is shown as \ufffd instead of being refused, since nobody can fix it."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _strings(parameters: Any) -> Iterator[str]:
     """The text values among a statement's parameters: one row or many, by name or by position."""
     values = parameters.values() if isinstance(parameters, dict) else parameters or ()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import storable
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.models import EmailMessage, EmailStatus, Organization, utcnow
 
@@ -86,7 +87,7 @@ def deliver(session: Session, settings: Settings, message_id: int, send: Any) ->
     try:
         send(mime_message(message, settings.mail_from))
     except Exception as exc:  # any SMTP or network failure: recorded, retried by the job
-        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        message.last_error = storable(f"{type(exc).__name__}: {exc}"[:2000])
         message.status = EmailStatus.FAILED if message.tries >= MAX_TRIES else EmailStatus.QUEUED
         message.lease_until = utcnow() + EMAIL_LEASE
         return message.status

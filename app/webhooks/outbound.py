@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2 as httpx
 
 from app.config import Settings
+from app.db import storable
 from app.errors import FieldError, ValidationFailed
 
 EXCERPT_CHARS = 1000
@@ -143,10 +144,10 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], setting
                 extensions={"sni_hostname": parts.hostname or ""},
             )
     except httpx.HTTPError as exc:
-        return Outcome(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS])
+        return Outcome(None, elapsed(), error=storable(f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS]))
     return Outcome(
         response.status_code,
         elapsed(),
-        excerpt=response.text[:EXCERPT_CHARS],
+        excerpt=storable(response.text[:EXCERPT_CHARS]),
         retry_after=_retry_after(response),
     )

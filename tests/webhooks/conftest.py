@@ -29,6 +29,7 @@ class Receiver:
     url: str
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (status, headers), then 200s
     received: list[Received] = field(default_factory=list)
+    body: bytes = b"ok"  # what every answer carries
 
 
 @pytest.fixture
@@ -50,9 +51,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(state.body)
 
         do_POST = do_PATCH = _answer
 

@@ -119,6 +119,19 @@ def test_failures_are_retried_with_backoff_and_logged_until_one_succeeds(
     assert {r.headers["webhook-id"] for r in receiver.received} == {event_id}, "the same id on every try"
 
 
+def test_a_reply_with_a_nul_character_is_logged_not_fatal(
+    session: Session, org: Organization, allowed: Settings, receiver: Receiver, run_jobs: RunJobs
+) -> None:
+    """A receiver's reply is stored to show; PostgreSQL cannot store a NUL, so it is shown as \ufffd."""
+    receiver.body = b"accepted\x00 thanks"
+    endpoint = _endpoint(session, org, allowed, receiver.url)
+    _announce(session, org)
+    run_jobs()
+    (delivery,) = _deliveries(session, endpoint)
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert delivery.attempts[-1].response_excerpt == "accepted\ufffd thanks"
+
+
 def test_redirects_are_failures_not_followed(
     session: Session, org: Organization, allowed: Settings, receiver: Receiver, run_jobs: RunJobs
 ) -> None:
