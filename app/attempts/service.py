@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
+    and_,
     bindparam,
     exists,
     func,
@@ -181,8 +182,14 @@ def _item_of(session: Session, attempt: Attempt, item_id: int) -> AssessmentItem
     return item
 
 
-def _answer_of(session: Session, attempt: Attempt, item: AssessmentItem) -> Answer | None:
-    return session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id))
+def _answer_of(
+    session: Session, attempt: Attempt, item: AssessmentItem, *, lock: bool = False
+) -> Answer | None:
+    query = select(Answer).where(Answer.attempt_id == attempt.id, Answer.item_id == item.id)
+    if lock:
+        # populate_existing: a row this session loaded before the lock is read again as the lock found it.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 @dataclass(frozen=True)
@@ -218,7 +225,9 @@ def save_answer(
     _ensure_open(attempt, now, grace)
     item = _item_of(session, attempt, item_id)
     value = _clean_value(item, raw_value)
-    answer = _answer_of(session, attempt, item)
+    # Locked (on PostgreSQL; SQLite has one writer at a time): a save of this answer in flight elsewhere
+    # commits first, and what follows sees it.
+    answer = _answer_of(session, attempt, item, lock=True)
     if answer is not None and client is not None:
         newest = session.scalar(
             select(func.max(AnswerRevision.client_seq)).where(
@@ -232,6 +241,8 @@ def save_answer(
         session.add(answer)
     else:
         answer.value, answer.revision, answer.saved_at = value, answer.revision + 1, now
+    answer.last_client_id = client.client_id if client else None
+    answer.last_client_seq = client.seq if client else None
     # Added beside the answer, not appended to `answer.revisions`: that would load every earlier revision, and
     # a tab autosaving for two hours makes thousands.
     session.add(
@@ -284,8 +295,17 @@ def _autosave_statement() -> Select[tuple[int, dict[str, Any], int, datetime, bo
         AnswerRevision.client_id == bindparam("client_id"),
         AnswerRevision.client_seq >= bindparam("client_seq"),
     )
+    # Read from the row under its lock (the subquery above reads as of the statement's start): a save of
+    # this tab committed while this one waited for the lock is seen here.
+    current_is_later_from_this_tab = and_(
+        func.coalesce(Answer.last_client_id, "") == bindparam("client_id"),
+        func.coalesce(Answer.last_client_seq, 0) >= bindparam("client_seq"),
+    )
     insert_answer = postgresql.insert(Answer).from_select(
-        ["attempt_id", "item_id", "value", "revision", "saved_at", "flagged"],
+        [
+            *("attempt_id", "item_id", "value", "revision", "saved_at", "flagged"),
+            *("last_client_id", "last_client_seq"),
+        ],
         select(
             target.c.attempt_id,
             bindparam("item_id"),
@@ -293,6 +313,8 @@ def _autosave_statement() -> Select[tuple[int, dict[str, Any], int, datetime, bo
             literal(1),
             bindparam("now", type_=Answer.saved_at.type),
             literal(False),
+            bindparam("client_id"),
+            bindparam("client_seq"),
         ),
     )
     saved = (
@@ -302,8 +324,10 @@ def _autosave_statement() -> Select[tuple[int, dict[str, Any], int, datetime, bo
                 "value": insert_answer.excluded.value,
                 "revision": Answer.revision + 1,
                 "saved_at": insert_answer.excluded.saved_at,
+                "last_client_id": insert_answer.excluded.last_client_id,
+                "last_client_seq": insert_answer.excluded.last_client_seq,
             },
-            where=~later_from_this_tab,
+            where=~later_from_this_tab & ~current_is_later_from_this_tab,
         )
         .returning(Answer.id, Answer.item_id, Answer.value, Answer.revision, Answer.saved_at, Answer.flagged)
         .cte("saved")

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.accounts import User
@@ -58,6 +58,11 @@ class Answer(IdMixin, Base):
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
     flagged: Mapped[bool] = mapped_column(default=False)
     auto_points: Mapped[float | None]
+    # The browser tab whose save made the current value, and that save's number. Checked under the row's
+    # lock, so a retry racing its own newer save (both in flight at once) cannot overwrite it; the
+    # revisions alone are read as of the statement's start and would miss a save committed meanwhile.
+    last_client_id: Mapped[str | None] = mapped_column(String(64))
+    last_client_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     attempt: Mapped[Attempt] = relationship(back_populates="answers")
     item: Mapped[AssessmentItem] = relationship()
@@ -81,7 +86,7 @@ class AnswerRevision(IdMixin, Base):
     value: Mapped[dict[str, Any]]
     revision: Mapped[int]
     client_id: Mapped[str | None] = mapped_column(String(64))
-    client_seq: Mapped[int | None]
+    client_seq: Mapped[int | None] = mapped_column(BigInteger)  # a tab's counter may reach 2**53
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     answer: Mapped[Answer] = relationship(back_populates="revisions")

@@ -94,6 +94,9 @@ def test_retries_and_late_saves_never_reorder_the_work(link: Link) -> None:
         assert response["revision"] == 1
     other_tab = link.save(item.id, {"text": "from the phone"}, seq=1, tab="phone-tab-01").json()
     assert other_tab["applied"] is True and other_tab["revision"] == 2
+    # A tab's counter may go as high as the API allows (2**53), past a 32-bit column.
+    highest = link.save(item.id, {"text": "much later"}, seq=2**53, tab="phone-tab-01")
+    assert highest.status_code == 200 and highest.json()["applied"] is True
 
 
 def test_saves_after_the_deadline_and_after_submitting_are_refused(link: Link) -> None:
