@@ -104,14 +104,20 @@ def settings(backend: str, settings_for) -> Settings:
     return settings_for(backend)
 
 
-@pytest.fixture(scope="session")
-def engine(settings: Settings) -> Iterator[Engine]:
-    """One migrated database per backend, with the question bank synced (as `make run` does)."""
+def ready_engine(settings: Settings) -> Engine:
+    """An engine on the settings' database, migrated, with the question bank synced (as `make run` does)."""
     eng = make_engine(settings)
     upgrade(eng)
     with Session(eng) as session:
         sync_bank(session, load_bank())
         session.commit()
+    return eng
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """One ready database per backend, shared by the tests (each in a transaction rolled back)."""
+    eng = ready_engine(settings)
     yield eng
     eng.dispose()
 

@@ -14,12 +14,11 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.attempts.service import ClientSave, save_answer, save_answer_fast, start_attempt
-from app.db import make_engine, make_session_factory
+from app.db import make_session_factory
 from app.invitations.service import invitation_for_token
-from app.migrate import upgrade
 from app.models import Answer, QuestionType
-from app.questions.service import load_bank, sync_bank
 from tests import factories
+from tests.conftest import ready_engine
 
 GRACE = timedelta(seconds=30)
 TAB = "tab-racing-01"
@@ -29,11 +28,7 @@ TAB = "tab-racing-01"
 def database(backend: str, settings_for: Callable[..., object]) -> Iterator[Engine]:
     """A database of its own: the racing saves commit for real, which the rolled-back test transaction
     that other tests share cannot do."""
-    engine = make_engine(settings_for(backend))  # type: ignore[arg-type]
-    upgrade(engine)
-    with Session(engine) as session:
-        sync_bank(session, load_bank())
-        session.commit()
+    engine = ready_engine(settings_for(backend))  # type: ignore[arg-type]
     yield engine
     engine.dispose()
 
@@ -60,7 +55,10 @@ def wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
             return
         with engine.connect() as connection:
             waiting = connection.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
             )
         if waiting:
             return
