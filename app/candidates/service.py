@@ -9,8 +9,7 @@ working. The row stays, as "Erased candidate #id", so the statistics still count
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +32,11 @@ from app.candidates.schemas import (
 )
 from app.errors import Conflict, NotFound
 from app.grading.service import pending_gradings
+from app.ids import MAX_ID
 from app.invitations.service import find_candidate
 from app.models import (
     Answer,
+    AnswerRevision,
     ApiKey,
     Attempt,
     AuditEntry,
@@ -54,6 +55,7 @@ from app.models import (
     utcnow,
 )
 from app.questions.service import spec_of
+from app.security import new_token, token_digest
 from app.tenancy import get_owned
 
 # What an answer keeps once its author is erased: the statistics read these, and none says who wrote it.
@@ -63,7 +65,9 @@ ERASED_ADDRESS_DOMAIN = "erased.invalid"  # .invalid never resolves (RFC 2606): 
 
 def find(session: Session, org: Organization, who: str) -> Candidate:
     """A candidate of `org` by id or email address."""
-    if who.strip().isdigit():
+    if re.fullmatch(r"[0-9]+", who.strip()):  # not str.isdigit(): it accepts "²", which int() refuses
+        if not 1 <= int(who) <= MAX_ID:
+            raise NotFound(f"no candidate with the id {who.strip()} in {org.name}")
         return get_owned(session, Candidate, org, int(who))
     candidate = find_candidate(session, org, who)
     if candidate is None:
@@ -71,7 +75,10 @@ def find(session: Session, org: Organization, who: str) -> Candidate:
     return candidate
 
 
-def _invitations(session: Session, candidate: Candidate) -> list[Invitation]:
+def _invitations(session: Session, candidate: Candidate, *, with_revisions: bool) -> list[Invitation]:
+    """The candidate's invitations with their attempts and answers; with every saved revision when asked
+    (a tab autosaving for an hour makes thousands, which erasing deletes without reading)."""
+    answers = selectinload(Invitation.attempt).selectinload(Attempt.answers)
     return list(
         session.scalars(
             select(Invitation)
@@ -82,7 +89,7 @@ def _invitations(session: Session, candidate: Candidate) -> list[Invitation]:
             .order_by(Invitation.id)
             .options(
                 selectinload(Invitation.assessment),
-                selectinload(Invitation.attempt).selectinload(Attempt.answers).selectinload(Answer.revisions),
+                answers.selectinload(Answer.revisions) if with_revisions else answers,
             )
         )
     )
@@ -106,7 +113,8 @@ def export_candidate(session: Session, org: Organization, candidate: Candidate) 
             created_at=candidate.created_at,
         ),
         invitations=[
-            _invitation_data(session, invitation) for invitation in _invitations(session, candidate)
+            _invitation_data(session, invitation)
+            for invitation in _invitations(session, candidate, with_revisions=True)
         ],
         emails=[
             EmailData(
@@ -222,7 +230,7 @@ def erase_candidate(session: Session, org: Organization, candidate: Candidate) -
     assessment or a final grading of theirs is still running: what is being written cannot be erased yet."""
     if candidate.erased_at is not None:
         raise Conflict(f"This candidate's data was already erased on {candidate.erased_at:%Y-%m-%d}.")
-    invitations = _invitations(session, candidate)
+    invitations = _invitations(session, candidate, with_revisions=False)
     attempts = [i.attempt for i in invitations if i.attempt is not None]
     for attempt in attempts:
         if attempt.is_open:
@@ -240,15 +248,15 @@ def erase_candidate(session: Session, org: Organization, candidate: Candidate) -
     for invitation in invitations:
         if invitation.status == InvitationStatus.SENT:
             invitation.status, invitation.cancelled_at = InvitationStatus.CANCELLED, now
-        # A fresh random hash that no token matches: whatever link was sent opens nothing any more.
-        invitation.token_hash = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+        # The digest of a fresh token nobody holds: whatever link was sent opens nothing any more.
+        invitation.token_hash = token_digest(new_token())
         invitation.token_nonce = None
         invitation.external_ref = None
     session.execute(delete(PartnerCallback).where(PartnerCallback.invitation_id.in_(invitation_ids)))
     answers = [answer for attempt in attempts for answer in attempt.answers]
     for answer in answers:
         answer.value = {k: v for k, v in answer.value.items() if k in STATISTICAL_ANSWER_KEYS}
-        answer.revisions.clear()
+    session.execute(delete(AnswerRevision).where(AnswerRevision.answer_id.in_([a.id for a in answers])))
     submissions = list(
         session.scalars(
             select(Submission)

@@ -268,3 +268,11 @@ def test_another_organization_cannot_find_the_candidate(session: Session, scene:
     for who in (MARKERS["email"], str(scene.invitation.candidate_id)):
         with pytest.raises(NotFound):
             candidates.find(session, globex, who)
+
+
+def test_what_names_no_candidate_is_not_found(session: Session, scene: Scene) -> None:
+    """An operator's typo gets a clear answer: not a crash on "²" (a digit to str.isdigit, not to int) or on
+    an id past the database's 64 bits."""
+    for who in ("²", "0", "99999999999999999999", "nobody@example.com"):
+        with pytest.raises(NotFound, match="no candidate"):
+            candidates.find(session, scene.org, who)
