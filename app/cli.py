@@ -44,6 +44,8 @@ app.add_typer(candidates_app, name="candidates")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+OrgOption = Annotated[str, typer.Option(help="Organization name or slug")]
+
 # How long a stopping server lets requests in flight finish.
 GRACEFUL_SHUTDOWN_SECONDS = 30
 KEEP_ALIVE_SECONDS = 65
@@ -276,7 +278,7 @@ def create_owner_cmd(
 @keys_app.command("create")
 @operator_errors
 def api_keys_create(
-    org: Annotated[str, typer.Option(help="Organization name or slug")],
+    org: OrgOption,
     scopes: Annotated[str, typer.Option(help="Comma-separated, e.g. invitations:write,results:read")],
     name: Annotated[str, typer.Option(help="What the key is for, e.g. Greenhouse")] = "",
 ) -> None:
@@ -298,7 +300,7 @@ def api_keys_create(
 
 @keys_app.command("list")
 @operator_errors
-def api_keys_list(org: Annotated[str, typer.Option(help="Organization name or slug")]) -> None:
+def api_keys_list(org: OrgOption) -> None:
     """The organization's keys: id, prefix, last four, scopes, last use, revoked."""
     from app.accounts.service import find_organization
     from app.api.service import list_api_keys
@@ -315,7 +317,7 @@ def api_keys_list(org: Annotated[str, typer.Option(help="Organization name or sl
 @keys_app.command("revoke")
 @operator_errors
 def api_keys_revoke(
-    org: Annotated[str, typer.Option(help="Organization name or slug")],
+    org: OrgOption,
     key_id: Annotated[int, typer.Argument(help="The id `assay api-keys list` shows")],
 ) -> None:
     """Stop a key from working, at once."""
@@ -328,7 +330,6 @@ def api_keys_revoke(
     typer.echo(f"key {row.prefix}…{row.last_four} revoked")
 
 
-OrgOption = Annotated[str, typer.Option(help="Organization name or slug")]
 CandidateArgument = Annotated[str, typer.Argument(help="The candidate's email address or id")]
 
 
@@ -391,7 +392,7 @@ def candidates_erase(
 
 @demo_app.command("seed")
 @operator_errors
-def demo_seed(org: Annotated[str, typer.Option(help="Organization name or slug")]) -> None:
+def demo_seed(org: OrgOption) -> None:
     """Add a published sample assessment and a ready invitation link to an organization."""
     from app.accounts.service import find_organization
     from app.onboarding.service import seed_demo
