@@ -8,10 +8,12 @@ Each sandbox is launched as
 * a non-root uid per slot: bwrap run as root would map the sandbox to host root, and RLIMIT_NPROC counts per
   uid, so one candidate's fork bomb cannot starve another's slot;
 * every namespace unshared (no network at all), nested user namespaces disabled, a fresh /proc, read-only
-  binds of only the interpreter, its standard library, the shared libraries and NumPy, small sized tmpfs for
-  /tmp and /dev/shm, the root remounted read-only, a cleared environment with BLAS threads set to 1;
-* a seccomp deny-list (grader/seccomp.py); rlimits outside (prlimit) and tightened inside by the harness
-  once NumPy is imported and before the candidate's code runs;
+  binds of only the interpreter, its standard library, the shared libraries and NumPy, empty read-only
+  /tmp and /dev/shm, /dev and the root read-only (nothing writable, so no memory held in files), a cleared
+  environment with BLAS threads set to 1;
+* a seccomp deny-list (grader/seccomp.py) that also refuses every way of holding memory outside the
+  process's address space (new processes, SysV IPC, memfds, enlarged pipes); rlimits outside (prlimit) and
+  tightened inside by the harness once NumPy is imported and before the candidate's code runs;
 * cgroup v2 memory and pids limits where the host delegates them (`cgroup_support()` says why not).
 
 A pool keeps a few sandboxes started, with NumPy imported, each waiting for exactly one submission and
@@ -77,9 +79,12 @@ FATAL_STATUSES = frozenset({"compile_error", "runtime_error", "time_limit_exceed
 HARNESS = Path(__file__).with_name("harness.py")
 SANDBOX_HARNESS = "/opt/assay/harness.py"
 SANDBOX_SITE = "/opt/assay/site"
-# Private tmpfs mounts inside the sandbox, not the host's shared folders.
+# Private, empty and read-only mounts inside the sandbox, not the host's shared folders.
 SANDBOX_TMP = "/tmp"  # nosec B108
 SANDBOX_SHM = "/dev/shm"  # nosec B108
+# Nothing in the sandbox is writable: every tmpfs holds host memory (and inodes, which bwrap cannot limit)
+# outside RLIMIT_AS, and no task needs a file.
+READ_ONLY_MOUNTS = (SANDBOX_TMP, SANDBOX_SHM, "/dev")
 MIB = 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -335,12 +340,13 @@ def cgroup_support() -> tuple[bool, str]:
 
 
 CGROUP_PARENT = Path("/sys/fs/cgroup/assay-sandbox")
+CPU_PERIOD_US = 100_000
 
 
 def _prepare_cgroup(name: str, limits: Limits) -> Path:
     CGROUP_PARENT.mkdir(exist_ok=True)
     with suppress(OSError):  # enabling controllers for children may already be done
-        (CGROUP_PARENT / "cgroup.subtree_control").write_text("+memory +pids")
+        (CGROUP_PARENT / "cgroup.subtree_control").write_text("+memory +pids +cpu")
     group = CGROUP_PARENT / name
     group.mkdir(exist_ok=True)
     # The pool sandbox exists before the request, so the group gets the process-wide ceiling here and the
@@ -348,6 +354,8 @@ def _prepare_cgroup(name: str, limits: Limits) -> Path:
     (group / "memory.max").write_text(str((limits.memory_mb + 512) * MIB))
     (group / "memory.swap.max").write_text("0")
     (group / "pids.max").write_text(str(limits.processes + 4))
+    with suppress(OSError):  # the cpu controller may not be delegated; memory and pids are required
+        (group / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")  # at most one core
     return group
 
 
@@ -357,7 +365,6 @@ class HostConfig:
     interpreter: Interpreter
     uid_base: int = 61000
     slots: int = 256  # uids reserved for sandboxes on this machine, shared by every process (see UidSlots)
-    tmp_mb: int = 16
     outer_memory_mb: int = 4096
     outer_processes: int = 64
 
@@ -432,7 +439,6 @@ def sandbox_command(
         binds.append(("--ro-bind", "/lib64", "/lib64"))
     if Path("/lib").is_symlink():
         binds.append(("--symlink", os.readlink("/lib"), "/lib"))
-    tmp_bytes = str(host.tmp_mb * MIB)
     command = [
         "prlimit",
         f"--nproc={host.outer_processes}",
@@ -482,11 +488,11 @@ def sandbox_command(
         "--dev",
         "/dev",
         "--size",
-        tmp_bytes,
+        "4096",
         "--tmpfs",
         SANDBOX_TMP,
         "--size",
-        tmp_bytes,
+        "4096",
         "--tmpfs",
         SANDBOX_SHM,
     ]
@@ -497,6 +503,8 @@ def sandbox_command(
         hidden = Path(interp.stdlib) / packages
         if hidden.is_dir():
             command += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
+    for mount in READ_ONLY_MOUNTS:
+        command += ["--remount-ro", mount]
     command += [
         "--remount-ro", "/",
         "--chdir", SANDBOX_TMP,

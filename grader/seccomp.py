@@ -5,6 +5,13 @@ namespaces, no kernel keyrings, eBPF, perf, userfaultfd or io_uring (each a recu
 escapes), no personality changes. Denied calls fail with EPERM so Python raises a clean OSError. `clone3`
 answers ENOSYS, which makes libc fall back to `clone`, whose flags (unlike clone3's) a filter can inspect:
 clone with any CLONE_NEW* flag is denied. Calls from another ABI (x32, i386) are refused outright.
+
+The rest keeps a submission inside one memory budget where cgroup v2 is not there to count it: RLIMIT_AS
+limits one process's address space, so every way of holding memory outside it is refused. No new process
+(fork, vfork, and clone without CLONE_THREAD: a child would get a RLIMIT_AS of its own, and a child in a
+session of its own a share of the CPU of its own; threads share the one address space and CPU limit), no
+SysV shared memory, semaphores or message queues, no POSIX message queues, no memfds, and no pipe enlarged
+past its 64 KiB default (F_SETPIPE_SZ).
 """
 
 from __future__ import annotations
@@ -65,9 +72,35 @@ DENIED_X86_64: dict[str, int] = {
     "quotactl": 179,
     "fanotify_init": 300,
     "lookup_dcookie": 212,
+    # memory held outside the process's address space
+    "memfd_create": 319,
+    "memfd_secret": 447,
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
+    # new processes (clone is checked by its flags below)
+    "fork": 57,
+    "vfork": 58,
 }
 CLONE = 56
 CLONE3 = 435
+FCNTL = 72
+F_SETPIPE_SZ = 1031
+CLONE_THREAD = 0x00010000
 CLONE_NEW_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 X32_SYSCALL_BIT = 0x40000000
 AUDIT_ARCH_X86_64 = 0xC000003E
@@ -76,15 +109,11 @@ EPERM, ENOSYS = 1, 38
 # BPF opcodes and seccomp return values (linux/filter.h, linux/seccomp.h).
 LD_W_ABS, JEQ_K, JGE_K, JSET_K, RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 RET_KILL_PROCESS, RET_ERRNO, RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
-OFFSET_NR, OFFSET_ARCH, OFFSET_ARG0_LOW = 0, 4, 16
+OFFSET_NR, OFFSET_ARCH, OFFSET_ARG0_LOW, OFFSET_ARG1_LOW = 0, 4, 16, 24
 
 
 class UnsupportedArchitecture(RuntimeError):
     pass
-
-
-def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> tuple[int, int, int, int]:
-    return (code, jt, jf, k)
 
 
 def build_filter(machine: str | None = None) -> bytes:
@@ -92,36 +121,47 @@ def build_filter(machine: str | None = None) -> bytes:
     machine = machine or platform.machine()
     if machine != "x86_64":
         raise UnsupportedArchitecture(f"the sandbox's seccomp filter is defined for x86_64, not {machine}")
-    denied = sorted(set(DENIED_X86_64.values()))
-    # Layout: arch check, x32 check, one JEQ per denied call, clone3, clone flag check, then the returns.
-    head = 5
-    checks = len(denied)
-    tail_start = head + checks + 4  # clone3 JEQ, clone JEQ, load arg0, JSET
-    allow, deny, nosys = tail_start, tail_start + 1, tail_start + 2
-
-    def jump(from_index: int, target: int) -> int:
-        offset = target - from_index - 1
-        if not 0 <= offset <= 255:
-            raise ValueError("seccomp filter too long for 8-bit jumps")
-        return offset
-
-    program = [
-        _insn(LD_W_ABS, OFFSET_ARCH),
-        _insn(JEQ_K, AUDIT_ARCH_X86_64, jt=1, jf=0),
-        _insn(RET_K, RET_KILL_PROCESS),
-        _insn(LD_W_ABS, OFFSET_NR),
-        _insn(JGE_K, X32_SYSCALL_BIT, jt=jump(4, deny), jf=0),
+    # Instructions with jump targets by label ("" falls through); resolved to 8-bit offsets at the end.
+    program: list[tuple[int, int, str, str]] = [
+        (LD_W_ABS, OFFSET_ARCH, "", ""),
+        (JEQ_K, AUDIT_ARCH_X86_64, "nr", "kill"),
     ]
-    for nr in denied:
-        program.append(_insn(JEQ_K, nr, jt=jump(len(program), deny), jf=0))
-    program.append(_insn(JEQ_K, CLONE3, jt=jump(len(program), nosys), jf=0))
-    program.append(_insn(JEQ_K, CLONE, jt=0, jf=jump(len(program), allow)))
-    program.append(_insn(LD_W_ABS, OFFSET_ARG0_LOW))
-    program.append(_insn(JSET_K, CLONE_NEW_FLAGS, jt=jump(len(program), deny), jf=jump(len(program), allow)))
-    assert len(program) == tail_start
+    labels = {"nr": len(program)}
     program += [
-        _insn(RET_K, RET_ALLOW),
-        _insn(RET_K, RET_ERRNO | EPERM),
-        _insn(RET_K, RET_ERRNO | ENOSYS),
+        (LD_W_ABS, OFFSET_NR, "", ""),
+        (JGE_K, X32_SYSCALL_BIT, "deny", ""),
     ]
-    return b"".join(struct.pack("<HBBI", *insn) for insn in program)
+    program += [(JEQ_K, nr, "deny", "") for nr in sorted(set(DENIED_X86_64.values()))]
+    program += [
+        (JEQ_K, CLONE3, "nosys", ""),
+        (JEQ_K, FCNTL, "", "clone"),
+        (LD_W_ABS, OFFSET_ARG1_LOW, "", ""),
+        (JEQ_K, F_SETPIPE_SZ, "deny", "allow"),
+    ]
+    labels["clone"] = len(program)
+    program += [
+        (JEQ_K, CLONE, "", "allow"),
+        (LD_W_ABS, OFFSET_ARG0_LOW, "", ""),
+        (JSET_K, CLONE_NEW_FLAGS, "deny", ""),
+        (JSET_K, CLONE_THREAD, "allow", "deny"),
+    ]
+    returns = {
+        "allow": RET_ALLOW,
+        "deny": RET_ERRNO | EPERM,
+        "nosys": RET_ERRNO | ENOSYS,
+        "kill": RET_KILL_PROCESS,
+    }
+    for name, value in returns.items():
+        labels[name] = len(program)
+        program.append((RET_K, value, "", ""))
+
+    def offset(index: int, label: str) -> int:
+        jump = labels[label] - index - 1 if label else 0
+        if not 0 <= jump <= 255:
+            raise ValueError("seccomp filter too long for 8-bit jumps")
+        return jump
+
+    return b"".join(
+        struct.pack("<HBBI", code, offset(i, jt), offset(i, jf), k)
+        for i, (code, k, jt, jf) in enumerate(program)
+    )

@@ -154,7 +154,7 @@ CORPUS = [
         "import os\ndef f(x):\n    os.symlink('/etc/shadow', '/tmp/s')\n    return open('/tmp/s').read()",
         {"ok"},
         {"runtime_error"},
-        error_is("FileNotFoundError"),
+        error_is("OSError"),  # read-only file system: nothing in the sandbox is writable
     ),
     # --- writing where they must not
     Attack(
@@ -196,21 +196,24 @@ CORPUS = [
         "escape_marker",
         f"def f(x):\n    open({str(MARKER)!r}, 'w').write('escaped')\n    return 1",
         {"ok"},
-        check=lambda r: None,
-    ),  # writes the sandbox's own /tmp; the host's must stay clean (checked at the end)
+        {"runtime_error"},
+        error_is("OSError"),
+    ),  # the sandbox's own /tmp is read-only; the host's must stay clean too (checked at the end)
     # --- processes
     Attack(
         "fork_bomb",
         "import os\ndef f(x):\n    while True:\n        os.fork()",
-        {"ok", "runtime_error", "time_limit_exceeded"},
-        {"runtime_error", "time_limit_exceeded"},
+        {"ok"},
+        {"runtime_error"},
+        error_is("PermissionError"),  # no new process at all (seccomp)
     ),
     Attack(
         "daemon_outlives_run",
         "import os, time\ndef f(x):\n    if os.fork() == 0:\n        os.setsid()\n"
         "        if os.fork() == 0:\n            time.sleep(300)\n        os._exit(0)\n    return 'parent returned'",
         {"ok"},
-        check=returns(lambda v: v == "parent returned"),
+        {"runtime_error"},
+        error_is("PermissionError"),
     ),
     Attack(
         "kill_parent",
@@ -413,13 +416,12 @@ CORPUS = [
         ),
     ),
     Attack(
-        "shadow_imports_in_cwd",
+        "shadow_imports_in_cwd",  # a module planted beside the harness: refused, nothing is writable
         "import os\nopen('/tmp/json.py', 'w').write('raise SystemExit(3)')\n"
-        "open('/tmp/zipfile.py', 'w').write('raise SystemExit(3)')\n"
-        "import importlib, sys\nfor m in ('json', 'zipfile'):\n    sys.modules.pop(m, None)\n"
         "def f(x):\n    import json\n    return x * 3",
-        {"ok"},
-        check=lambda r: np.testing.assert_array_equal(r.steps[0].result, X * 3),
+        {"runtime_error"},
+        {"runtime_error"},
+        lambda r: None if "Read-only file system" in r.message else 1 / 0,
     ),
     # --- network and kernel attack surface
     Attack(
