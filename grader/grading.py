@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Sequence
@@ -104,16 +105,37 @@ def _shown(case: Case, evaluation: CaseEvaluation) -> CaseShown:
     )
 
 
+# What a hidden case says when the candidate's code failed there. The candidate's own text (an exception's
+# message or class name, a forged result's contents) never reaches a hidden case: it could carry the hidden
+# inputs into stored results.
+HIDDEN_FAILURES: dict[str, str] = {
+    "runtime_error": "crashed or raised an exception of its own class",
+    "time_limit_exceeded": "did not finish within the time limit",
+    "memory_limit_exceeded": "ran out of memory",
+    "output_limit_exceeded": "returned or printed more than the output limit",
+    "invalid_output": "returned something that is not a valid result",
+}
+# Exception names a hidden case may show: Python's own and NumPy's, which name a kind of error, not data.
+KNOWN_EXCEPTIONS = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+) | {"LinAlgError", "AxisError"}
+
+
 def _candidate_view(case: Case, evaluation: CaseEvaluation) -> CaseResult:
-    """A visible case shows its inputs and outputs. A hidden case shows neither, and its error message (the
-    candidate's own text, which may print the hidden inputs) is cut down to the exception's type."""
+    """A visible case shows its inputs and outputs. A hidden case shows neither, and when the code failed
+    there its message is the grader's own (with the exception's type when it is one of Python's)."""
     result = evaluation.result
     if case.visible:
         return result.model_copy(update={"shown": _shown(case, evaluation)})
-    if result.status != "runtime_error":
+    if result.status not in HIDDEN_FAILURES or evaluation.too_slow_by is not None:
         return result
-    kind = result.message.split(":", 1)[0] if result.message else "an error"
-    return result.model_copy(update={"message": f"raised {kind} (details are hidden for hidden tests)"})
+    text = HIDDEN_FAILURES[result.status]
+    kind = result.message.split(":", 1)[0].strip()
+    if result.status == "runtime_error" and kind in KNOWN_EXCEPTIONS:
+        text = f"raised {kind}"
+    return result.model_copy(update={"message": f"{text} (details are hidden for hidden tests)"})
 
 
 def grade(

@@ -548,6 +548,7 @@ class _Sandbox:
         self.buffer = b""
         self.started = time.monotonic()
         self.init_pid: int | None = None  # the PID namespace's init, the outer bwrap's only child
+        self.reaped = False  # the outer process and the init are both reaped (see _reap)
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr, read_end):
             _enlarge_pipe(pipe if isinstance(pipe, int) else pipe.fileno())  # type: ignore[union-attr]
 
@@ -587,6 +588,8 @@ class _Sandbox:
     def kill(self) -> None:
         """Kill the sandbox's PID namespace by killing its init (the outer bwrap's child): the kernel kills
         everything inside, and the outer bwrap ends."""
+        if self.reaped:
+            return
         for child in [self.init_pid] if self.init_pid else self._children():
             with suppress(ProcessLookupError, PermissionError):
                 os.kill(child, signal.SIGKILL)
@@ -598,7 +601,7 @@ class _Sandbox:
         """bwrap's outer process exits as soon as the init reports the command's exit status, without
         reaping that init; it is reparented to us (a child subreaper, see BubblewrapRunner) and reaped here.
         Left to PID 1, it stays a zombie wherever PID 1 does not reap orphans (containers, CI runners)."""
-        if self.init_pid is None:
+        if self.init_pid is None or self.reaped:
             return
         deadline = time.monotonic() + 5
         with suppress(ChildProcessError):  # not our child: a reaper elsewhere took care of it
@@ -757,7 +760,9 @@ class _Rusage:
 
 
 def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
-    """Wait for the killed sandbox's outer process, with its resource usage; never waits forever."""
+    """Wait for the killed sandbox's outer process and its PID namespace's init, with their resource usage;
+    never waits forever. The init reaps the harness, so its figures are the candidate's process's, counted
+    by the kernel: what the candidate cannot forge (a self-sent SIGXCPU is not CPU time)."""
     process = sandbox.process
     deadline = time.monotonic() + grace_s
     try:
@@ -773,7 +778,20 @@ def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
     except ChildProcessError:
         return _Rusage(process.returncode or 0, 0.0, 0.0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return _Rusage(process.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    cpu_s, max_rss_kb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    init = sandbox.init_pid
+    with suppress(ChildProcessError):  # not ours to reap (no subreaper): the outer figures must do
+        while init is not None:
+            pid, _, init_usage = os.wait4(init, os.WNOHANG)
+            if pid:
+                sandbox.reaped = True  # both pids may be reused now: never signal them again
+                cpu_s += init_usage.ru_utime + init_usage.ru_stime
+                max_rss_kb = max(max_rss_kb, init_usage.ru_maxrss)
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
+    return _Rusage(process.returncode, cpu_s, max_rss_kb / 1024)
 
 
 def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
@@ -804,10 +822,11 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
 
 
 def _classify_exit(returncode: int, rusage: _Rusage, limits: Limits) -> tuple[RunStatus, str]:
-    """Why a sandbox ended without reporting every result. bwrap passes a child's death by signal on as
-    128 + signal; the process itself may also be reported as killed (negative code)."""
+    """Why a sandbox ended without reporting every result, from what the kernel measured. bwrap passes a
+    child's death by signal on as 128 + signal; the process itself may also be reported as killed."""
     signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
-    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and rusage.cpu_s >= limits.cpu_s):
+    # The kernel's CPU accounting decides, not the signal: a candidate can send itself SIGXCPU.
+    if signum in (signal.SIGXCPU, signal.SIGKILL) and rusage.cpu_s >= limits.cpu_s:
         return "time_limit_exceeded", f"CPU time limit of {limits.cpu_s:g} s exceeded"
     if signum == signal.SIGKILL and rusage.max_rss_mb >= 0.9 * limits.memory_mb:
         return "memory_limit_exceeded", f"killed near the memory limit of {limits.memory_mb} MiB"

@@ -10,12 +10,14 @@ dx, dgamma, dbeta it gets wrong.
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from grader import reference
 from grader.result import CaseResult
 from grader.sandbox import Input, Ref, Step, StepOutcome
 from grader.tasks.base import Array, Case, CaseEvaluation, Task, first_result, gradients
@@ -27,6 +29,8 @@ RELATIVE_STEP = 1e-5
 # Central differences in float64 are good to ~1e-9 here; a missing term is off by tens of percent.
 RTOL = 1e-5
 ROUNDING_SLACK = 64.0
+# A probe's output may exceed the reference output's largest magnitude by this factor at most.
+MAX_PROBE_SCALE = 1e3
 
 
 def gradient_check_case(name: str, rng: np.random.Generator, case: Case) -> Case:
@@ -117,12 +121,24 @@ class BackwardTask(Task):
             evaluation.result.message = "; ".join(problems)
         return evaluation
 
+    def reference_forward_output(self, case: Case) -> Array:
+        """The reference forward pass's output at the case's own inputs (the same call the candidate gets)."""
+        call, args = self.forward_call(case, {name: np.array(value) for name, value in case.arrays.items()})
+        return np.asarray(first_result(getattr(reference, call)(*copy.deepcopy(args))), dtype=np.float64)
+
     def _numeric_slopes(
         self, case: Case, probes: Sequence[StepOutcome]
     ) -> dict[str, list[tuple[float, float]]] | str:
         """For each input and direction, the central difference of sum(out * dout) and its rounding error
-        bound; a message instead when the forward pass returned something that cannot be differentiated."""
+        bound; a message instead when the forward pass returned something that cannot be differentiated.
+
+        The rounding bound comes from the reference forward's scale, never from what the candidate returned:
+        a forward that returns huge values on the probe calls would otherwise widen its own allowance until
+        any backward pass agreed with it."""
         dout = case.arrays["dout"]
+        expected = self.reference_forward_output(case)
+        magnitude = float(np.sum(np.abs(expected * dout)))
+        largest = MAX_PROBE_SCALE * max(1.0, float(np.max(np.abs(expected))))
         slopes: dict[str, list[tuple[float, float]]] = {}
         remaining = iter(probes)
         for input_name, _ in DIFFERENTIABLE:
@@ -135,14 +151,20 @@ class BackwardTask(Task):
                             "the forward pass did not return an output of the input's shape, so the backward"
                             " pass could not be checked against it"
                         )
+                    if out.dtype != np.float64:
+                        return (
+                            f"the forward pass returned {out.dtype} instead of float64, too coarse for the"
+                            " backward pass to be checked against it"
+                        )
+                    if not np.all(np.isfinite(out)) or float(np.max(np.abs(out), initial=0.0)) > largest:
+                        return (
+                            "the forward pass returned values far outside the range of a normalized output,"
+                            " so the backward pass could not be checked against it"
+                        )
                 assert isinstance(plus, np.ndarray) and isinstance(minus, np.ndarray)
-                loss_plus = float(np.sum(plus.astype(np.float64) * dout))
-                loss_minus = float(np.sum(minus.astype(np.float64) * dout))
-                magnitude = float(np.sum(np.abs(plus.astype(np.float64) * dout)))
-                # An integer or boolean output is as coarse as float64 at best (and wrong anyway).
-                precision = np.finfo(plus.dtype if np.issubdtype(plus.dtype, np.floating) else np.float64)
-                rounding = ROUNDING_SLACK * float(precision.eps) * magnitude / step
-                slopes[input_name].append(((loss_plus - loss_minus) / (2 * step), rounding))
+                difference = float(np.sum((plus - minus) * dout))
+                rounding = ROUNDING_SLACK * float(np.finfo(np.float64).eps) * magnitude / step
+                slopes[input_name].append((difference / (2 * step), rounding))
         return slopes
 
 

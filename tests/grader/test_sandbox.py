@@ -253,6 +253,21 @@ CORPUS = [
         {"time_limit_exceeded"},
     ),
     Attack("sleep", "import time\ndef f(x):\n    time.sleep(60)", {"ok"}, {"time_limit_exceeded"}),
+    # --- choosing one's own failure category: the kernel's accounting decides, not the signal
+    Attack(
+        "self_sent_sigxcpu",
+        "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGXCPU)",
+        {"runtime_error"},
+        {"runtime_error"},
+        lambda r: None if "SIGXCPU" in r.message else 1 / 0,
+    ),
+    Attack(
+        "segfault",
+        "import ctypes\ndef f(x):\n    ctypes.string_at(0)",
+        {"runtime_error"},
+        {"runtime_error"},
+        lambda r: None if "SIGSEGV" in r.message else 1 / 0,
+    ),
     Attack(
         "swallow_timeout",
         "def f(x):\n    while True:\n        try:\n            while True:\n                pass\n"

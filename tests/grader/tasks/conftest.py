@@ -1,28 +1,8 @@
-"""A warm sandbox pool shared by the task tests, and a helper that grades source text."""
+"""What the task tests assert about a grading."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from grader import grade
 from grader.result import GradeResult
-from grader.sandbox import BubblewrapRunner
-
-
-@pytest.fixture(scope="session")
-def runner() -> Iterator[BubblewrapRunner]:
-    with BubblewrapRunner(warm=2) as r:
-        yield r
-
-
-@pytest.fixture
-def grade_source(runner: BubblewrapRunner):  # type: ignore[no-untyped-def]
-    def run(task_id: str, source: str, seed: int = 0) -> GradeResult:
-        return grade(task_id, source, seed=seed, runner=runner)
-
-    return run
 
 
 def assert_accepted(result: GradeResult) -> None:
