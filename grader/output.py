@@ -52,10 +52,11 @@ class Mark:
 
 
 def split_frames(
-    data: bytes | bytearray | memoryview, max_frame_bytes: int
+    data: bytes | bytearray | memoryview, max_frame_bytes: int, max_items: int
 ) -> tuple[list[memoryview | Mark], memoryview]:
     """Complete items of the result stream (frame bodies and step marks) and the incomplete tail, as views
-    into `data` (nothing is copied)."""
+    into `data` (nothing is copied). More than `max_items` items is invalid output: a run has a mark and at
+    most one frame per call, and a flood of tiny items must not cost the supervisor an object each."""
     data = memoryview(data)
     items: list[memoryview | Mark] = []
     offset = 0
@@ -64,6 +65,8 @@ def split_frames(
         if word == END_MARK:
             offset = len(data)  # anything after END is ignored
             break
+        if len(items) >= max_items:
+            raise InvalidOutput(f"more than {max_items} result items for this run")
         if word & STEP_MARK:
             items.append(Mark(word & ~STEP_MARK & 0xFFFFFFFF))
             offset += 8
@@ -77,6 +80,23 @@ def split_frames(
         items.append(data[offset + 8 : offset + 8 + word])
         offset += 8 + word
     return items, data[offset:]
+
+
+def clean_text(text: str) -> str:
+    """Text from a sandbox made safe to store and show: a lone surrogate (which no UTF-8 encoder, JSON
+    printer or database accepts) becomes "?", and NUL (which PostgreSQL cannot store) becomes U+FFFD."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _cleaned(value: Any) -> Any:
+    """A parsed JSON value with every string, keys included, cleaned (bounded: the record is size-capped)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _cleaned(v) for k, v in value.items()}
+    return value
 
 
 LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # the 30-byte zip local file header
@@ -111,8 +131,10 @@ def _read_member_array(raw: memoryview, name: str, budget: int) -> np.ndarray:
             shape, fortran, dtype = npy_format.read_array_header_2_0(stream, max_header_size=MAX_HEADER_BYTES)
         else:
             raise InvalidOutput(f"{name}: unsupported .npy version {version}")
-    except ValueError as exc:
-        raise InvalidOutput(f"{name}: malformed .npy header ({exc})") from None
+    except InvalidOutput:
+        raise
+    except Exception as exc:  # NumPy parses the header with ast and tokenize: any of their errors can occur
+        raise InvalidOutput(f"{name}: malformed .npy header ({type(exc).__name__})") from None
     if dtype not in ALLOWED_DTYPES:
         raise InvalidOutput(f"{name}: dtype {dtype} is not allowed in results")
     if len(shape) > MAX_NDIM or any((not isinstance(n, int)) or n < 0 for n in shape):
@@ -164,8 +186,8 @@ def parse_frame(body: bytes | memoryview, budget: int) -> Frame:
     body = memoryview(body)
     try:
         archive = zipfile.ZipFile(_ViewReader(body))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise InvalidOutput(f"result frame is not a valid .npz archive ({exc})") from None
+    except Exception as exc:  # zipfile raises many kinds on crafted directories (versions, sizes, names)
+        raise InvalidOutput(f"result frame is not a valid .npz archive ({type(exc).__name__})") from None
     with archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
@@ -175,7 +197,7 @@ def parse_frame(body: bytes | memoryview, budget: int) -> Frame:
             if info.compress_type != zipfile.ZIP_STORED:
                 raise InvalidOutput(f"{info.filename}: compressed members are not accepted")
             if not info.filename.endswith(".npy") or "/" in info.filename:
-                raise InvalidOutput(f"unexpected member {info.filename!r}")
+                raise InvalidOutput("unexpected member in the result frame")
             declared += info.file_size
         if declared > budget:
             raise InvalidOutput("result frame is larger than the output budget")
@@ -189,9 +211,9 @@ def parse_frame(body: bytes | memoryview, budget: int) -> Frame:
     if meta_array.size > MAX_META_BYTES:
         raise InvalidOutput("result record is too large")
     try:
-        meta = json.loads(meta_array.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidOutput(f"result record is not valid JSON ({exc})") from None
+        meta = _cleaned(json.loads(meta_array.tobytes().decode("utf-8")))
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, nesting, an integer past 4300 digits
+        raise InvalidOutput(f"result record is not valid JSON ({type(exc).__name__})") from None
     if not isinstance(meta, dict):
         raise InvalidOutput("result record is not an object")
     return Frame(meta=meta, arrays=arrays)
@@ -207,7 +229,7 @@ def decode_value(encoded: Any, arrays: dict[str, np.ndarray], depth: int = 0) ->
         if "$array" in encoded:
             name = encoded["$array"]
             if not isinstance(name, str) or name not in arrays:
-                raise InvalidOutput(f"result refers to a missing array {name!r}")
+                raise InvalidOutput("result refers to a missing array")
             array = arrays[name]
             return array[()] if encoded.get("$type") not in (None, "ndarray") and array.ndim == 0 else array
         if "$seq" in encoded and isinstance(encoded["$seq"], list):
@@ -215,7 +237,11 @@ def decode_value(encoded: Any, arrays: dict[str, np.ndarray], depth: int = 0) ->
             return tuple(items) if encoded.get("$kind") == "tuple" else items
         if "$dict" in encoded and isinstance(encoded["$dict"], dict):
             return {str(k): decode_value(v, arrays, depth + 1) for k, v in encoded["$dict"].items()}
-        if "$float" in encoded and encoded["$float"] in ("nan", "inf", "-inf"):
+        if (
+            "$float" in encoded
+            and isinstance(encoded["$float"], str)
+            and encoded["$float"] in ("nan", "inf", "-inf")
+        ):
             return float(encoded["$float"])
         if "$opaque" in encoded:
             return Opaque(str(encoded["$opaque"])[:200])

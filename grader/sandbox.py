@@ -50,7 +50,7 @@ from typing import IO, Any, Literal, Protocol
 import numpy as np
 from numpy.lib import format as npy_format
 
-from grader.output import END_MARK, InvalidOutput, Mark, decode_value, parse_frame, split_frames
+from grader.output import END_MARK, InvalidOutput, Mark, clean_text, decode_value, parse_frame, split_frames
 from grader.seccomp import UnsupportedArchitecture, build_filter
 
 RunStatus = Literal[
@@ -555,7 +555,7 @@ class _Sandbox:
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            items, _ = split_frames(self.buffer, 1024 * 1024)
+            items, _ = split_frames(self.buffer, 1024 * 1024, 1)
             if items:
                 first = items[0]
                 if isinstance(first, Mark) or parse_frame(first, 1024 * 1024).meta.get("kind") != "ready":
@@ -646,10 +646,10 @@ class _Sandbox:
         collected = _collect(self, limits, started)
         if collected.ended:
             # Finished normally: the figures come from the harness and the teardown happens in the background.
-            return _interpret(self, request, collected, None, time.monotonic() - started)
+            return interpret_results(request, collected, None, time.monotonic() - started)
         self.kill()
         rusage = _reap(self)
-        return _interpret(self, request, collected, rusage, time.monotonic() - started)
+        return interpret_results(request, collected, rusage, time.monotonic() - started)
 
 
 def _become_subreaper() -> None:
@@ -674,7 +674,7 @@ def _seccomp_program() -> bytes:
 
 
 @dataclass
-class _Collected:
+class Collected:
     results: bytearray
     stdout: bytes
     stderr: bytes
@@ -683,7 +683,7 @@ class _Collected:
     ended: bool  # the harness wrote its END word: everything it had to say is here
 
 
-def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
+def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> Collected:
     """Read results, stdout and stderr together until EOF, the wall limit or a cap, whichever comes first."""
     process = sandbox.process
     assert process.stdout is not None and process.stderr is not None
@@ -742,7 +742,7 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> _Collected:
     if killed_for:
         sandbox.kill()
     out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
-    return _Collected(
+    return Collected(
         results=results,
         stdout=bytes(kept[out_fd]),
         stderr=bytes(kept[err_fd]),
@@ -798,11 +798,9 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
     if not isinstance(meta, dict):
         raise InvalidOutput("step record is not an object")
     status = meta.get("status")
-    if status not in REPORTED_STEP_STATUSES:
-        raise InvalidOutput(f"unknown step status {status!r}")
-    error = meta.get("error") or {}
-    if not isinstance(error, dict):
-        raise InvalidOutput("step error is not an object")
+    if not _is_one_of(status, REPORTED_STEP_STATUSES):
+        raise InvalidOutput("unknown step status")
+    error_type, error_message = _error_record(meta.get("error"))
     args_after = decode_value(meta["args_after"], arrays) if "args_after" in meta else None
     kwargs_after = decode_value(meta["kwargs_after"], arrays) if "kwargs_after" in meta else None
     if args_after is not None and not isinstance(args_after, list):
@@ -815,10 +813,26 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
         result=decode_value(meta.get("result"), arrays),
         args_after=args_after,
         kwargs_after=kwargs_after,
-        error_type=str(error.get("type", ""))[:100],
-        error_message=str(error.get("message", ""))[:2000],
-        call_s=float(call_s) if isinstance(call_s, int | float) and call_s >= 0 else 0.0,
+        error_type=error_type,
+        error_message=error_message,
+        call_s=float(call_s) if isinstance(call_s, int | float) and 0 <= call_s < 1e9 else 0.0,
     )
+
+
+def _is_one_of(value: object, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in choices
+
+
+def _error_record(error: object) -> tuple[str, str]:
+    """The (type, message) of a reported error, both text (already cleaned by parse_frame) and capped."""
+    if error is None:
+        return "", ""
+    if not isinstance(error, dict):
+        raise InvalidOutput("an error record is not an object")
+    kind, message = error.get("type", ""), error.get("message", "")
+    if not isinstance(kind, str) or not isinstance(message, str):
+        raise InvalidOutput("an error record's type or message is not text")
+    return kind[:100], message[:2000]
 
 
 def _classify_exit(returncode: int, rusage: _Rusage, limits: Limits) -> tuple[RunStatus, str]:
@@ -848,9 +862,11 @@ def _reported_usage(meta: dict[str, Any]) -> _Rusage:
     )
 
 
-def _interpret(
-    sandbox: _Sandbox, request: RunRequest, collected: _Collected, rusage: _Rusage | None, wall_s: float
+def interpret_results(
+    request: RunRequest, collected: Collected, rusage: _Rusage | None, wall_s: float
 ) -> RunResult:
+    """What a run's collected bytes say, as a verdict for every step. The bytes are the candidate's to
+    choose, so nothing here may raise or do work that grows with what the candidate wrote."""
     limits = request.limits
     budget = limits.output_mb * MIB
     steps: list[StepOutcome] = []
@@ -864,7 +880,8 @@ def _interpret(
     }.get(collected.killed_for)
     started = -1
     try:
-        items, tail = split_frames(collected.results, budget)
+        # A mark and a frame per call at most, and the final frame.
+        items, tail = split_frames(collected.results, budget, 2 * len(request.steps) + 2)
         for item in items:
             if isinstance(item, Mark):
                 if item.step != started + 1 or item.step >= len(request.steps):
@@ -883,14 +900,14 @@ def _interpret(
                     if rusage is None:
                         rusage = _reported_usage(frame.meta)
                     break
-            elif kind == "fatal" and frame.meta.get("status") in FATAL_STATUSES and started < 0:
+            elif kind == "fatal" and _is_one_of(frame.meta.get("status"), FATAL_STATUSES) and started < 0:
                 status = frame.meta["status"]
-                error = frame.meta.get("error") or {}
-                message = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")[:2000]
+                error_type, error_message = _error_record(frame.meta.get("error"))
+                message = f"{error_type}: {error_message}".strip(": ")[:2000]
                 done = True
                 break
             else:
-                raise InvalidOutput(f"unexpected result frame {kind!r}")
+                raise InvalidOutput("unexpected result frame")
         if tail and not done and killed is None:
             raise InvalidOutput("the result stream ends in the middle of a frame")
     except InvalidOutput as exc:
@@ -931,10 +948,10 @@ def _interpret(
     return RunResult(
         status=status,
         steps=steps,
-        stdout=collected.stdout.decode("utf-8", errors="replace"),
-        stderr=collected.stderr.decode("utf-8", errors="replace"),
+        stdout=clean_text(collected.stdout.decode("utf-8", errors="replace")),
+        stderr=clean_text(collected.stderr.decode("utf-8", errors="replace")),
         streams_truncated=collected.truncated,
-        message=message,
+        message=clean_text(message),
         wall_s=wall_s,
         cpu_s=rusage.cpu_s,
         peak_memory_mb=rusage.max_rss_mb,

@@ -70,10 +70,12 @@ def test_compressed_members_and_foreign_names_are_refused() -> None:
 
 def test_split_frames_keeps_the_incomplete_tail_and_refuses_giant_claims() -> None:
     body = b"abc"
-    frames, tail = split_frames(struct.pack("<Q", 3) + body + struct.pack("<Q", 10) + b"xy", 100)
+    frames, tail = split_frames(struct.pack("<Q", 3) + body + struct.pack("<Q", 10) + b"xy", 100, 4)
     assert frames == [body] and tail == struct.pack("<Q", 10) + b"xy"
     with pytest.raises(InvalidOutput, match="claims"):
-        split_frames(struct.pack("<Q", 1 << 40), 100)
+        split_frames(struct.pack("<Q", 1 << 40), 100, 4)
+    with pytest.raises(InvalidOutput, match="more than 4 result items"):
+        split_frames(struct.pack("<Q", 1 << 63) * 5, 100, 4)
 
 
 def test_decoding_refuses_unknown_forms_and_dangling_arrays() -> None:
