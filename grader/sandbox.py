@@ -797,7 +797,7 @@ def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
 def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
     if not isinstance(meta, dict):
         raise InvalidOutput("step record is not an object")
-    status = meta.get("status")
+    status: StepStatus = meta.get("status")  # type: ignore[assignment]  # checked on the next line
     if not _is_one_of(status, REPORTED_STEP_STATUSES):
         raise InvalidOutput("unknown step status")
     error_type, error_message = _error_record(meta.get("error"))
