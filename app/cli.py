@@ -33,6 +33,7 @@ tasks_app = typer.Typer(help="Coding tasks the grader knows.", no_args_is_help=T
 sandbox_app = typer.Typer(help="The sandbox that runs candidate code.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for integrations.", no_args_is_help=True)
 candidates_app = typer.Typer(help="Candidates' personal data, on their request.", no_args_is_help=True)
+grading_app = typer.Typer(help="Gradings of submitted code.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 app.add_typer(users_app, name="users")
@@ -41,6 +42,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(candidates_app, name="candidates")
+app.add_typer(grading_app, name="grading")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -388,6 +390,63 @@ def candidates_erase(
         f"{erased.submissions} code runs, {erased.emails} emails; "
         f"their scores stay in the statistics as {person.full_name}"
     )
+
+
+@grading_app.command("failed")
+@operator_errors
+def grading_failed(org: Annotated[str | None, typer.Option(help="Only this organization")] = None) -> None:
+    """List the submissions whose grading failed, with the reason."""
+    from app.accounts.service import find_organization
+    from app.grading.service import failed_submissions
+
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        organization_id = find_organization(session, org).id if org else None
+        failed = failed_submissions(session, organization_id)
+        for submission in failed:
+            assert submission.job is not None
+            typer.echo(
+                f"{submission.id}\t{submission.kind.value}\t{submission.task_id}\t{submission.job.error}"
+            )
+    typer.echo(f"{len(failed)} failed grading(s)", err=True)
+
+
+@grading_app.command("retry")
+@operator_errors
+def grading_retry(
+    submissions: Annotated[
+        list[int] | None, typer.Argument(help="Submission ids (see `assay grading failed`)")
+    ] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every submission whose grading failed")
+    ] = False,
+    org: Annotated[str | None, typer.Option(help="With --all-failed: only this organization")] = None,
+) -> None:
+    """Grade again submissions whose grading failed. A running worker (or the server, in the embedded
+    set-up) picks them up at once, or at its next reconciliation if the message cannot be sent from here."""
+    from app.accounts.service import find_organization
+    from app.grading.service import failed_submissions
+    from app.grading.tasks import retry_grading
+    from app.models import Submission
+
+    if bool(submissions) == all_failed:
+        raise fail("name the submissions to retry, or say --all-failed", code=2)
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        if all_failed:
+            organization_id = find_organization(session, org).id if org else None
+            chosen = failed_submissions(session, organization_id)
+        else:
+            chosen = []
+            for submission_id in submissions or []:
+                submission = session.get(Submission, submission_id) if 0 < submission_id < 2**63 else None
+                if submission is None:
+                    raise fail(f"no submission {submission_id}")
+                chosen.append(submission)
+        for submission in chosen:
+            retry_grading(session, submission)
+        retried = [submission.id for submission in chosen]
+    typer.echo(f"queued again: {', '.join(map(str, retried)) or 'nothing had failed'}")
 
 
 @demo_app.command("seed")

@@ -139,6 +139,8 @@ def test_every_command_has_help() -> None:
         ["db", "restore"],
         ["candidates", "export"],
         ["candidates", "erase"],
+        ["grading", "failed"],
+        ["grading", "retry"],
         ["bank", "validate"],
         ["bank", "sync"],
         ["bank", "schema"],
@@ -317,3 +319,49 @@ def test_api_keys_create_list_and_revoke(tmp_path: Path) -> None:
     assert "\trevoked " in run(["api-keys", "list", "--org", "initech"], env).stdout
     unknown = run(["api-keys", "create", "--org", "initech", "--scopes", "results:read,root"], env)
     assert unknown.returncode == 1 and "unknown scope(s): root" in unknown.stderr
+
+
+def test_an_operator_lists_and_retries_failed_gradings(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from app.attempts.service import run_samples
+    from app.config import Settings
+    from app.db import make_engine, make_session_factory, session_scope
+    from app.grading.service import fail_job
+    from app.models import GradingJob, JobStatus
+    from tests import factories
+
+    url = f"sqlite:///{tmp_path}/a.db"
+    env = {"ASSAY_DATABASE_URL": url}
+    for step in (["db", "upgrade"], ["bank", "sync"]):
+        assert run(step, env).returncode == 0, step
+    engine = make_engine(Settings(_env_file=None, environment="test", database_url=url))  # type: ignore[call-arg]
+    with session_scope(make_session_factory(engine)) as session:
+        attempt, item = factories.coding_attempt(session)
+        runs = [
+            run_samples(session, attempt, item.id, f"x = {n}", grace=timedelta(seconds=30), per_minute=50)
+            for n in range(3)
+        ]
+        for failed in runs[:2]:
+            assert failed.job is not None
+            fail_job(session, failed.job.id, "the grader failed; see the worker's log")
+        ids = [r.id for r in runs]
+
+    listed = run(["grading", "failed"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [str(i) for i in ids[:2]]
+    assert "the grader failed" in listed.stdout and "2 failed grading(s)" in listed.stderr
+
+    assert run(["grading", "retry"], env).returncode == 2
+    assert run(["grading", "retry", str(ids[2])], env).stderr.strip() == (
+        "error: only a grading that failed can be retried"
+    )
+    assert run(["grading", "retry", "999"], env).stderr.strip() == "error: no submission 999"
+    retried = run(["grading", "retry", "--all-failed"], env)
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.strip() == f"queued again: {ids[0]}, {ids[1]}"
+    with session_scope(make_session_factory(engine)) as session:
+        statuses = {job.submission_id: job.status for job in session.query(GradingJob)}
+    engine.dispose()
+    assert statuses == {ids[0]: JobStatus.QUEUED, ids[1]: JobStatus.QUEUED, ids[2]: JobStatus.QUEUED}
+    assert "nothing had failed" in run(["grading", "retry", "--all-failed"], env).stdout

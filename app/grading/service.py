@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound, RateLimited
+from app.errors import Conflict, NotFound, RateLimited
 from app.events.service import record_event
 from app.integrations.service import schedule_callbacks
 from app.integrations.tasks import call_partner
@@ -24,6 +24,7 @@ from app.models import (
     Attempt,
     GradeResult,
     GradingJob,
+    Invitation,
     JobStatus,
     Submission,
     SubmissionKind,
@@ -177,6 +178,30 @@ def release_jobs(session: Session, job_ids: list[int]) -> list[int]:
             job.status, job.lease_until = JobStatus.QUEUED, utcnow()
             released.append(job_id)
     return released
+
+
+def reopen_failed(session: Session, submission: Submission) -> GradingJob:
+    """A failed grading queued again from scratch (its tries forgotten), for the caller to send after commit.
+    Its lease has lapsed already, so a reconciler sends it too if that message is lost."""
+    job = session.get(GradingJob, submission.job.id if submission.job else -1, with_for_update=True)
+    if job is None or job.status != JobStatus.FAILED:
+        raise Conflict("only a grading that failed can be retried")
+    job.status, job.tries, job.error = JobStatus.QUEUED, 0, ""
+    job.finished_at, job.lease_until = None, utcnow()
+    session.flush()
+    return job
+
+
+def failed_submissions(session: Session, organization_id: int | None = None) -> list[Submission]:
+    """Submissions whose grading failed (final ones and sample runs), oldest first."""
+    query = select(Submission).join(GradingJob).where(GradingJob.status == JobStatus.FAILED)
+    if organization_id is not None:
+        query = (
+            query.join(Attempt, Attempt.id == Submission.attempt_id)
+            .join(Invitation, Invitation.id == Attempt.invitation_id)
+            .where(Invitation.organization_id == organization_id)
+        )
+    return list(session.scalars(query.order_by(Submission.id)))
 
 
 def store_result(session: Session, job_id: int, result: GraderResult) -> None:

@@ -69,26 +69,41 @@ def _lease_kept(job_id: int, lease: timedelta) -> Iterator[None]:
 
 
 def _grade(job_id: int, claim: service.Claim) -> None:
+    """Grade and store; whatever goes wrong ends the job as failed with a reason the recruiter sees (and
+    can retry), never as a job left running until its lease runs out."""
     kind = "sample" if claim.visible_only else "final"
     started = time.perf_counter()
     try:
         result = grade(claim.task_id, claim.source, seed=claim.seed, visible_only=claim.visible_only)
     except SandboxUnavailable as exc:
         log.error("grading job %s: sandbox unavailable: %s", job_id, exc)
-        metrics.GRADING_VERDICTS.labels(kind, "sandbox_unavailable").inc()
-        with job_session() as session:
-            service.fail_job(session, job_id, f"sandbox unavailable: {exc}")
+        _fail(job_id, kind, "sandbox_unavailable", f"sandbox unavailable: {exc}")
         return
     except Exception:
         log.exception("grading job %s failed", job_id)
-        metrics.GRADING_VERDICTS.labels(kind, "grader_error").inc()
-        with job_session() as session:
-            service.fail_job(session, job_id, "the grader failed; see the worker's log")
+        _fail(job_id, kind, "grader_error", "the grader failed; see the worker's log")
         return
     metrics.GRADING_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    try:
+        with job_session() as session:
+            service.store_result(session, job_id, result)
+    except Exception:
+        log.exception("grading job %s: the result could not be stored", job_id)
+        _fail(job_id, kind, "store_error", "the result could not be stored; see the worker's log")
+        return
     metrics.GRADING_VERDICTS.labels(kind, result.verdict).inc()
+
+
+def _fail(job_id: int, kind: str, outcome: str, reason: str) -> None:
+    metrics.GRADING_VERDICTS.labels(kind, outcome).inc()
     with job_session() as session:
-        service.store_result(session, job_id, result)
+        service.fail_job(session, job_id, reason)
+
+
+def retry_grading(session: Session, submission: Submission) -> None:
+    """Grade a submission whose grading failed again, once this transaction commits."""
+    job = service.reopen_failed(session, submission)
+    send_after_commit(session, grade_submission, job.id)
 
 
 def release_held_jobs() -> list[int]:

@@ -34,9 +34,11 @@ from app.models import (
     IntegrityEvent,
     Invitation,
     InvitationStatus,
+    JobStatus,
     ManualScore,
     Organization,
     QuestionType,
+    Submission,
     utcnow,
 )
 from app.questions.service import spec_of
@@ -320,6 +322,17 @@ def _code_report(
             for d in data.get("diagnoses", [])
         ],
     )
+
+
+def failed_code_submission(session: Session, invitation: Invitation, item_id: int) -> Submission:
+    """The final submission of this item whose grading failed: what the report's "Grade again" retries."""
+    attempt = invitation.attempt
+    submission = latest_final(session, attempt.id, item_id) if attempt else None
+    if submission is None:
+        raise NotFound("no submitted code for this question")
+    if submission.job is None or submission.job.status != JobStatus.FAILED:
+        raise Conflict("only a grading that failed can be retried")
+    return submission
 
 
 def _item_report(

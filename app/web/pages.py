@@ -64,6 +64,7 @@ NOTICES = {
     "scored": "Score saved.",
     "key_revoked": "Key revoked; requests with it are refused from now on.",
     "candidate_erased": "The candidate's personal data is erased; their scores stay in the statistics.",
+    "regrading": "The code is being graded again; this page shows the result when it is done.",
 }
 
 

@@ -15,6 +15,7 @@ from app.audit.service import record
 from app.candidates import service as candidates
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import AppError, FieldError, ValidationFailed
+from app.grading.tasks import retry_grading
 from app.ids import PathId
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
@@ -231,6 +232,23 @@ async def score_written(
         return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
     record(session, principal, "answer.scored", invitation, item_id=item_id, points=manual.points)
     return redirect(f"/invitations/{invitation_id}#item-{item_id}", "scored")
+
+
+@router.post("/invitations/{invitation_id}/items/{item_id}/regrade")
+def regrade_code(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId, item_id: PathId
+) -> Response:
+    """Grade a final submission whose grading failed again (the failure's reason is on the report)."""
+    principal.require_editor()
+    invitation = get_invitation(session, principal.organization, invitation_id)
+    try:
+        submission = results.failed_code_submission(session, invitation, item_id)
+        retry_grading(session, submission)
+    except AppError as exc:
+        session.rollback()
+        return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
+    record(session, principal, "grading.retried", invitation, item_id=item_id, submission_id=submission.id)
+    return redirect(f"/invitations/{invitation_id}#item-{item_id}", "regrading")
 
 
 @router.get("/invitations/{invitation_id}/candidate/export")

@@ -4,12 +4,24 @@ outbox, the audit log, CSV upload with its report, scoring, export and compariso
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import AuditEntry, EmailMessage, Invitation, Organization, QuestionType, Role
+from app.attempts.service import close_attempt, save_answer, submit_code
+from app.grading.service import fail_job
+from app.models import (
+    AuditEntry,
+    CloseReason,
+    EmailMessage,
+    Invitation,
+    JobStatus,
+    Organization,
+    QuestionType,
+    Role,
+)
 from app.web.csrf import CSRF_COOKIE
 from tests import factories
 from tests.forms import csrf_token, post_form, sign_in
@@ -233,3 +245,41 @@ def test_an_owner_downloads_then_erases_a_candidates_data(client: TestClient, se
     assert "My own words." not in after.text and "personal data is erased" in after.text
     actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[-2:] == ["candidate.exported", "candidate.erased"]
+
+
+def test_an_editor_grades_failed_code_again_from_the_report(client: TestClient, session: Session) -> None:
+    attempt, item = factories.coding_attempt(session)
+    org = session.get(Organization, attempt.invitation.organization_id)
+    assert org is not None
+    grace = timedelta(seconds=30)
+    save_answer(session, attempt, item.id, {"source": "def batchnorm_forward(*a):\n    pass\n"}, grace=grace)
+    final = submit_code(session, attempt, item.id, grace=grace, per_minute=5)
+    assert final.job is not None
+    fail_job(session, final.job.id, "the grader failed; see the worker's log")
+    close_attempt(session, attempt, CloseReason.SUBMITTED)
+    factories.member(session, org, "viewer@acme.test", Role.VIEWER)
+    session.commit()
+    report = f"/invitations/{attempt.invitation_id}"
+    regrade = f"{report}/items/{item.id}/regrade"
+
+    sign_in(client, "viewer@acme.test", factories.PASSWORD)
+    page = client.get(report).text
+    assert "Grading failed: the grader failed" in page and "Grade again" not in page
+    assert post_form(client, regrade, {}).status_code == 403
+
+    client.cookies.clear()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    assert "Grade again" in client.get(report).text
+    retried = post_form(client, regrade, {})
+    assert (
+        retried.status_code == 303
+        and retried.headers["location"] == f"{report}?notice=regrading#item-{item.id}"
+    )
+    after = client.get(retried.headers["location"]).text
+    assert "being graded again" in after and "Being graded…" in after and "Grade again" not in after
+    session.refresh(final.job)
+    assert final.job.status == JobStatus.QUEUED
+    again = post_form(client, regrade, {})
+    assert again.status_code == 409 and "only a grading that failed can be retried" in again.text
+    actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions[-1] == "grading.retried"
