@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     invitation_ttl_days: int = Field(default=14, ge=1)
     autosave_grace_seconds: int = Field(default=30, ge=0)
     sample_runs_per_minute: int = Field(default=6, ge=1, description="code runs per attempt per minute")
+    gradings_per_attempt: int = Field(
+        default=1, ge=1, description="gradings of one attempt running at once (its share of the sandboxes)"
+    )
     # Background jobs in the app process when there is no broker URL (with one, `assay worker` runs them).
     # Tests switch it off and run queued jobs themselves.
     run_jobs_in_process: bool = True

@@ -6,6 +6,7 @@ import builtins
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -83,6 +84,8 @@ def _run_cases(
 
 
 PREVIEW_CHARS = 400
+# Less wall time than this left for the cases a crash cut off: not worth a sandbox (they count as not run).
+MIN_RETRY_WALL_S = 0.5
 
 
 def preview(value: object) -> str:
@@ -129,8 +132,8 @@ def _candidate_view(case: Case, evaluation: CaseEvaluation) -> CaseResult:
     result = evaluation.result
     if case.visible:
         return result.model_copy(update={"shown": _shown(case, evaluation)})
-    if result.status not in HIDDEN_FAILURES or evaluation.too_slow_by is not None:
-        return result
+    if result.status not in HIDDEN_FAILURES or evaluation.too_slow_by is not None or evaluation.not_run:
+        return result  # the grader's own words
     text = HIDDEN_FAILURES[result.status]
     kind = result.message.split(":", 1)[0].strip()
     if result.status == "runtime_error" and kind in KNOWN_EXCEPTIONS:
@@ -166,10 +169,15 @@ def grade(
             diagnoses=[],
             timings=Timings(wall_s=time.perf_counter() - started),
         )
-    # Cases a stopped run never reached (or whose results it lost) get one fresh sandbox of their own.
+    # Cases a crashed run never reached (or whose results it lost) get one fresh sandbox of their own, within
+    # what is left of the submission's wall time: a submission holds a sandbox for its time limit at most,
+    # however it spends it, and one that ran out of time is not given a second helping.
     retry = [i for i, steps in enumerate(outcomes) if any(s.status == "not_run" for s in steps)]
-    if retry:
-        _, again = _run_cases(task, [cases[i] for i in retry], source, limits, runner)
+    remaining = limits.wall_s - run.wall_s
+    if retry and run.status != "time_limit_exceeded" and remaining >= MIN_RETRY_WALL_S:
+        _, again = _run_cases(
+            task, [cases[i] for i in retry], source, replace(limits, wall_s=remaining), runner
+        )
         for index, steps in zip(retry, again, strict=True):
             outcomes[index] = steps
     evaluated = [(case, task.evaluate(case, steps)) for case, steps in zip(cases, outcomes, strict=True)]

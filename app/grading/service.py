@@ -50,7 +50,11 @@ def coding_task_of(item: AssessmentItem) -> str:
 
 
 def check_run_rate(session: Session, attempt: Attempt, per_minute: int) -> None:
-    """Sandboxes are shared by every candidate: one attempt gets `per_minute` runs (samples or submits)."""
+    """Sandboxes are shared by every candidate: one attempt gets `per_minute` runs (samples or submits).
+
+    The attempt's row is locked first, so concurrent requests of one attempt count one after another, each
+    seeing the runs the others committed (without it, 40 requests at once all counted the same few)."""
+    session.execute(select(Attempt.id).where(Attempt.id == attempt.id).with_for_update())
     since = utcnow() - RATE_WINDOW
     recent = session.scalars(
         select(Submission.created_at)
@@ -109,19 +113,51 @@ class Claim:
     visible_only: bool
 
 
-def claim_job(session: Session, job_id: int, lease: timedelta) -> Claim | None:
-    """Take the job's lease; None when it is finished or another worker holds a lease that has not lapsed."""
+@dataclass(frozen=True)
+class Busy:
+    """The job's attempt already has its share of gradings running: the job waits, queued, and is offered
+    again after `retry_after`; its lease covers the wait so the reconciler does not send it twice."""
+
+    job_id: int
+    retry_after: timedelta
+
+
+BUSY_RETRY = timedelta(seconds=2)
+
+
+def claim_job(
+    session: Session, job_id: int, lease: timedelta, *, per_attempt: int = 1
+) -> Claim | Busy | None:
+    """Take the job's lease; None when it is finished or another worker holds a lease that has not lapsed;
+    Busy when its attempt already has `per_attempt` gradings running, so that one candidate's slow code
+    (or a burst of runs) cannot hold every sandbox while other candidates wait."""
     job = session.get(GradingJob, job_id, with_for_update=True)
     now = utcnow()
     if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
         return None
     if job.status == JobStatus.RUNNING and job.lease_until is not None and job.lease_until > now:
         return None
+    submission = job.submission
+    # Claims of one attempt's jobs go one after another (the attempt's row lock), so two workers cannot
+    # both see a free share and both take it.
+    attempt = session.get(Attempt, submission.attempt_id, with_for_update=True)
+    assert attempt is not None  # the submission's foreign key
+    running = session.scalar(
+        select(func.count())
+        .select_from(GradingJob)
+        .join(Submission)
+        .where(
+            Submission.attempt_id == attempt.id,
+            GradingJob.id != job.id,
+            GradingJob.status == JobStatus.RUNNING,
+            GradingJob.lease_until > now,
+        )
+    )
+    if (running or 0) >= per_attempt:
+        job.status, job.lease_until = JobStatus.QUEUED, now + max(lease, BUSY_RETRY)
+        return Busy(job.id, BUSY_RETRY)
     job.status, job.lease_until, job.tries = JobStatus.RUNNING, now + lease, job.tries + 1
     job.started_at = job.started_at or now
-    submission = job.submission
-    attempt = session.get(Attempt, submission.attempt_id)
-    assert attempt is not None  # the submission's foreign key
     return Claim(
         job_id=job.id,
         task_id=submission.task_id,

@@ -29,11 +29,17 @@ _held_lock = threading.Lock()
 
 @dramatiq.actor(queue_name="grading", max_retries=0)
 def grade_submission(job_id: int) -> None:
-    lease = timedelta(seconds=job_settings().grading_lease_seconds)
+    settings = job_settings()
+    lease = timedelta(seconds=settings.grading_lease_seconds)
     with job_session() as session:
-        claim = service.claim_job(session, job_id, lease)
+        claim = service.claim_job(session, job_id, lease, per_attempt=settings.gradings_per_attempt)
     if claim is None:
         return  # done already, or another worker holds it
+    if isinstance(claim, service.Busy):
+        # Its attempt has its share of sandboxes: offered again shortly, after other candidates' jobs.
+        retry_ms = int(claim.retry_after.total_seconds() * 1000)
+        grade_submission.send_with_options(args=(job_id,), delay=retry_ms)
+        return
     with _held_lock:
         _held.add(job_id)
     try:

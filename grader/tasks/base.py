@@ -24,6 +24,7 @@ Outputs = dict[str, Array]
 # "values": outputs compared with the reference; "gradient_check": a backward pass compared with finite
 # differences of the candidate's own forward pass; "speed": values, then time compared with the reference.
 CaseKind = Literal["values", "gradient_check", "speed"]
+NOT_RUN = "not run: the submission was stopped by an earlier test case (a time or output limit, or a crash)"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class CaseEvaluation:
     # "batchnorm_backward: dgamma"-style names of gradients that disagree with the candidate's own forward.
     inconsistent_gradients: list[str] = field(default_factory=list)
     too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
+    not_run: bool = False  # the run was stopped before this case
 
 
 def first_result(result: object) -> object:
@@ -136,12 +138,15 @@ class Task(ABC):
         failed = next((o for o in outcomes if o.status != "ok"), None)
         if failed is None:
             return None
-        status = "runtime_error" if failed.status == "not_run" else failed.status
+        if failed.status == "not_run":
+            # The run was stopped by an earlier case (its time or output limit, a crash) before this one.
+            result = CaseResult(name=case.name, visible=case.visible, status="runtime_error", message=NOT_RUN)
+            return CaseEvaluation(result, not_run=True)
         message = f"{failed.error_type}: {failed.error_message}".strip(": ") or failed.status.replace(
             "_", " "
         )
         return CaseEvaluation(
-            CaseResult(name=case.name, visible=case.visible, status=status, message=message)
+            CaseResult(name=case.name, visible=case.visible, status=failed.status, message=message)
         )
 
     def evaluate(self, case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation:

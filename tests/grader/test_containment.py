@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from grader import grade
 from grader.sandbox import BubblewrapRunner, Input, Limits, RunRequest, Step
 
 BUDGET_MB = 128
@@ -226,3 +227,19 @@ def test_no_new_process_so_no_second_share_of_cpu(runner: BubblewrapRunner) -> N
     assert result.steps[0].status == "ok", result.steps[0]
     refused = result.steps[0].result
     assert isinstance(refused, list) and len(refused) == 2, refused
+
+
+def test_a_submission_holds_a_sandbox_for_its_time_limit_at_most(runner: BubblewrapRunner) -> None:
+    """Cases a timed-out run never reached are not given a second sandbox (and a second time limit)."""
+    sleeper = (
+        "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "def batchnorm_forward(x, gamma, beta, bn_param):\n    time.sleep(60)\n"
+    )
+    limits = Limits(wall_s=2.0, cpu_s=2.0, call_timeout_s=1.0, memory_mb=BUDGET_MB)
+    started = time.monotonic()
+    result = grade("bn-forward", sleeper, limits=limits, runner=runner)
+    elapsed = time.monotonic() - started
+    assert elapsed < limits.wall_s + 1.5, f"{elapsed:.1f} s for a {limits.wall_s:g} s limit"
+    statuses = [c.status for c in result.cases]
+    assert statuses[0] == "time_limit_exceeded" and set(statuses[1:]) == {"runtime_error"}, statuses
+    assert all(c.message.startswith("not run: ") for c in result.cases[1:])

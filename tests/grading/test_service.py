@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, run_samples, save_answer, start_attempt, submit_code
 from app.errors import RateLimited
-from app.grading.service import candidate_view, claim_job, pending_gradings, store_result
+from app.grading.service import Busy, Claim, candidate_view, claim_job, pending_gradings, store_result
 from app.models import (
     AssessmentItem,
     Attempt,
@@ -22,6 +22,7 @@ from app.models import (
     QuestionType,
     Submission,
     SubmissionKind,
+    utcnow,
 )
 from grader import grade
 from tests import factories
@@ -111,6 +112,36 @@ def test_a_lapsed_lease_lets_another_worker_take_the_job(session: Session, attem
     assert claim_job(session, run.job.id, timedelta(seconds=-1)) is not None
     again = claim_job(session, run.job.id, timedelta(minutes=2))
     assert again is not None and session.get(GradingJob, run.job.id).tries == 2  # type: ignore[union-attr]
+
+
+def test_one_attempt_cannot_take_every_sandbox(session: Session, attempt: Attempt) -> None:
+    """While one of its gradings runs, an attempt's other jobs wait (queued, offered again shortly); another
+    candidate's job is claimed at once."""
+    lease = timedelta(minutes=2)
+    first, second = (
+        run_samples(session, attempt, _coding(attempt).id, RIGHT, grace=GRACE, per_minute=5) for _ in range(2)
+    )
+    _, other_org = factories.owner(session, email="other@example.com", org="Other")
+    other_attempt = start_attempt(
+        session,
+        factories.invitation(session, other_org, factories.coding_assessment(session, other_org)).invitation,
+    )
+    other = run_samples(session, other_attempt, _coding(other_attempt).id, RIGHT, grace=GRACE, per_minute=5)
+    assert first.job and second.job and other.job
+    assert isinstance(claim_job(session, first.job.id, lease), Claim)
+    waiting = claim_job(session, second.job.id, lease)
+    assert isinstance(waiting, Busy) and waiting.retry_after.total_seconds() <= 5
+    assert second.job.status == JobStatus.QUEUED and second.job.tries == 0
+    assert second.job.lease_until is not None and second.job.lease_until > utcnow()  # not re-sent meanwhile
+    assert isinstance(claim_job(session, other.job.id, lease), Claim)
+    assert isinstance(claim_job(session, second.job.id, lease, per_attempt=2), Claim)  # a larger share
+
+    third = run_samples(session, attempt, _coding(attempt).id, RIGHT, grace=GRACE, per_minute=5)
+    assert third.job is not None
+    store_result(session, first.job.id, grade("bn-forward-train", RIGHT, visible_only=True))
+    assert isinstance(claim_job(session, third.job.id, lease), Busy)  # the second still runs
+    store_result(session, second.job.id, grade("bn-forward-train", RIGHT, visible_only=True))
+    assert isinstance(claim_job(session, third.job.id, lease), Claim)
 
 
 def test_the_saved_code_is_graded_on_hidden_cases_when_the_attempt_closes(
