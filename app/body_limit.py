@@ -23,7 +23,7 @@ class BodyLimitMiddleware:
 
         async def limited_receive() -> Message:
             nonlocal received
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
                 raise HTTPException(413, f"at most {limit} bytes")
             message = await receive()
             received += len(message.get("body", b""))

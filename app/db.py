@@ -21,21 +21,50 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     # log lines and out of the text of database errors, which end up in logs.
     kwargs = {"hide_parameters": True} | kwargs
     engine = _make_engine(settings, **kwargs)
-    event.listen(engine, "before_cursor_execute", _refuse_nul_characters)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     return engine
 
 
-def _refuse_nul_characters(
+def _refuse_unstorable_text(
     _connection: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
 ) -> None:
     """PostgreSQL cannot store a NUL character in text and fails the statement (a 500, for what is bad
-    input): whatever brought one (a form, an address, an answer), it is refused as input on every database
-    alike. Nothing legitimate needs one: it is not valid in Python source nor in an email address."""
-    if any("\x00" in value for value in _strings(parameters)):
+    input), and no database driver can encode a lone surrogate (which a JSON body can spell as \\ud800):
+    whatever brought one (a form, an address, an answer), it is refused as input on every database alike.
+    Nothing legitimate needs either: neither is valid in Python source, an email address or UTF-8."""
+    problem = first_unstorable(parameters)
+    if problem:
         raise ValidationFailed(
-            "The request contains a NUL character (\\0), which cannot be stored.",
-            errors=[FieldError("", "remove the NUL character")],
+            f"The request contains {problem}, which cannot be stored.",
+            errors=[FieldError("", f"remove {problem}")],
         )
+
+
+def first_unstorable(value: Any) -> str:
+    """unstorable() of the first string in a value (statement parameters, a parsed JSON body) that has a
+    problem; "" when none has."""
+    return next((problem for text in _strings(value) if (problem := unstorable(text))), "")
+
+
+def refuse_unstorable_text(cls: type, data: Any) -> Any:
+    """A request body's validator (mode="before"): text no database can store is a 422 naming it, before
+    any handler sees it (where it would otherwise fail later, as a 500, when stored or sent back)."""
+    problem = first_unstorable(data) if isinstance(data, dict | list) else ""
+    if problem:
+        raise ValueError(f"the body contains {problem}")
+    return data
+
+
+def unstorable(text: str) -> str:
+    """What in `text` no database can store, described for the person who sent it; "" when nothing."""
+    if "\x00" in text:
+        return "a NUL character (\\0)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate (half of a UTF-16 pair, not a character)"
+    return ""
 
 
 def storable(text: str) -> str:
@@ -45,9 +74,15 @@ def storable(text: str) -> str:
 
 
 def _strings(parameters: Any) -> Iterator[str]:
-    """The text values among a statement's parameters: one row or many, by name or by position."""
-    values = parameters.values() if isinstance(parameters, dict) else parameters or ()
-    for value in values:
+    """The text values among a statement's parameters (one row or many, by name or by position) or in a
+    parsed JSON body, keys included."""
+    if isinstance(parameters, str):
+        yield parameters
+        return
+    if isinstance(parameters, dict):
+        yield from (key for key in parameters if isinstance(key, str))
+        parameters = parameters.values()
+    for value in parameters or ():
         if isinstance(value, str):
             yield value
         elif isinstance(value, dict | list | tuple):

@@ -68,3 +68,48 @@ def test_no_route_fails_on_a_malformed_id_or_token(client: TestClient, session: 
                     )
                     checked += 1
     assert checked >= 600
+
+
+# Values that once ended in a 500: a digit str.isdigit() accepts and int() refuses, an integer past Python's
+# 4300-digit conversion limit, UTF-8 bytes of a lone surrogate, a NUL.
+ODD_QUERY_VALUES = ["²", "9" * 5000, "%ED%A0%80", "%00", "-1"]
+# A JSON body can spell a lone surrogate, which no database or JSON encoder accepts.
+SURROGATE_BODY = '{"value": {"text": "a\\ud800"}, "text": "\\udfff", "source": "\\ud800", "name": "\\ud800"}'
+
+
+def test_no_route_fails_on_an_odd_query_value_or_a_lone_surrogate_in_its_body(
+    client: TestClient, session: Session
+) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, per_type=1)
+    issued = factories.invitation(session, org, assessment)
+    start_attempt(session, issued.invitation)
+    _, key = create_api_key(session, org, name="all", scopes=list(SCOPES), created_by=None)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    headers = {"Authorization": f"Bearer {key}"}
+    item_id = str(assessment.items[0].id)
+    valid = {"token": issued.token, "item_id": item_id, "assessment_id": str(assessment.id)}
+
+    queried = bodied = 0
+    for context in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        route = context.original_route
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not context.methods:
+            continue
+        url = context.path
+        for param in re.findall(r"\{(\w+)\}", url):
+            url = url.replace(f"{{{param}}}", quote(valid.get(param, "1"), safe=""))
+        for method in context.methods:
+            for query in dependant.query_params:
+                for value in ODD_QUERY_VALUES:
+                    response = client.request(method, f"{url}?{query.alias}={value}", headers=headers)
+                    assert response.status_code < 500, (method, context.path, query.alias, value[:20])
+                    queried += 1
+            if method in WRITES and route.body_field is not None:
+                response = client.request(
+                    method, url, content=SURROGATE_BODY, headers=headers | {"Content-Type": "application/json"}
+                )
+                assert 400 <= response.status_code < 500, (method, context.path, response.status_code)
+                bodied += 1
+    assert queried >= 50 and bodied >= 15, (queried, bodied)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.db import refuse_unstorable_text
 from app.ids import MAX_ID
 
 T = TypeVar("T")
@@ -19,6 +20,8 @@ class RequestBody(BaseModel):
     typo in an integration shows at once."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _storable = model_validator(mode="before")(refuse_unstorable_text)
 
 
 class ListQuery(BaseModel):

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.db import refuse_unstorable_text
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _storable = model_validator(mode="before")(refuse_unstorable_text)
 
 
 class SaveRequest(_Body):

@@ -32,7 +32,7 @@ from app.candidates.schemas import (
 )
 from app.errors import Conflict, NotFound
 from app.grading.service import pending_gradings
-from app.ids import MAX_ID
+from app.ids import parse_id
 from app.invitations.service import find_candidate
 from app.models import (
     Answer,
@@ -65,10 +65,11 @@ ERASED_ADDRESS_DOMAIN = "erased.invalid"  # .invalid never resolves (RFC 2606): 
 
 def find(session: Session, org: Organization, who: str) -> Candidate:
     """A candidate of `org` by id or email address."""
-    if re.fullmatch(r"[0-9]+", who.strip()):  # not str.isdigit(): it accepts "²", which int() refuses
-        if not 1 <= int(who) <= MAX_ID:
+    if re.fullmatch(r"[0-9]+", who.strip()):
+        candidate_id = parse_id(who)
+        if candidate_id is None:
             raise NotFound(f"no candidate with the id {who.strip()} in {org.name}")
-        return get_owned(session, Candidate, org, int(who))
+        return get_owned(session, Candidate, org, candidate_id)
     candidate = find_candidate(session, org, who)
     if candidate is None:
         raise NotFound(f"no candidate with the address {who.strip()!r} in {org.name}")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.db import refuse_unstorable_text
 
 
 class Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    _storable = model_validator(mode="before")(refuse_unstorable_text)
 
 
 class TestOut(BaseModel):

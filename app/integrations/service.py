@@ -19,6 +19,7 @@ from app.assessments.service import get_assessment
 from app.audit.service import record
 from app.config import Settings
 from app.errors import NotFound
+from app.ids import MAX_ID, parse_id
 from app.integrations.schemas import GreenhouseCandidate
 from app.invitations.service import create_invitation, email_invitation, get_invitation
 from app.models import (
@@ -53,10 +54,10 @@ def list_tests(session: Session, principal: ApiPrincipal) -> list[Assessment]:
 
 
 def _numeric_id(raw: str | int, what: str) -> int:
-    text = str(raw).strip()
-    if not text.isdigit() or len(text) > 18:
+    found = raw if isinstance(raw, int) and 1 <= raw <= MAX_ID else parse_id(str(raw))
+    if found is None:
         raise NotFound(f"{what} not found")
-    return int(text)
+    return found
 
 
 def callback_host_allowed(url: str, settings: Settings) -> bool:

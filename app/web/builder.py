@@ -18,7 +18,7 @@ from app.assessments import service as assessments
 from app.audit.service import record
 from app.deps import CurrentPrincipal, SessionDep
 from app.errors import AppError, FieldError, ValidationFailed
-from app.ids import PathId
+from app.ids import PathId, parse_id
 from app.models import Assessment, AssessmentStatus, QuestionType
 from app.questions.generators import fill, generate
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
@@ -273,7 +273,7 @@ def add_item(
     section_id: Annotated[str, Form(max_length=20)] = "",
     back: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    section = int(section_id) if section_id.isdigit() else None
+    section = parse_id(section_id)
     response = edit.apply(
         lambda s, a: assessments.add_item(s, a, question_version_id, section),
         "assessment.question_added",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from itertools import groupby
 from operator import itemgetter
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -116,7 +116,11 @@ def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
 
 @router.get("/attempt")
 def attempt_page(
-    request: Request, invitation: InvitationDep, token: str, saved: int = 0, refused: str = ""
+    request: Request,
+    invitation: InvitationDep,
+    token: str,
+    saved: Annotated[int, Query(ge=0, le=1)] = 0,
+    refused: Annotated[str, Query(max_length=500, pattern=r"^([0-9]{1,4}(,[0-9]{1,4})*)?$")] = "",
 ) -> Response:
     attempt = _attempt_or_landing(invitation, token)
     if isinstance(attempt, Response):
@@ -146,7 +150,7 @@ def attempt_page(
             "config": config,
             "token": token,
             "saved": bool(saved),
-            "refused": [int(p) for p in refused.split(",") if p.isdigit()][:100],
+            "refused": [int(p) for p in refused.split(",") if p][:100],
         },
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.utils
 import fnmatch
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
-    if value.strip().isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value.strip()):  # seconds (not str.isdigit(): "²" is not a number)
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)
