@@ -47,24 +47,32 @@ def first_unstorable(value: Any) -> str:
 
 
 def refuse_unstorable_text(cls: type, data: Any) -> Any:
-    """A request body's validator (mode="before"): text no database can store is a 422 naming it, before
-    any handler sees it (where it would otherwise fail later, as a 500, when stored or sent back)."""
-    problem = first_unstorable(data) if isinstance(data, dict | list) else ""
-    if problem:
-        raise ValueError(f"the body contains {problem}")
+    """A request body's validator (mode="before"): a lone surrogate, which no JSON encoder or database
+    driver accepts, is a 422 naming it before any handler sees it (where it would fail later, as a 500,
+    when stored or sent back). A NUL is left to the checks that explain it where it matters."""
+    if isinstance(data, dict | list) and any(_unencodable(text) for text in _strings(data)):
+        raise ValueError(f"the body contains {LONE_SURROGATE}")
     return data
+
+
+LONE_SURROGATE = "a lone surrogate (half of a UTF-16 pair, not a character)"
+
+
+def _unencodable(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def unstorable(text: str) -> str:
     """What in `text` no database can store, described for the person who sent it; "" when nothing."""
     if "\x00" in text:
         return "a NUL character (\\0)"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "a lone surrogate (half of a UTF-16 pair, not a character)"
-    return ""
+    return LONE_SURROGATE if _unencodable(text) else ""
 
 
 def storable(text: str) -> str:

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from app.accounts.principal import Principal
 from app.markdown import render_markdown
+from app.web.code_review import reviewable
 from app.web.csrf import CSRF_FIELD, csrf_token
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -39,6 +40,7 @@ templates.env.filters["markdown"] = render_markdown
 templates.env.filters["dt"] = format_datetime
 templates.env.filters["points"] = format_points
 templates.env.filters["percent"] = format_percent
+templates.env.filters["reviewable"] = reviewable
 templates.env.globals["csrf_input"] = csrf_input
 templates.env.globals["csrf_token"] = csrf_token
 

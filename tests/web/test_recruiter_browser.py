@@ -152,3 +152,44 @@ def test_exporting_the_results_as_csv(page: Page, live_server: LiveServer) -> No
     assert {r["email"] for r in rows} == {"grace@example.com", "alan@example.com"}
     assert all(r["status"] == "completed" for r in rows)
     assert any(key.startswith("topic_") for key in rows[0])
+
+
+# Code that reads differently from how it runs: a bidi override inside a string, a zero-width space in a
+# name, and an import pushed far past the right edge of the line.
+TROJAN_SOURCE = (
+    "import numpy as np\n\n"
+    "def batchnorm_forward_train(x, gamma, beta, eps=1e-5):\n"
+    '    access = "user\u202e \u2066# admin only\u2069 \u2066"\n'
+    "    mean\u200b = x.mean(axis=0)" + " " * 240 + "; import os\n"
+    "    return gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps) + beta\n"
+)
+
+
+def test_a_reviewer_sees_hidden_characters_and_long_lines_in_candidate_code(
+    page: Page, live_server: LiveServer
+) -> None:
+    email = f"owner-{id(page)}-review@example.com"
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email, org="Review Co")
+        assessment = factories.coding_assessment(session, org)
+        coding = next(i for i in assessment.items if i.question_version.type.value == "coding")
+        invitation = factories.finished_attempt(
+            session, org, assessment, "mallory@example.com", {coding.id: {"source": TROJAN_SOURCE}}
+        )
+        session.commit()
+        invitation_id = invitation.id
+    _sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/invitations/{invitation_id}")
+    warning = page.locator(".code-warning")
+    expect(warning).to_contain_text("5 invisible or direction-changing characters")
+    expect(warning).to_contain_text("U+202E Right-To-Left Override on line 4")
+    expect(warning).to_contain_text("line 5 is unusually long")
+    code = page.locator("pre.code.review")
+    expect(code).to_be_visible()
+    text = code.inner_text()
+    assert "\u202e" not in text and "\u2066" not in text and "\u200b" not in text
+    assert text.count("U+2066") == 2 and "U+200B" in text and "; import os" in text
+    overflow = code.evaluate("el => el.scrollWidth - el.clientWidth")
+    assert overflow <= 1, f"the code runs {overflow} px past the right edge"
+    check_accessibility(page)
+    screenshot(page, "05-code-review", full_page=True, folder="recruiter")
