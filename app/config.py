@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -10,8 +12,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Shipped so that `make run` works with no configuration; production refuses it.
-DEFAULT_SECRET_KEY = "assay-development-secret-change-me"  # noqa: S105
+# The key tests use unless they set one (tests build invitation links the app must be able to rebuild).
+# Never used outside ASSAY_ENVIRONMENT=test; production refuses it.
+TEST_SECRET_KEY = "assay-test-secret-not-for-use"  # noqa: S105
+MIN_PRODUCTION_SECRET_CHARS = 32
 
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 SUPPORTED_BROKER_SCHEMES = ("redis", "rediss")
@@ -29,7 +33,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections kept per process")
     database_pool_overflow: int = Field(default=10, ge=0, description="extra connections opened under load")
     broker_url: str = Field(default="", description="redis://… to use Redis and external workers")
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    # Empty: in development the install's own key is read from `secret_key_file`, made there (random, 0600)
+    # on first start; production refuses to start without one.
+    secret_key: SecretStr = SecretStr("")
+    secret_key_file: Path = Path("var/secret.key")
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -123,9 +130,19 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
-            raise ValueError("ASSAY_SECRET_KEY must be set to a random value in production")
+    def _a_secret_of_our_own(self) -> Settings:
+        """Links, sessions and CSRF tokens are derived from the secret key: a key shipped with the code (the
+        same on every install) would let anyone with a copy of the database rebuild every candidate link."""
+        given = self.secret_key.get_secret_value()
+        if self.environment == "production":
+            if len(given) < MIN_PRODUCTION_SECRET_CHARS or given == TEST_SECRET_KEY:
+                raise ValueError(
+                    "ASSAY_SECRET_KEY must be set to a random value of at least"
+                    f" {MIN_PRODUCTION_SECRET_CHARS} characters in production"
+                )
+        elif not given:
+            key = TEST_SECRET_KEY if self.environment == "test" else install_secret(self.secret_key_file)
+            self.secret_key = SecretStr(key)
         return self
 
     @property
@@ -148,6 +165,37 @@ class Settings(BaseSettings):
         return Path(path) if path and path != ":memory:" else None
 
 
+def install_secret(path: Path) -> str:
+    """This install's secret key, kept in `path` (readable by its owner only); made on first use. Two
+    processes starting together (the app and a worker) end with the same key: the first to link its file
+    into place wins and the other reads it."""
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret key file {path}: {exc.strerror}") from None
+    if key:
+        return key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the install's
+        finally:
+            draft.unlink()
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot create the secret key file {path}: {exc.strerror}") from None
+
+
 def load_settings() -> Settings:
     """Build settings, turning pydantic's report into one clear line."""
     from pydantic import ValidationError
@@ -156,8 +204,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"ASSAY_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{err['msg'].removeprefix('Value error, ')}"
+            (f"ASSAY_{'_'.join(str(p) for p in err['loc']).upper()}: " if err["loc"] else "")
+            + err["msg"].removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None

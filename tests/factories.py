@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.accounts.service import create_owner, create_user
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
-from app.config import DEFAULT_SECRET_KEY
+from app.config import TEST_SECRET_KEY
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import (
     Assessment,
@@ -27,7 +27,7 @@ from app.models import (
 from app.questions.service import current_versions, spec_of
 
 PASSWORD = "correct horse battery"
-SECRET_KEY = DEFAULT_SECRET_KEY  # what the test settings use
+SECRET_KEY = TEST_SECRET_KEY  # what the test settings use
 
 
 def owner(session: Session, email: str = "owner@acme.test", org: str = "Acme") -> tuple[User, Organization]:

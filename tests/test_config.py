@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 
-from app.config import DEFAULT_SECRET_KEY, ConfigError, load_settings
+from app.config import TEST_SECRET_KEY, ConfigError, Settings, install_secret, load_settings
 
 
 def test_defaults_are_the_embedded_sqlite_setup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,4 +54,53 @@ def test_production_accepts_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ASSAY_ENVIRONMENT", "production")
     monkeypatch.setenv("ASSAY_SECRET_KEY", "x" * 40)
     settings = load_settings()
-    assert settings.secret_key.get_secret_value() != DEFAULT_SECRET_KEY
+    assert settings.secret_key.get_secret_value() == "x" * 40
+    for weak in ("short-secret", TEST_SECRET_KEY):
+        monkeypatch.setenv("ASSAY_SECRET_KEY", weak)
+        with pytest.raises(ConfigError, match="at least 32 characters in production"):
+            load_settings()
+
+
+def test_an_install_makes_its_own_secret_key_on_first_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No key is shipped with the code: a development install (`make run`) makes a random one under var/,
+    readable by its owner only, and keeps it; a copy of the database alone rebuilds no link."""
+    monkeypatch.delenv("ASSAY_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ASSAY_ENVIRONMENT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    first = load_settings().secret_key.get_secret_value()
+    key_file = tmp_path / "var" / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(first) >= 64 and key_file.read_text().strip() == first
+    assert load_settings().secret_key.get_secret_value() == first  # kept across starts
+    other = Settings(_env_file=None, secret_key_file=tmp_path / "elsewhere.key")  # type: ignore[call-arg]
+    assert other.secret_key.get_secret_value() not in (first, TEST_SECRET_KEY)  # each install its own
+    assert [p.name for p in key_file.parent.iterdir()] == ["secret.key"]  # no draft left behind
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "secret.key"
+    start = threading.Barrier(8)
+    keys: list[str] = []
+
+    def start_a_process() -> None:
+        start.wait()
+        keys.append(install_secret(path))
+
+    threads = [threading.Thread(target=start_a_process) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1
+
+
+def test_an_unwritable_key_folder_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ASSAY_SECRET_KEY", raising=False)
+    monkeypatch.delenv("ASSAY_ENVIRONMENT", raising=False)
+    (tmp_path / "var").write_text("a file where the folder should be")
+    monkeypatch.setenv("ASSAY_SECRET_KEY_FILE", str(tmp_path / "var" / "secret.key"))
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith("invalid configuration: cannot read the secret key file ")

@@ -109,6 +109,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         session.commit()
     env = os.environ | {
         "ASSAY_DATABASE_URL": url,
+        "ASSAY_SECRET_KEY": factories.SECRET_KEY,  # the links the tests make are the server's
         "ASSAY_BASE_URL": base,
         "ASSAY_ADMIN_PASSWORD": "browser-test-password",
         "ASSAY_AUTOSAVE_GRACE_SECONDS": str(GRACE_SECONDS),
