@@ -576,6 +576,7 @@ def serve(
 
     from app.logs import logging_config
     from app.onboarding.service import first_run
+    from app.slow_clients import HeaderDeadlineProtocol
 
     with database() as (settings, engine, session):
         _require_schema_at_head(engine)
@@ -605,6 +606,10 @@ def serve(
         # Longer than load balancers' idle timeout (60 s is common), so the balancer, not the app, closes an
         # idle connection: otherwise a request sent on it just as the app closes it is reset.
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # A connection that does not finish its headers in time is closed (slowloris), and past this many
+        # connections and requests at once new requests get 503 instead of exhausting the process.
+        http=HeaderDeadlineProtocol,
+        limit_concurrency=settings.max_connections,
     )
 
 

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     grading_lease_seconds: int = Field(
         default=120, ge=1, description="a grading not finished (or not started) this long is handed on"
     )
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a request's headers must arrive within this; the connection closes"
+    )
+    max_connections: int = Field(
+        default=2000, ge=1, description="open connections and requests per server process; past it, 503"
+    )
     reconcile_seconds: float = Field(default=30, gt=0, description="how often lapsed jobs are re-sent")
     metrics_token: SecretStr | None = Field(default=None, description="bearer token /metrics requires")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one object a line")
