@@ -1,21 +1,25 @@
-"""How far apart styles of `batchnorm_backward_alt` land in bn-backward-alt's speed check.
+"""Is bn-backward-alt's speed verdict fair and stable? Grades the speed case of several correct styles of
+`batchnorm_backward_alt` ten times each, exactly as the grader does (supervisor-timed CPU, the reference
+timed alike in its own sandbox, alternating rounds, re-measured near the limit), and prints each style's
+ratio to the reference (min / median / max) and whether its verdict was the same every time.
 
-    .venv/bin/python bench/backward_alt_speed.py [--rounds 5]
+    .venv/bin/python bench/backward_alt_speed.py [--runs 10]
 
-For each style, runs the task's speed case in the sandbox (the fastest of its timed calls, as the grader
-takes it) and divides by the reference closed form timed here on the same input, as the grader does. The
-check allows ALLOWED_SLOWDOWN; the figures show how much room a sound closed form has and how clearly the
-step-by-step graph falls outside.
+Target: every style gets the same verdict in every run; sound closed forms well inside the limit, the
+per-feature Python loop well outside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 from grader.grading import get_task
-from grader.sandbox import BubblewrapRunner, Limits, RunRequest
-from grader.tasks.bn_backward_alt import ALLOWED_SLOWDOWN, timed_reference
+from grader.result import CaseResult
+from grader.sandbox import BubblewrapRunner, Limits
+from grader.speed import judge, measure
+from grader.tasks.base import CaseEvaluation
 
 FORWARD = """
 import numpy as np
@@ -57,6 +61,15 @@ def batchnorm_backward_alt(dout, cache):
     dg = (dout * xh).sum(axis=0)
     return (gamma / (n * std)) * (n * dout - dg * xh - db), dg, db
 """,
+    "per-feature Python loop": """
+def batchnorm_backward_alt(dout, cache):
+    xhat, xmu, ivar, gamma, var, eps = cache
+    n = dout.shape[0]
+    dbeta, dgamma, dx = dout.sum(axis=0), (dout * xhat).sum(axis=0), np.empty_like(dout)
+    for j in range(dout.shape[1]):
+        dx[:, j] = (gamma[j] * ivar[j] / n) * (n * dout[:, j] - dbeta[j] - xhat[:, j] * dgamma[j])
+    return dx, dgamma, dbeta
+""",
     "step-by-step graph": """
 def batchnorm_backward_alt(dout, cache):
     xhat, xmu, ivar, gamma, var, eps = cache
@@ -80,26 +93,34 @@ def batchnorm_backward_alt(dout, cache):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     task = get_task("bn-backward-alt")
     speed = next(case for case in task.cases(0) if case.kind == "speed")
-    prefix = "c0_"
-    steps = task.calls(speed, prefix)
-    inputs = {prefix + name: value for name, value in speed.arrays.items()}
-    a = speed.arrays
     print(
-        f"speed case {a['x'].shape}, allowed slowdown {ALLOWED_SLOWDOWN:g}x; median of {args.rounds} rounds"
+        f"speed case {speed.arrays['x'].shape}, allowed {task.allowed_slowdown:g}x the reference's CPU time;"
+        f" {args.runs} gradings of the speed case per style"
     )
-    with BubblewrapRunner(warm=1) as runner:
+    stable = True
+    with BubblewrapRunner(warm=2) as runner:
+        time.sleep(1)  # the pool warms up
         for label, body in STYLES.items():
-            ratios = []
-            for _ in range(args.rounds):
-                run = runner.run(RunRequest(FORWARD + body, steps, inputs, Limits()))
-                assert all(step.status == "ok" for step in run.steps), run
-                candidate_s = min(step.call_s for step in run.steps[1:])
-                ratios.append(candidate_s / timed_reference(a["x"], a["gamma"], a["beta"], a["dout"]))
-            print(f"  {label:<40} {statistics.median(ratios):.2f} x reference")
+            ratios, verdicts, rounds = [], set(), []
+            for _ in range(args.runs):
+                _, measurement = measure(task, speed, FORWARD + body, Limits(), runner)
+                assert measurement is not None, label
+                evaluation = CaseEvaluation(CaseResult(name=speed.name, visible=False, status="passed"))
+                judge(evaluation, measurement, task.allowed_slowdown)
+                ratios.append(measurement.ratio)
+                verdicts.add(evaluation.result.status)
+                rounds.append(measurement.rounds)
+            same = "same verdict every run" if len(verdicts) == 1 else "VERDICT CHANGED"
+            stable &= len(verdicts) == 1
+            print(
+                f"  {label:<40} {min(ratios):5.2f} / {statistics.median(ratios):5.2f} / {max(ratios):5.2f}x"
+                f"  {'/'.join(sorted(verdicts)):<20} {same}; rounds {min(rounds)}-{max(rounds)}"
+            )
+    print("stable: every style got the same verdict in every run" if stable else "UNSTABLE")
 
 
 if __name__ == "__main__":

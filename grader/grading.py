@@ -11,6 +11,7 @@ from functools import cache
 
 import numpy as np
 
+from grader import speed
 from grader.diagnose import AFTER_CAUSES, GENERIC_CODES, diagnose
 from grader.result import CaseResult, CaseShown, GradeResult, Timings, Verdict
 from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
@@ -126,6 +127,17 @@ KNOWN_EXCEPTIONS = frozenset(
 ) | {"LinAlgError", "AxisError"}
 
 
+def _evaluate_speed(task: Task, case: Case, source: str, limits: Limits, runner: Runner) -> CaseEvaluation:
+    """Every round's calls must be right; then the measured time decides."""
+    rounds, measurement = speed.measure(task, case, source, limits, runner)
+    evaluations = [task.evaluate(case, outcomes) for outcomes in rounds]
+    wrong = next((e for e in evaluations if e.result.status != "passed"), None)
+    if wrong is not None:
+        return wrong
+    speed.judge(evaluations[0], measurement, task.allowed_slowdown)
+    return evaluations[0]
+
+
 def _candidate_view(case: Case, evaluation: CaseEvaluation) -> CaseResult:
     """A visible case shows its inputs and outputs. A hidden case shows neither, and when the code failed
     there its message is the grader's own (with the exception's type when it is one of Python's)."""
@@ -155,7 +167,12 @@ def grade(
     runner = runner or default_runner()
     limits = limits or Limits()
     cases = [c for c in task.cases(seed) if c.visible or not visible_only]
-    run, outcomes = _run_cases(task, cases, source, limits, runner)
+    # Speed cases are measured on their own (grader/speed.py); the others run together in one sandbox.
+    together = [i for i, case in enumerate(cases) if case.kind != "speed"]
+    run, ran = _run_cases(task, [cases[i] for i in together], source, limits, runner)
+    outcomes: list[list[StepOutcome]] = [[] for _ in cases]
+    for index, steps in zip(together, ran, strict=True):
+        outcomes[index] = steps
     if run.status == "compile_error":
         failed = [
             CaseResult(name=c.name, visible=c.visible, status="runtime_error", message=run.message)
@@ -172,7 +189,7 @@ def grade(
     # Cases a crashed run never reached (or whose results it lost) get one fresh sandbox of their own, within
     # what is left of the submission's wall time: a submission holds a sandbox for its time limit at most,
     # however it spends it, and one that ran out of time is not given a second helping.
-    retry = [i for i, steps in enumerate(outcomes) if any(s.status == "not_run" for s in steps)]
+    retry = [i for i in together if any(s.status == "not_run" for s in outcomes[i])]
     remaining = limits.wall_s - run.wall_s
     if retry and run.status != "time_limit_exceeded" and remaining >= MIN_RETRY_WALL_S:
         _, again = _run_cases(
@@ -180,7 +197,15 @@ def grade(
         )
         for index, steps in zip(retry, again, strict=True):
             outcomes[index] = steps
-    evaluated = [(case, task.evaluate(case, steps)) for case, steps in zip(cases, outcomes, strict=True)]
+    evaluated = [
+        (
+            case,
+            _evaluate_speed(task, case, source, limits, runner)
+            if case.kind == "speed"
+            else task.evaluate(case, steps),
+        )
+        for case, steps in zip(cases, outcomes, strict=True)
+    ]
     passed = sum(ev.result.status == "passed" for _, ev in evaluated)
     verdict: Verdict = (
         "accepted" if passed == len(cases) else "rejected" if passed == 0 else "partially_accepted"

@@ -3,8 +3,13 @@
 Protocol (the supervisor is grader/sandbox.py):
   * started warm, before any submission: imports NumPy, pays first-use costs, writes a READY frame on the
     result fd (argv[1]), then blocks on stdin;
-  * stdin: u64 length of the rest, u32 header length, a JSON header {source, steps, limits, inputs}, then
-    the input arrays as consecutive .npy records, each read with np.load(allow_pickle=False);
+  * stdin: u64 length of the rest, u32 header length, a JSON header {source, steps, limits, inputs,
+    deferred}, then the input arrays as consecutive .npy records, each read with np.load(allow_pickle=False);
+  * a timed step's inputs ("deferred", by step) are not in the request: before such a step the harness
+    writes WANT | k on the result fd and reads them (u64 length, .npy records) from stdin, runs the step,
+    sends its result at once, and waits for an empty block saying the clock was read. The supervisor times
+    the step from outside, by the kernel's count of this process's CPU time between the two, on inputs
+    nobody saw before (so nothing can be computed ahead);
   * on the result fd (never stdout, which belongs to the candidate), a stream of items, each a u64 word:
       - MARK | k: "step k starts" (no body), so a run killed mid-step still says which step was running;
       - a byte length, then that many bytes of .npz holding the arrays of one or more finished steps and a
@@ -35,15 +40,13 @@ sys.path.insert(0, "/opt/assay/site")
 import numpy as np  # (the path above is where the supervisor binds NumPy)
 
 MARK = 1 << 63
+WANT = MARK | 1 << 32  # | k: "send step k's deferred inputs"
 END = MARK | 0xFFFFFFFF  # after the final frame: the supervisor may stop reading
 FLUSH_S = 0.02
 MAX_MESSAGE = 2000
 MAX_DEPTH = 6
 MAX_ARRAYS_PER_STEP = 64
 HARNESS_PID = os.getpid()
-# Bound before the candidate's code runs, so a solution that replaces time.perf_counter does not change how
-# long its calls are reported to take (the speed checks read these times).
-call_clock = time.perf_counter
 
 
 class CallTimedOut(BaseException):
@@ -240,11 +243,9 @@ def run_step(
         args = [resolve(a, inputs, saved) for a in step.get("args", [])]
         kwargs = {k: resolve(v, inputs, saved) for k, v in step.get("kwargs", {}).items()}
         signal.setitimer(signal.ITIMER_REAL, limits["call_timeout_s"])
-        started = call_clock()
         try:
             result = func(*args, **kwargs)
         finally:
-            meta["call_s"] = call_clock() - started
             signal.setitimer(signal.ITIMER_REAL, 0)
             leave_if_forked()
         if step.get("save_as"):
@@ -320,15 +321,22 @@ def read_exactly(source: io.FileIO, size: int) -> bytearray:
     return buffer
 
 
-def read_request() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    # The length comes first so the request lands in one buffer (reading a pipe to EOF grows and copies).
+def read_block() -> io.BytesIO:
+    # The length comes first so a block lands in one buffer (reading a pipe to EOF grows and copies).
     stdin = io.FileIO(0, closefd=False)
     (total,) = struct.unpack("<Q", read_exactly(stdin, 8))
-    stream = io.BytesIO(read_exactly(stdin, total))
+    return io.BytesIO(read_exactly(stdin, total))
+
+
+def read_arrays(stream: io.BytesIO, names: list[str]) -> dict[str, np.ndarray]:
+    return {name: np.load(stream, allow_pickle=False) for name in names}
+
+
+def read_request() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    stream = read_block()
     (header_length,) = struct.unpack("<I", stream.read(4))
     header = json.loads(stream.read(header_length))
-    inputs = {name: np.load(stream, allow_pickle=False) for name in header["inputs"]}
-    return header, inputs
+    return header, read_arrays(stream, header["inputs"])
 
 
 def warm_up() -> None:
@@ -382,9 +390,18 @@ def main() -> None:
 
     saved: dict[str, Any] = {}
     batch = Batch(out)
+    deferred: dict[str, list[str]] = header.get("deferred", {})
     for index, step in enumerate(header["steps"]):
         write_all(out, struct.pack("<Q", MARK | index))
+        timed = str(index) in deferred
+        if timed:
+            batch.flush()  # what is done so far leaves before the clock starts
+            write_all(out, struct.pack("<Q", WANT | index))
+            inputs.update(read_arrays(read_block(), deferred[str(index)]))
         batch.add(*run_step(index, step, module, inputs, saved, limits))
+        if timed:
+            batch.flush()  # the result is what stops the clock
+            read_block()  # the supervisor has read it: go on (before, this process must not end or work)
     sys.stdout.flush()  # before END: the supervisor stops reading the streams soon after it
     sys.stderr.flush()
     batch.flush(done=True)

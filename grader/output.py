@@ -41,14 +41,16 @@ class Frame:
 
 
 STEP_MARK = 1 << 63
+WANT_FLAG = 1 << 32  # with STEP_MARK: the harness asks for a timed step's inputs
 END_MARK = STEP_MARK | 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
 class Mark:
-    """The harness is about to run this step."""
+    """The harness is about to run this step; with `wants`, it asks for the step's deferred inputs."""
 
     step: int
+    wants: bool = False
 
 
 def split_frames(
@@ -68,7 +70,7 @@ def split_frames(
         if len(items) >= max_items:
             raise InvalidOutput(f"more than {max_items} result items for this run")
         if word & STEP_MARK:
-            items.append(Mark(word & ~STEP_MARK & 0xFFFFFFFF))
+            items.append(Mark(word & 0xFFFFFFFF, wants=bool(word & WANT_FLAG)))
             offset += 8
             continue
         if word > max_frame_bytes:

@@ -40,6 +40,8 @@ class CaseResult(_Model):
     max_rel_err: float | None = None
     message: str = ""
     shown: CaseShown | None = None
+    # A speed case's measured time over the reference's (both timed by the supervisor alike).
+    speed_ratio: float | None = None
 
 
 class Diagnosis(_Model):

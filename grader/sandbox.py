@@ -50,7 +50,17 @@ from typing import IO, Any, Literal, Protocol
 import numpy as np
 from numpy.lib import format as npy_format
 
-from grader.output import END_MARK, InvalidOutput, Mark, clean_text, decode_value, parse_frame, split_frames
+from grader.output import (
+    END_MARK,
+    STEP_MARK,
+    WANT_FLAG,
+    InvalidOutput,
+    Mark,
+    clean_text,
+    decode_value,
+    parse_frame,
+    split_frames,
+)
 from grader.seccomp import UnsupportedArchitecture, build_filter
 
 RunStatus = Literal[
@@ -145,6 +155,8 @@ class Step:
     save_as: str | None = None
     return_result: bool = True
     report_args: bool = False
+    # Timed from outside (see _Clock): the step's inputs reach the sandbox only when it is about to run.
+    timed: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,9 +185,31 @@ def _encode_arg(value: Any, input_names: frozenset[str]) -> Any:
     raise TypeError(f"cannot pass {type(value).__name__} into the sandbox; use Input() for arrays")
 
 
+def _inputs_of(value: Any) -> set[str]:
+    if isinstance(value, Input):
+        return {value.name}
+    if isinstance(value, dict):
+        return set().union(*map(_inputs_of, value.values()))
+    if isinstance(value, tuple | list):
+        return set().union(*map(_inputs_of, value))
+    return set()
+
+
+def deferred_inputs(request: RunRequest) -> dict[int, list[str]]:
+    """For each timed step, the inputs only it uses: sent when it is about to run, not with the request."""
+    used = {i: sorted(_inputs_of((step.args, step.kwargs))) for i, step in enumerate(request.steps)}
+    deferred = {i: names for i, names in used.items() if request.steps[i].timed}
+    for i, names in used.items():
+        for j, later in deferred.items():
+            if i != j and set(names) & set(later):
+                raise ValueError(f"a timed step's inputs must be its own (steps {i} and {j} share some)")
+    return deferred
+
+
 def request_header(request: RunRequest) -> bytes:
     """The request's JSON header, length-prefixed; raises before anything runs if a step is malformed."""
     names = frozenset(request.inputs)
+    deferred = deferred_inputs(request)
     header = {
         "source": request.source,
         "limits": request.limits.for_harness(),
@@ -191,26 +225,34 @@ def request_header(request: RunRequest) -> bytes:
             for step in request.steps
         ],
     }
-    header["inputs"] = list(request.inputs)
+    later = {name for step_names in deferred.values() for name in step_names}
+    header["inputs"] = [name for name in request.inputs if name not in later]
+    header["deferred"] = {str(index): step_names for index, step_names in deferred.items()}
     encoded = json.dumps(header).encode()
     return struct.pack("<I", len(encoded)) + encoded
 
 
 def write_request(header: bytes, request: RunRequest, stream: IO[bytes]) -> None:
-    """The total length, the header, then each input as an .npy record whose data is the array's own
-    memory (no copy), streamed so the harness reads while we write."""
+    """The total length, the header, then each input sent up front (see deferred_inputs) as an .npy record
+    whose data is the array's own memory (no copy), streamed so the harness reads while we write."""
+    later = {name for names in deferred_inputs(request).values() for name in names}
+    _write_block(stream, header, [value for name, value in request.inputs.items() if name not in later])
+
+
+def _write_block(stream: IO[bytes], prefix: bytes, arrays: Sequence[np.ndarray]) -> None:
     records: list[tuple[bytes, np.ndarray]] = []
-    for value in request.inputs.values():
+    for value in arrays:
         array = np.ascontiguousarray(value)
         header_buffer = io.BytesIO()
         npy_format.write_array_header_1_0(header_buffer, npy_format.header_data_from_array_1_0(array))
         records.append((header_buffer.getvalue(), array))
-    stream.write(struct.pack("<Q", len(header) + sum(len(h) + a.nbytes for h, a in records)))
-    stream.write(header)
+    stream.write(struct.pack("<Q", len(prefix) + sum(len(h) + a.nbytes for h, a in records)))
+    stream.write(prefix)
     for npy_header, array in records:
         stream.write(npy_header)
         if array.nbytes:
             stream.write(array.data.cast("B"))
+    stream.flush()
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -224,7 +266,8 @@ class StepOutcome:
     kwargs_after: dict[str, Any] | None = None
     error_type: str = ""
     error_message: str = ""
-    call_s: float = 0.0  # time inside the candidate's function, as the harness measured it
+    # A timed step's CPU time, counted by the kernel between sending its inputs and receiving its result.
+    cpu_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -549,6 +592,7 @@ class _Sandbox:
         self.started = time.monotonic()
         self.init_pid: int | None = None  # the PID namespace's init, the outer bwrap's only child
         self.reaped = False  # the outer process and the init are both reaped (see _reap)
+        self.harness_pid: int | None = None  # the candidate's process, as the host sees it (for _Clock)
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr, read_end):
             _enlarge_pipe(pipe if isinstance(pipe, int) else pipe.fileno())  # type: ignore[union-attr]
 
@@ -563,6 +607,8 @@ class _Sandbox:
                 self.buffer = self.buffer[8 + first.nbytes :]
                 children = self._children()
                 self.init_pid = children[0] if len(children) == 1 else None
+                harness = _children_of(self.init_pid) if self.init_pid else []
+                self.harness_pid = harness[0] if len(harness) == 1 else None
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.process.poll() is not None:
@@ -579,11 +625,7 @@ class _Sandbox:
             selector.close()
 
     def _children(self) -> list[int]:
-        pid = self.process.pid
-        try:
-            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            return []
+        return _children_of(self.process.pid)
 
     def kill(self) -> None:
         """Kill the sandbox's PID namespace by killing its init (the outer bwrap's child): the kernel kills
@@ -637,19 +679,132 @@ class _Sandbox:
         limits = request.limits
         header = request_header(request)
         started = time.monotonic()
+        stdin = self.process.stdin
+        assert stdin is not None
+        deferred = deferred_inputs(request)
         try:
-            assert self.process.stdin is not None
-            write_request(header, request, self.process.stdin)
-            self.process.stdin.close()
+            write_request(header, request, stdin)
+            if not deferred:
+                stdin.close()
         except (BrokenPipeError, OSError, ValueError):
             pass  # the process died; what it left is examined below
-        collected = _collect(self, limits, started)
+        clock = _Clock(self, request, deferred)
+        try:
+            collected = _collect(self, limits, started, clock)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            clock.stop()
         if collected.ended:
             # Finished normally: the figures come from the harness and the teardown happens in the background.
             return interpret_results(request, collected, None, time.monotonic() - started)
         self.kill()
         rusage = _reap(self)
         return interpret_results(request, collected, rusage, time.monotonic() - started)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU time the kernel has counted for a process's (only) thread, in ns precision: /proc/PID/schedstat.
+    The sandbox allows no second thread (grader/seccomp.py), so this is the whole process's."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Clock:
+    """Times the timed steps of a run from outside the sandbox, where the candidate cannot reach.
+
+    The harness asks for a timed step's inputs (a WANT mark) and only then receives them, so nothing can be
+    computed ahead; the clock reads the kernel's count of the sandboxed process's CPU time when the request
+    arrives and again when the next frame (which must carry that step's result) arrives; the harness then
+    waits, idle, for an empty block saying so (it must not go on working, or end, before the clock is read).
+    What goes to the sandbox is written by a thread of its own, so a sandbox that asks and then does not
+    read cannot block us."""
+
+    def __init__(self, sandbox: _Sandbox, request: RunRequest, deferred: dict[int, list[str]]) -> None:
+        self.sandbox, self.request, self.deferred = sandbox, request, deferred
+        self.offset = self.frames = self.items = 0
+        self.max_items = 2 * len(request.steps) + len(deferred) + 2
+        self.running: tuple[int, float] | None = None  # the timed step waiting for its result, and its start
+        self.cpu_s: dict[int, float] = {}
+        self.frame_of: dict[int, int] = {}  # the frame (by order) whose arrival stopped each step's clock
+        self.asked: set[int] = set()
+        self._sends: queue.Queue[tuple[int, bool] | None] = queue.Queue()  # (step, inputs or go-on)
+        self._writer: threading.Thread | None = None
+        if deferred:
+            self._writer = threading.Thread(target=self._send_inputs, name="sandbox-inputs", daemon=True)
+            self._writer.start()
+
+    def _send_inputs(self) -> None:
+        stdin = self.sandbox.process.stdin
+        assert stdin is not None
+        try:
+            while (send := self._sends.get()) is not None:
+                index, inputs = send
+                if inputs:
+                    _write_block(stdin, b"", [self.request.inputs[name] for name in self.deferred[index]])
+                else:
+                    _write_block(stdin, b"", [])
+                    if self.asked == set(self.deferred):
+                        break
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the sandbox ended or stopped reading; its verdict comes from what it wrote
+        finally:
+            with suppress(OSError, ValueError):
+                stdin.close()
+
+    def stop(self) -> None:
+        """No more inputs to send. A writer still blocked on a sandbox that asked and stopped reading ends
+        when that sandbox is discarded (its pipe breaks); it is not waited for."""
+        self._sends.put(None)
+        if self._writer is not None:
+            self._writer.join(timeout=0.1)
+
+    def feed(self, results: bytearray | bytes, max_frame_bytes: int) -> None:
+        """Look at the items that have arrived completely since the last call (cheap: the words only)."""
+        while len(results) - self.offset >= 8 and self.items < self.max_items:
+            (word,) = struct.unpack_from("<Q", results, self.offset)
+            if word == END_MARK or (not word & STEP_MARK and word > max_frame_bytes):
+                return  # the end, or a lie that interpret_results reports
+            if word & STEP_MARK:
+                self.offset += 8
+                self.items += 1
+                index = word & 0xFFFFFFFF
+                if (
+                    word & WANT_FLAG
+                    and index in self.deferred
+                    and index not in self.asked
+                    and not self.running
+                ):
+                    started = _cpu_seconds(self.sandbox.harness_pid)
+                    self.asked.add(index)
+                    if started is not None:
+                        self.running = (index, started)
+                    self._sends.put((index, True))
+                continue
+            if len(results) - self.offset - 8 < word:
+                return  # the frame is still arriving
+            self.offset += 8 + word
+            self.items += 1
+            if self.running is not None:
+                index, started = self.running
+                finished = _cpu_seconds(self.sandbox.harness_pid)
+                if finished is not None:
+                    self.cpu_s[index], self.frame_of[index] = finished - started, self.frames
+                self.running = None
+                self._sends.put((index, False))
+            self.frames += 1
 
 
 def _become_subreaper() -> None:
@@ -681,9 +836,11 @@ class Collected:
     truncated: bool
     killed_for: Literal["", "wall", "output", "streams"]
     ended: bool  # the harness wrote its END word: everything it had to say is here
+    step_cpu_s: dict[int, float] = field(default_factory=dict)  # timed steps, measured by _Clock
+    stopped_by_frame: dict[int, int] = field(default_factory=dict)  # ...and the frame that stopped each clock
 
 
-def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> Collected:
+def _collect(sandbox: _Sandbox, limits: Limits, started: float, clock: _Clock) -> Collected:
     """Read results, stdout and stderr together until EOF, the wall limit or a cap, whichever comes first."""
     process = sandbox.process
     assert process.stdout is not None and process.stderr is not None
@@ -718,6 +875,7 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> Collected:
                     continue
                 if fd == sandbox.results:
                     results += chunk
+                    clock.feed(results, output_cap)
                     if len(results) > output_cap:
                         killed_for = "output"
                     ended = results.endswith(end_word)
@@ -749,6 +907,8 @@ def _collect(sandbox: _Sandbox, limits: Limits, started: float) -> Collected:
         truncated=any(seen[fd] > stream_cap for fd in kept),
         killed_for=killed_for,
         ended=ended and not killed_for,
+        step_cpu_s=clock.cpu_s,
+        stopped_by_frame=clock.frame_of,
     )
 
 
@@ -794,7 +954,7 @@ def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
     return _Rusage(process.returncode, cpu_s, max_rss_kb / 1024)
 
 
-def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
+def _step_outcome(meta: Any, arrays: dict[str, np.ndarray], cpu_s: float | None) -> StepOutcome:
     if not isinstance(meta, dict):
         raise InvalidOutput("step record is not an object")
     status: StepStatus = meta.get("status")  # type: ignore[assignment]  # checked on the next line
@@ -807,7 +967,6 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
         raise InvalidOutput("reported arguments are not a list")
     if kwargs_after is not None and not isinstance(kwargs_after, dict):
         raise InvalidOutput("reported keyword arguments are not a mapping")
-    call_s = meta.get("call_s", 0.0)
     return StepOutcome(
         status=status,
         result=decode_value(meta.get("result"), arrays),
@@ -815,7 +974,7 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray]) -> StepOutcome:
         kwargs_after=kwargs_after,
         error_type=error_type,
         error_message=error_message,
-        call_s=float(call_s) if isinstance(call_s, int | float) and 0 <= call_s < 1e9 else 0.0,
+        cpu_s=cpu_s,
     )
 
 
@@ -879,22 +1038,33 @@ def interpret_results(
         "streams": ("output_limit_exceeded", "printed output exceeded the limit"),
     }.get(collected.killed_for)
     started = -1
+    timed = {index for index, step in enumerate(request.steps) if step.timed}
     try:
-        # A mark and a frame per call at most, and the final frame.
-        items, tail = split_frames(collected.results, budget, 2 * len(request.steps) + 2)
+        # A mark and a frame per call at most, a request for each timed step's inputs, and the final frame.
+        items, tail = split_frames(collected.results, budget, 2 * len(request.steps) + len(timed) + 2)
+        frames = 0
         for item in items:
             if isinstance(item, Mark):
+                if item.wants:
+                    if item.step != started or item.step not in timed or len(steps) > started:
+                        raise InvalidOutput("inputs were asked for out of turn")
+                    continue
                 if item.step != started + 1 or item.step >= len(request.steps):
                     raise InvalidOutput("step marks are out of order")
                 started = item.step
                 continue
             frame = parse_frame(item, budget)
+            frames += 1
             kind = frame.meta.get("kind")
             if kind == "steps" and isinstance(frame.meta.get("steps"), list):
                 for meta in frame.meta["steps"]:
                     if not isinstance(meta, dict) or meta.get("index") != len(steps) or len(steps) > started:
                         raise InvalidOutput("step results are out of order")
-                    steps.append(_step_outcome(meta, frame.arrays))
+                    index = len(steps)
+                    # A timed step's time stands only if its result came in the frame that stopped its clock.
+                    measured = collected.stopped_by_frame.get(index) == frames - 1
+                    cpu_s = collected.step_cpu_s[index] if measured else None
+                    steps.append(_step_outcome(meta, frame.arrays, cpu_s))
                 if frame.meta.get("done") is True:
                     done = True
                     if rusage is None:

@@ -91,6 +91,13 @@ class Task(ABC):
     mistakes: tuple[Mistake, ...] = ()
     # Input arrays passed as the first positional arguments of the first call, checked for mutation.
     positional_inputs: tuple[str, ...] = ()
+    # A speed case passes within this many times the reference's time (see grader/speed.py).
+    allowed_slowdown: float = 3.0
+
+    def timing_source(self) -> str | None:
+        """The reference as a module the harness can load, for tasks with a speed case: it is timed in a
+        sandbox of its own exactly as the candidate's code is (it never meets the candidate's)."""
+        return None
 
     @abstractmethod
     def cases(self, seed: int) -> list[Case]:

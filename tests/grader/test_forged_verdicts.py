@@ -4,9 +4,15 @@ failure category and the stored text are the grader's, never the candidate's cho
 from __future__ import annotations
 
 import re
+import time
 
+import numpy as np
+
+from grader.sandbox import Input, Limits, RunRequest, Step
 from grader.tasks import TASKS
-from tests.grader.tasks.test_bn_backward import FORWARD
+from tests.grader.tasks.test_bn_backward import FORWARD, STAGED
+
+STAGED_BACKWARD = STAGED
 
 # A backward pass that is simply wrong (all zeros), with a forward pass that counts its calls and, from the
 # second on (the gradient check's probes), shifts its output by a huge constant or lowers its precision.
@@ -75,3 +81,77 @@ def test_hidden_cases_carry_no_text_of_the_candidates_choosing(grade_source) -> 
 
 def test_every_task_is_checked_here() -> None:
     assert "bn-backward" in TASKS and "bn-forward" in TASKS
+
+
+# The speed check, attacked: each of these is fast only by not doing the work on the inputs it is given.
+SPEED_ATTACKS = {
+    # Computes once, then returns the first answer again (inputs are fresh for every call).
+    "memoized": """
+_first = []
+
+def batchnorm_backward_alt(dout, cache):
+    if not _first:
+        _first.append(batchnorm_backward(dout, cache))
+    return _first[0]
+""",
+    # Returns a cheap wrong answer on some calls, hoping only one is checked or the fastest is taken.
+    "fast_garbage_sometimes": """
+_calls = [0]
+
+def batchnorm_backward_alt(dout, cache):
+    _calls[0] += 1
+    if _calls[0] % 2 == 0:
+        return np.zeros_like(dout), np.zeros(dout.shape[1]), np.zeros(dout.shape[1])
+    return batchnorm_backward(dout, cache)
+""",
+    # Hides its work in a thread (whose CPU time would leave the count when it ends) or in a child process.
+    "work_in_a_thread": """
+import threading
+
+def batchnorm_backward_alt(dout, cache):
+    box = []
+    worker = threading.Thread(target=lambda: box.append(batchnorm_backward(dout, cache)))
+    worker.start()
+    worker.join()
+    return box[0]
+""",
+    # Slow, and stops every clock it can reach.
+    "slow_and_stops_the_clocks": """
+import time, __main__
+
+def batchnorm_backward_alt(dout, cache):
+    for _ in range(12):
+        result = batchnorm_backward(dout, cache)
+    return result
+
+time.perf_counter = time.process_time = time.monotonic = time.time = lambda: 0.0
+__main__.time = time
+""",
+}
+
+
+def test_the_speed_check_cannot_be_passed_without_doing_the_work_fast(grade_source) -> None:  # type: ignore[no-untyped-def]
+    for name, alt in SPEED_ATTACKS.items():
+        result = grade_source("bn-backward-alt", STAGED_BACKWARD + alt)
+        speed = next(c for c in result.cases if c.name == "speed_large_input")
+        assert speed.status != "passed", (name, speed)
+        assert result.verdict != "accepted", name
+
+
+def test_a_timed_call_is_charged_its_cpu_time_whatever_it_does_to_clocks(runner) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor's count: a busy call is charged what it burns, a sleeping one (no work) nothing."""
+    source = (
+        "import time\n"
+        "time.perf_counter = time.process_time = time.monotonic = lambda: 0.0\n"
+        "def busy(a):\n    n = 0\n    for _ in range(3_000_000):\n        n += 1\n    return n\n"
+        "def idle(a):\n    time.sleep(0.3)\n    return 0\n"
+    )
+    steps = [Step("busy", (Input("a0"),), timed=True), Step("idle", (Input("a1"),), timed=True)]
+    started = time.thread_time()
+    exec(compile("n = 0\nfor _ in range(3_000_000):\n    n += 1", "busy", "exec"), {})  # noqa: S102 - the same loop, here
+    here = time.thread_time() - started
+    result = runner.run(RunRequest(source, steps, {"a0": np.zeros(3), "a1": np.zeros(3)}, Limits()))
+    busy, idle = result.steps
+    assert busy.status == idle.status == "ok" and busy.cpu_s is not None and idle.cpu_s is not None
+    assert 0.3 * here < busy.cpu_s < 5 * here, (busy.cpu_s, here)
+    assert idle.cpu_s < 0.05, idle.cpu_s

@@ -31,16 +31,20 @@ def batchnorm_backward_alt(dout, cache):
     return dx, dgamma, dbeta
 """
 
-# Right answers, slowly: the sleep makes the slowdown unmistakable on any machine, and replacing the clock
-# from the solution must not hide it.
+# Right answers, slowly: a Python loop over the features, which no machine makes fast. Replacing the clocks
+# from the solution must not hide it (the supervisor measures the time, from outside the sandbox).
 SLOW_ALT = """
 import time
 
 def batchnorm_backward_alt(dout, cache):
-    time.sleep(0.12)
-    return batchnorm_backward(dout, cache)
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    for column in range(dout.shape[1]):
+        dx[:, column] = batchnorm_backward(dout[:, column : column + 1], tuple(
+            part[..., column : column + 1] if getattr(part, "ndim", 0) else part for part in cache
+        ))[0][:, 0]
+    return dx, dgamma, dbeta
 
-time.perf_counter = lambda: 0.0
+time.perf_counter = time.process_time = time.monotonic = lambda: 0.0
 """
 
 
