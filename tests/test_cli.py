@@ -185,9 +185,10 @@ def test_grade_prints_the_contract_json_and_exits_0_whatever_the_score(tmp_path:
     assert (report["verdict"], report["score"], report["diagnoses"]) == ("accepted", 1.0, [])
     contract = {"name", "visible", "status", "max_abs_err", "max_rel_err", "message"}
     for case in report["cases"]:
-        # Beyond the contract, a sample case shows its inputs and outputs; a hidden case shows nothing.
-        assert set(case) == contract | {"shown"}
-        assert (case["shown"] is not None) == case["visible"]
+        # Beyond the contract, a sample case shows its inputs and outputs (a hidden case shows nothing), and a
+        # speed case its measured ratio to the reference (this task has none).
+        assert set(case) == contract | {"shown", "speed_ratio"}
+        assert (case["shown"] is not None) == case["visible"] and case["speed_ratio"] is None
     rejected = run(["grade", "bn-forward-train", str(bad), "--json"], {})
     assert rejected.returncode == 0
     assert json.loads(rejected.stdout)["diagnoses"][0]["code"] == "eps_outside_sqrt"
