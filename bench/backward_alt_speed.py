@@ -107,8 +107,10 @@ def main() -> None:
         for label, body in STYLES.items():
             ratios, verdicts, rounds = [], set(), []
             for _ in range(args.runs):
-                _, measurement = measure(task, speed, FORWARD + body, Limits(), runner)
-                assert measurement is not None, label
+                rounds_run, measurement = measure(task, speed, FORWARD + body, Limits(), runner)
+                if measurement is None:
+                    failed = [(o.status, o.cpu_s, o.error_message[:80]) for o in rounds_run[-1]]
+                    raise SystemExit(f"{label}: not measured: {failed}")
                 evaluation = CaseEvaluation(CaseResult(name=speed.name, visible=False, status="passed"))
                 judge(evaluation, measurement, task.allowed_slowdown)
                 ratios.append(measurement.ratio)
