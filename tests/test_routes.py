@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.api.service import SCOPES, create_api_key
 from app.attempts.service import start_attempt
+from app.invitations.service import IssuedInvitation
+from app.models import Assessment
 from tests import factories
 from tests.forms import csrf_token, sign_in
 
@@ -31,7 +33,8 @@ MALFORMED = [
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def test_no_route_fails_on_a_malformed_id_or_token(client: TestClient, session: Session) -> None:
+def _everything_reachable(client: TestClient, session: Session) -> tuple[Assessment, IssuedInvitation, str]:
+    """A published assessment, a started attempt, an API key with every scope, and the owner signed in."""
     _, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, per_type=1)
     issued = factories.invitation(session, org, assessment)
@@ -39,6 +42,11 @@ def test_no_route_fails_on_a_malformed_id_or_token(client: TestClient, session: 
     _, key = create_api_key(session, org, name="all", scopes=list(SCOPES), created_by=None)
     session.commit()
     sign_in(client, "owner@acme.test", factories.PASSWORD)
+    return assessment, issued, key
+
+
+def test_no_route_fails_on_a_malformed_id_or_token(client: TestClient, session: Session) -> None:
+    _, issued, key = _everything_reachable(client, session)
     csrf = csrf_token(client)
     valid = {"token": issued.token}
 
@@ -80,13 +88,7 @@ SURROGATE_BODY = '{"value": {"text": "a\\ud800"}, "text": "\\udfff", "source": "
 def test_no_route_fails_on_an_odd_query_value_or_a_lone_surrogate_in_its_body(
     client: TestClient, session: Session
 ) -> None:
-    _, org = factories.owner(session)
-    assessment = factories.published_assessment(session, org, per_type=1)
-    issued = factories.invitation(session, org, assessment)
-    start_attempt(session, issued.invitation)
-    _, key = create_api_key(session, org, name="all", scopes=list(SCOPES), created_by=None)
-    session.commit()
-    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    assessment, issued, key = _everything_reachable(client, session)
     headers = {"Authorization": f"Bearer {key}"}
     item_id = str(assessment.items[0].id)
     valid = {"token": issued.token, "item_id": item_id, "assessment_id": str(assessment.id)}

@@ -22,20 +22,13 @@ from grader.sandbox import (
     RunRequest,
     RunResult,
     Step,
+    StepStatus,
     interpret_results,
 )
 
 LIMITS = Limits(output_mb=1)
 REQUEST = RunRequest("", [Step("f", (Input("x"),)), Step("g", (Input("x"),))], {"x": np.zeros(2)}, LIMITS)
-STATUSES = {
-    "ok",
-    "runtime_error",
-    "time_limit_exceeded",
-    "memory_limit_exceeded",
-    "output_limit_exceeded",
-    "invalid_output",
-    "not_run",
-}
+STATUSES = set(StepStatus.__args__)  # type: ignore[attr-defined]
 
 
 def frame(meta: Any, arrays: dict[str, np.ndarray] | None = None, meta_bytes: bytes | None = None) -> bytes:

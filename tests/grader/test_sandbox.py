@@ -253,6 +253,20 @@ CORPUS = [
         {"time_limit_exceeded"},
     ),
     Attack("sleep", "import time\ndef f(x):\n    time.sleep(60)", {"ok"}, {"time_limit_exceeded"}),
+    # --- text that cannot be stored or printed: cleaned on the way out
+    Attack(
+        "lone_surrogate_and_nul_in_an_error",
+        "def f(x):\n    print('\\ud800 out \\x00')\n    raise ValueError('bad \\ud800\\udfff text \\x00')",
+        {"ok"},
+        {"runtime_error"},
+        lambda r: (
+            None
+            if r.steps[0].error_message == "bad ?? text \ufffd"
+            and "\x00" not in r.stdout
+            and r.stdout.encode()
+            else 1 / 0
+        ),
+    ),
     # --- choosing one's own failure category: the kernel's accounting decides, not the signal
     Attack(
         "self_sent_sigxcpu",
