@@ -5,21 +5,23 @@ Each sandbox is launched as
     [cgroup join] prlimit <outer limits> setpriv --reuid=<slot uid> … bwrap <namespaces, binds, seccomp>
         python3 -I -S -B /opt/assay/harness.py <result fd>
 
-* a non-root uid per slot: bwrap run as root would map the sandbox to host root, and RLIMIT_NPROC counts per
-  uid, so one candidate's fork bomb cannot starve another's slot;
+* a non-root uid per slot: bwrap run as root would map the sandbox to host root, and per-uid limits stay
+  per candidate;
 * every namespace unshared (no network at all), nested user namespaces disabled, a fresh /proc, read-only
   binds of only the interpreter, its standard library, the shared libraries and NumPy, empty read-only
   /tmp and /dev/shm, /dev and the root read-only (nothing writable, so no memory held in files), a cleared
   environment with BLAS threads set to 1;
-* a seccomp deny-list (grader/seccomp.py) that also refuses every way of holding memory outside the
-  process's address space (new processes, SysV IPC, memfds, enlarged pipes); rlimits outside (prlimit) and
-  tightened inside by the harness once NumPy is imported and before the candidate's code runs;
-* cgroup v2 memory and pids limits where the host delegates them (`cgroup_support()` says why not).
+* a seccomp deny-list (grader/seccomp.py) that also keeps the candidate to one process with one thread and
+  refuses every way of holding memory outside its address space (SysV IPC, memfds, enlarged pipes); rlimits
+  outside (prlimit) and tightened inside by the harness once NumPy is imported and before the candidate's
+  code runs;
+* cgroup v2 memory, pids and cpu limits where the host delegates them (`cgroup_support()` says why not).
 
 A pool keeps a few sandboxes started, with NumPy imported, each waiting for exactly one submission and
 discarded after it, so a submission does not pay for interpreter start-up and no state passes between
-candidates. The supervisor enforces wall time, caps every stream it reads and validates results as
-untrusted bytes (grader/output.py). Reference outputs are never sent in.
+candidates. The supervisor enforces wall time, caps every stream it reads, validates results as untrusted
+bytes (grader/output.py, interpret_results), and times speed-checked calls itself (_Clock). Reference
+outputs are never sent in.
 """
 
 from __future__ import annotations
