@@ -8,8 +8,8 @@ kind, on the same inputs, with the same limits, its runs alternating with the ca
 slows both alike. CPU time, not wall time, so other work on the machine does not count against anyone.
 
 Each side's figure is its fastest call over every round (the minimum is the least noisy estimate of what
-code costs). Two rounds are always run; when the ratio lands near the limit, up to four, so that a
-submission is not accepted or rejected on one noisy measurement.
+code costs). Two rounds are run (one when the first is far past the limit); when the ratio lands near the
+limit, up to four, so that a submission is not accepted or rejected on one noisy measurement.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from grader.tasks.base import Case, CaseEvaluation, Task
 
 MIN_ROUNDS, MAX_ROUNDS = 2, 4
 NEAR_LIMIT = 1.25  # a ratio within this factor of the limit, either way, is measured again
+CLEARLY_TOO_SLOW = 2.0  # this many times the limit after one round: no second round
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def measure(
         near = allowed / NEAR_LIMIT <= ratio <= allowed * NEAR_LIMIT
         if len(rounds) >= MIN_ROUNDS and not near:
             break
-        if time.monotonic() - started > limits.wall_s:
+        if ratio > CLEARLY_TOO_SLOW * allowed or time.monotonic() - started > limits.wall_s:
             break  # a slow submission does not get four rounds of sandboxes
     return rounds, SpeedMeasurement(candidate_s, reference_s, len(rounds))
 
