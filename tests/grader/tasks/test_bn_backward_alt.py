@@ -31,18 +31,16 @@ def batchnorm_backward_alt(dout, cache):
     return dx, dgamma, dbeta
 """
 
-# Right answers, slowly: a Python loop over the features, which no machine makes fast. Replacing the clocks
-# from the solution must not hide it (the supervisor measures the time, from outside the sandbox).
+# Right answers, slowly: the same vectorized work done twenty times over, unmistakably past the limit on
+# any machine. Replacing the clocks from the solution must not hide it (the supervisor measures the time,
+# from outside the sandbox).
 SLOW_ALT = """
 import time
 
 def batchnorm_backward_alt(dout, cache):
-    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-    for column in range(dout.shape[1]):
-        dx[:, column] = batchnorm_backward(dout[:, column : column + 1], tuple(
-            part[..., column : column + 1] if getattr(part, "ndim", 0) else part for part in cache
-        ))[0][:, 0]
-    return dx, dgamma, dbeta
+    for _ in range(20):
+        result = batchnorm_backward(dout, cache)
+    return result
 
 time.perf_counter = time.process_time = time.monotonic = lambda: 0.0
 """
