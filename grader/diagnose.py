@@ -91,13 +91,18 @@ def _misconceptions(
         found.append(
             Diagnosis(code="input_mutated", confidence=round(mutated / len(values), 3), message=INPUT_MUTATED)
         )
-    for mistake in task.mistakes:
-        # Shapes are checked on the outputs each mistake is judged on, so no case needs excluding.
-        explained = sum(task.explained_by(mistake, case, ev) for case, ev in wrong)
-        if explained:
-            found.append(
-                Diagnosis(
-                    code=mistake.code, confidence=round(explained / len(wrong), 3), message=mistake.message
+    # Each case is judged by the task it belongs to (a part's cases by the part's own mistakes); shapes are
+    # checked on the outputs each mistake is judged on, so no case needs excluding.
+    for owner in (task, *task.parts.values()):
+        own = [(case, ev) for case, ev in wrong if task.part_of(case) is owner]
+        for mistake in owner.mistakes if own else ():
+            explained = sum(owner.explained_by(mistake, case, ev) for case, ev in own)
+            if explained:
+                found.append(
+                    Diagnosis(
+                        code=mistake.code,
+                        confidence=round(explained / len(wrong), 3),
+                        message=mistake.message,
+                    )
                 )
-            )
     return found

@@ -58,7 +58,8 @@ def list_tasks() -> list[str]:
 @cache  # the tasks are fixed at import; question specs check option tags against this on every load
 def diagnosis_codes() -> frozenset[str]:
     """Every diagnosis code grade() can report: each task's named mistakes and the generic findings."""
-    return frozenset(m.code for task in TASKS.values() for m in task.mistakes) | GENERIC_CODES | AFTER_CAUSES
+    codes = frozenset(m.code for task in TASKS.values() for m in task.all_mistakes)
+    return codes | GENERIC_CODES | AFTER_CAUSES
 
 
 def get_task(task_id: str) -> Task:
@@ -77,7 +78,7 @@ def _run_cases(
     for index, case in enumerate(cases):
         prefix = f"c{index}_"
         inputs.update({prefix + name: value for name, value in case.arrays.items()})
-        case_steps = task.calls(case, prefix)
+        case_steps = task.part_of(case).calls(case, prefix)
         spans.append((len(steps), len(steps) + len(case_steps)))
         steps += case_steps
     result = runner.run(RunRequest(source, steps, inputs, limits))
@@ -202,7 +203,7 @@ def grade(
             case,
             _evaluate_speed(task, case, source, limits, runner)
             if case.kind == "speed"
-            else task.evaluate(case, steps),
+            else task.part_of(case).evaluate(case, steps),
         )
         for case, steps in zip(cases, outcomes, strict=True)
     ]

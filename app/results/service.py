@@ -394,7 +394,7 @@ def _item_report(
 def _concept_links(items: list[ItemReport]) -> list[ConceptLink]:
     links = []
     coding = [
-        (r, frozenset(m.code for m in get_task(spec_of(r.item.question_version).task).mistakes))  # type: ignore[union-attr]
+        (r, frozenset(m.code for m in get_task(spec_of(r.item.question_version).task).all_mistakes))  # type: ignore[union-attr]
         for r in items
         if r.code is not None and r.code.state == "graded"
     ]

@@ -35,6 +35,7 @@ class Case:
     params: Mapping[str, Any] = field(default_factory=dict)
     kind: CaseKind = "values"
     checks: Mapping[str, Any] = field(default_factory=dict)  # what the grader keeps to itself
+    part: str = ""  # a case of another task this one includes (Task.parts), graded as that task grades it
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,18 @@ class Task(ABC):
     positional_inputs: tuple[str, ...] = ()
     # A speed case passes within this many times the reference's time (see grader/speed.py).
     allowed_slowdown: float = 3.0
+    # Tasks whose cases this one includes, by Case.part: a statement that asks for more than this task's
+    # own functions (bn-backward's forward pass, with test mode and running statistics) grades all of it.
+    parts: Mapping[str, Task] = {}
+
+    def part_of(self, case: Case) -> Task:
+        """The task that runs, judges and diagnoses this case."""
+        return self.parts[case.part] if case.part else self
+
+    @property
+    def all_mistakes(self) -> tuple[Mistake, ...]:
+        """Every misconception this task can name, its parts' included."""
+        return self.mistakes + tuple(m for part in self.parts.values() for m in part.mistakes)
 
     def timing_source(self) -> str | None:
         """The reference as a module the harness can load, for tasks with a speed case: it is timed in a

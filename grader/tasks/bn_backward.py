@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ from grader.reference import batchnorm_backward, batchnorm_forward
 from grader.tasks.backward import BackwardTask, gradient_check_case
 from grader.tasks.base import Case, Mistake, Outputs
 from grader.tasks.bn_forward import STATEMENT as FORWARD_STATEMENT
+from grader.tasks.bn_forward import BatchNormForward
 from grader.tasks.cases import affine, features, with_constant_feature
 
 Array = np.ndarray
@@ -24,6 +27,9 @@ Then implement `batchnorm_backward(dout, cache)` returning `(dx, dgamma, dbeta)`
 forward pass: `dout` is the upstream gradient of shape `(N, D)`; `dx` has shape `(N, D)`, `dgamma` and
 `dbeta` shape `(D,)`, all float64. `cache` is whatever your forward pass returned. Remember that the batch
 mean and variance depend on every element of `x`.
+
+The forward pass is graded too, as its own cases (named `forward_…`): test mode, and the running
+statistics a training step stores in `bn_param`.
 """
 )
 
@@ -75,12 +81,20 @@ def _without_var_term(
     return _missing_terms(x, gamma, beta, dout, eps, mean_term=True, var_term=False)
 
 
+# The forward cases bn-backward also grades, each for what it catches: test mode with a batch and with one
+# example (normalizing with the running statistics, gamma and beta applied, eps inside the square root), and
+# training steps whose stored running statistics are compared (momentum direction, biased variance, eps
+# kept out of running_var, shapes (D,)).
+FORWARD_CASES = ("sample_test", "train_defaults", "train_momentum_0_5", "test_batch", "test_single_example")
+
+
 class BatchNormBackward(BackwardTask):
     id = "bn-backward"
     title = "Batch norm backward pass"
     functions: tuple[str, ...] = ("batchnorm_forward", "batchnorm_backward")
     backward_functions: tuple[str, ...] = ("batchnorm_backward",)
-    grades_forward_output = False  # bn-forward grades it; here only the gradients are compared
+    grades_forward_output = False  # the forward cases (a part) grade it; here only the gradients are compared
+    parts = MappingProxyType({"forward": BatchNormForward()})
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
@@ -126,7 +140,13 @@ class BatchNormBackward(BackwardTask):
             gamma, beta = affine(rng, x.shape[1])
             dout = rng.normal(size=x.shape)
             cases.append(Case(name, False, {"x": x, "gamma": gamma, "beta": beta, "dout": dout}, params))
-        return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 313]), cases[0])]
+        check = gradient_check_case("gradient_check", np.random.default_rng([seed, 313]), cases[0])
+        forward = [
+            replace(case, name=f"forward_{case.name}", part="forward")
+            for case in self.parts["forward"].cases(seed)
+            if case.name in FORWARD_CASES
+        ]
+        return [*cases, check, *forward]
 
     def forward_call(self, case: Case, inputs: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
         param = {"mode": "train", **case.params}

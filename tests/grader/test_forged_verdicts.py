@@ -140,18 +140,21 @@ def test_the_speed_check_cannot_be_passed_without_doing_the_work_fast(grade_sour
 
 def test_a_timed_call_is_charged_its_cpu_time_whatever_it_does_to_clocks(runner) -> None:  # type: ignore[no-untyped-def]
     """The supervisor's count: a busy call is charged what it burns, a sleeping one (no work) nothing."""
+    busy_function = "def busy(a):\n    n = 0\n    for _ in range(3_000_000):\n        n += 1\n    return n\n"
     source = (
         "import time\n"
         "time.perf_counter = time.process_time = time.monotonic = lambda: 0.0\n"
-        "def busy(a):\n    n = 0\n    for _ in range(3_000_000):\n        n += 1\n    return n\n"
-        "def idle(a):\n    time.sleep(0.3)\n    return 0\n"
+        + busy_function
+        + "def idle(a):\n    time.sleep(0.3)\n    return 0\n"
     )
     steps = [Step("busy", (Input("a0"),), timed=True), Step("idle", (Input("a1"),), timed=True)]
+    namespace: dict[str, object] = {}
+    exec(compile(busy_function, "busy", "exec"), namespace)  # noqa: S102 - the same function, run here
     started = time.thread_time()
-    exec(compile("n = 0\nfor _ in range(3_000_000):\n    n += 1", "busy", "exec"), {})  # noqa: S102 - the same loop, here
+    namespace["busy"](None)  # type: ignore[operator]
     here = time.thread_time() - started
     result = runner.run(RunRequest(source, steps, {"a0": np.zeros(3), "a1": np.zeros(3)}, Limits()))
     busy, idle = result.steps
     assert busy.status == idle.status == "ok" and busy.cpu_s is not None and idle.cpu_s is not None
-    assert 0.3 * here < busy.cpu_s < 5 * here, (busy.cpu_s, here)
+    assert 0.25 * here < busy.cpu_s < 4 * here, (busy.cpu_s, here)  # another interpreter build may differ
     assert idle.cpu_s < 0.05, idle.cpu_s

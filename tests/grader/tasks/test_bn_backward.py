@@ -12,9 +12,18 @@ FORWARD = """
 import numpy as np
 
 def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
     eps = bn_param.get("eps", 1e-5)
-    mu = x.mean(axis=0)
-    var = x.var(axis=0)
+    momentum = bn_param.get("momentum", 0.9)
+    running_mean = bn_param.get("running_mean", np.zeros(x.shape[1]))
+    running_var = bn_param.get("running_var", np.zeros(x.shape[1]))
+    if mode == "train":
+        mu = x.mean(axis=0)
+        var = x.var(axis=0)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mu, var = running_mean, running_var
     xmu = x - mu
     ivar = 1.0 / np.sqrt(var + eps)
     xhat = xmu * ivar
@@ -141,3 +150,59 @@ def test_an_integer_forward_output_is_graded_not_a_crash(grade_source) -> None: 
     result = grade_source(TASK, source)
     check = next(c for c in result.cases if c.name == "gradient_check")
     assert check.status == "wrong_answer"  # rounded outputs are not differentiable like the gradients claim
+
+
+# Exact gradients, broken inference: each seen in real code and once accepted, because bn-backward compared
+# only the gradients although its statement asks for the whole forward pass. Each is (old, new) in FORWARD,
+# and the misconception the forward cases name (None: wrong, but no named misconception yet).
+BROKEN_INFERENCE = {
+    "test_mode_without_gamma_beta": (
+        "    return gamma * xhat + beta, (xhat, xmu, ivar, gamma, var, eps)",
+        "    out = gamma * xhat + beta if mode == 'train' else xhat\n"
+        "    return out, (xhat, xmu, ivar, gamma, var, eps)",
+        "test_mode_no_affine",
+    ),
+    "eps_outside_sqrt_in_test_mode": (
+        "    ivar = 1.0 / np.sqrt(var + eps)",
+        "    ivar = 1.0 / np.sqrt(var + eps) if mode == 'train' else 1.0 / (np.sqrt(var) + eps)",
+        "eps_outside_sqrt",
+    ),
+    "test_mode_without_eps": (
+        "    ivar = 1.0 / np.sqrt(var + eps)",
+        "    ivar = 1.0 / np.sqrt(var + eps) if mode == 'train' else 1.0 / np.sqrt(var)",
+        None,
+    ),
+    "var_plus_eps_stored": (
+        "(1 - momentum) * var\n",
+        "(1 - momentum) * (var + eps)\n",
+        "running_var_includes_eps",
+    ),
+    "running_statistics_of_shape_1_d": (
+        "(1 - momentum) * mu\n",
+        "(1 - momentum) * x.mean(axis=0, keepdims=True)\n",
+        None,
+    ),
+    "momentum_reversed": (
+        '        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n'
+        '        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var\n',
+        '        bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mu\n'
+        '        bn_param["running_var"] = (1 - momentum) * running_var + momentum * var\n',
+        "momentum_reversed",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", BROKEN_INFERENCE)
+def test_exact_gradients_with_a_broken_inference_path_are_not_accepted(grade_source, bug: str) -> None:  # type: ignore[no-untyped-def]
+    old, new, code = BROKEN_INFERENCE[bug]
+    source = CLOSED_FORM.replace(old, new)
+    assert source != CLOSED_FORM, bug
+    result = grade_source(TASK, source)
+    failed = {c.name for c in result.cases if c.status != "passed"}
+    assert result.verdict == "partially_accepted", (bug, failed)
+    assert failed and all(name.startswith("forward_") for name in failed), (bug, failed)
+    if code is not None:
+        assert result.diagnoses and result.diagnoses[0].code == code, (
+            bug,
+            [d.code for d in result.diagnoses],
+        )
