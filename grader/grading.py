@@ -128,6 +128,24 @@ KNOWN_EXCEPTIONS = frozenset(
 ) | {"LinAlgError", "AxisError"}
 
 
+WRONG_FORWARD = (
+    "the gradients agree with your own forward pass, but the forward pass itself is wrong, so this check"
+    " earns nothing"
+)
+
+
+def _no_credit_for_a_wrong_forward(evaluated: Sequence[tuple[Case, CaseEvaluation]]) -> None:
+    """A gradient check compares the backward pass with the candidate's own forward pass: it says the
+    backward pass is consistent, which is worth points only when that forward pass is right. The finding
+    stays (no inconsistency is diagnosed); the points go."""
+    forward_wrong = any(
+        "out" in ev.wrong_outputs or (case.part and ev.result.status != "passed") for case, ev in evaluated
+    )
+    for case, ev in evaluated:
+        if case.kind == "gradient_check" and ev.result.status == "passed" and forward_wrong:
+            ev.result.status, ev.result.message = "wrong_answer", WRONG_FORWARD
+
+
 def _evaluate_speed(task: Task, case: Case, source: str, limits: Limits, runner: Runner) -> CaseEvaluation:
     """Every round's calls must be right; then the measured time decides."""
     rounds, measurement = speed.measure(task, case, source, limits, runner)
@@ -207,6 +225,7 @@ def grade(
         )
         for case, steps in zip(cases, outcomes, strict=True)
     ]
+    _no_credit_for_a_wrong_forward(evaluated)
     passed = sum(ev.result.status == "passed" for _, ev in evaluated)
     verdict: Verdict = (
         "accepted" if passed == len(cases) else "rejected" if passed == 0 else "partially_accepted"

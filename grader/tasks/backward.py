@@ -112,9 +112,14 @@ class BackwardTask(Task):
         for function, outcome in zip(self.backward_functions, outcomes[1:], strict=False):
             returned = gradients(outcome.result)
             for input_name, gradient_name in DIFFERENTIABLE:
-                problem = _disagreement(case, input_name, returned[gradient_name], slopes[input_name])
+                gradient = returned[gradient_name]
+                problem = _malformed(case, input_name, gradient)  # says nothing of the forward pass
+                if not problem:
+                    assert isinstance(gradient, np.ndarray)  # _malformed checked it
+                    problem = _disagrees(case, input_name, gradient, slopes[input_name])
+                    if problem:
+                        evaluation.inconsistent_gradients.append(f"{function}: {gradient_name}")
                 if problem:
-                    evaluation.inconsistent_gradients.append(f"{function}: {gradient_name}")
                     problems.append(f"{gradient_name} from {function} {problem}")
         if problems:
             evaluation.result.status = "wrong_answer"
@@ -168,13 +173,21 @@ class BackwardTask(Task):
         return slopes
 
 
-def _disagreement(case: Case, input_name: str, gradient: object, slopes: list[tuple[float, float]]) -> str:
-    """Why a returned gradient is not the derivative of the forward pass, or "" if it is."""
+def _malformed(case: Case, input_name: str, gradient: object) -> str:
+    """Why a returned gradient cannot be checked at all (missing, misshapen, not finite), or ""."""
     shape = case.arrays[input_name].shape
+    if gradient is None:
+        return "is missing (the backward pass returned no such gradient)"
     if not isinstance(gradient, np.ndarray) or gradient.shape != shape:
-        return f"is not an array of shape {shape}"
+        found = gradient.shape if isinstance(gradient, np.ndarray) else type(gradient).__name__
+        return f"has shape {found}, expected {shape}"
     if not np.all(np.isfinite(gradient)):
         return "contains NaN or infinity"
+    return ""
+
+
+def _disagrees(case: Case, input_name: str, gradient: Array, slopes: list[tuple[float, float]]) -> str:
+    """Why a well-formed gradient is not the derivative of the forward pass, or "" if it is."""
     norm = float(np.linalg.norm(gradient))
     for (direction, _), (numeric, rounding) in zip(case.checks["probes"][input_name], slopes, strict=True):
         analytic = float(np.sum(gradient * direction))

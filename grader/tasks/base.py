@@ -63,6 +63,7 @@ class CaseEvaluation:
     # "batchnorm_backward: dgamma"-style names of gradients that disagree with the candidate's own forward.
     inconsistent_gradients: list[str] = field(default_factory=list)
     too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
+    wrong_outputs: list[str] = field(default_factory=list)  # names of the outputs that differ (out, dx…)
     not_run: bool = False  # the run was stopped before this case
 
 
@@ -189,6 +190,7 @@ class Task(ABC):
             worst_rel = max(worst_rel, comparison.max_rel_err or 0.0)
             if not comparison.ok:
                 problems.append(comparison.message)  # every wrong output is named (dx, dgamma, dbeta…)
+                evaluation.wrong_outputs.append(name)
                 evaluation.shape_mismatch |= comparison.message.startswith(f"{name} has shape")
         if problems:
             evaluation.result.status = "wrong_answer"

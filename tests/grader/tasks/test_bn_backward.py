@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from grader.grading import WRONG_FORWARD
 from tests.grader.tasks.conftest import assert_accepted, assert_named_first
 
 TASK = "bn-backward"
@@ -131,13 +132,15 @@ def batchnorm_backward(dout, cache):
 """
 
 
-def test_a_wrong_forward_differentiated_correctly_passes_the_gradient_check(grade_source) -> None:  # type: ignore[no-untyped-def]
-    """The recruiter learns the backward pass is sound and the fault is the forward pass's variance."""
+def test_a_wrong_forward_differentiated_correctly_is_not_blamed_on_the_backward_but_earns_nothing(
+    grade_source,  # type: ignore[no-untyped-def]
+) -> None:
+    """The recruiter learns the backward pass is sound and the fault is the forward pass's variance; the
+    gradient check earns no points, since agreeing with a wrong forward pass is not a right answer."""
     result = grade_source(TASK, UNBIASED_FORWARD_WITH_ITS_OWN_GRADIENT)
-    assert result.verdict == "partially_accepted"
-    statuses = {c.name: c.status for c in result.cases}
-    assert statuses.pop("gradient_check") == "passed"
-    assert set(statuses.values()) == {"wrong_answer"}
+    assert result.verdict == "rejected" and result.score == 0
+    check = next(c for c in result.cases if c.name == "gradient_check")
+    assert (check.status, check.message) == ("wrong_answer", WRONG_FORWARD)
     assert "backward_inconsistent_with_forward" not in [d.code for d in result.diagnoses]
 
 
@@ -200,9 +203,39 @@ def test_exact_gradients_with_a_broken_inference_path_are_not_accepted(grade_sou
     result = grade_source(TASK, source)
     failed = {c.name for c in result.cases if c.status != "passed"}
     assert result.verdict == "partially_accepted", (bug, failed)
-    assert failed and all(name.startswith("forward_") for name in failed), (bug, failed)
+    assert failed - {"gradient_check"} and all(n.startswith("forward_") for n in failed - {"gradient_check"})
+    check = next(c for c in result.cases if c.name == "gradient_check")
+    assert (check.status, check.message) == ("wrong_answer", WRONG_FORWARD), (
+        bug
+    )  # exact, but of a wrong forward
+    assert "backward_inconsistent_with_forward" not in [d.code for d in result.diagnoses]
     if code is not None:
         assert result.diagnoses and result.diagnoses[0].code == code, (
             bug,
             [d.code for d in result.diagnoses],
         )
+
+
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [
+        ("dx, None, dout.sum(0)", "dgamma from batchnorm_backward is missing"),
+        (
+            "dx, (dout * xhat).sum(0, keepdims=True), dout.sum(0)",
+            "dgamma from batchnorm_backward has shape (1, ",
+        ),
+    ],
+)
+def test_a_missing_or_misshapen_gradient_is_named_as_such_not_as_inconsistent(
+    grade_source,  # type: ignore[no-untyped-def]
+    returned: str,
+    expected: str,
+) -> None:
+    """Exact values in the wrong shape, or a gradient left out, are not "not the derivative of the forward
+    pass": the report says what is actually wrong."""
+    source = CLOSED_FORM.replace("return dx, (dout * xhat).sum(0), dout.sum(0)", f"return {returned}")
+    assert source != CLOSED_FORM
+    result = grade_source(TASK, source)
+    check = next(c for c in result.cases if c.name == "gradient_check")
+    assert check.status == "wrong_answer" and check.message.startswith(expected), check.message
+    assert "backward_inconsistent_with_forward" not in [d.code for d in result.diagnoses]

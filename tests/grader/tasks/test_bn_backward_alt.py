@@ -46,6 +46,19 @@ time.perf_counter = time.process_time = time.monotonic = lambda: 0.0
 """
 
 
+# Right, and slow: the closed form computed twenty times over, needing nothing else from the file.
+SLOW_ALT_OF_ITS_OWN = """
+def batchnorm_backward_alt(dout, cache):
+    xhat, xmu, ivar, gamma, var, eps = cache
+    n = dout.shape[0]
+    for _ in range(20):
+        dbeta = dout.sum(axis=0)
+        dgamma = (dout * xhat).sum(axis=0)
+        dx = (gamma * ivar / n) * (n * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+"""
+
+
 @pytest.mark.parametrize(
     "source",
     [CLOSED_FORM + ALT_FROM_CACHE, STAGED + ALT_WITH_EINSUM],
@@ -67,6 +80,21 @@ def test_a_slow_closed_form_loses_only_the_speed_case(grade_source) -> None:  # 
     assert f"at most {ALLOWED_SLOWDOWN:g}x" in failed[0].message
     assert 0 < result.score < 1
     assert [d.code for d in result.diagnoses] == ["too_slow"]
+    assert result.diagnoses[0].message.startswith("Every other case is right; only the speed check fails")
+    assert (
+        "x the CPU time of the reference" in result.diagnoses[0].message and "loop" not in failed[0].message
+    )
+
+
+def test_slowness_beside_wrong_answers_claims_nothing_it_does_not_know(grade_source) -> None:  # type: ignore[no-untyped-def]
+    """A slow submission that is also wrong is not told its answer is right, nor guessed at (loops…)."""
+    wrong_backward = CLOSED_FORM.replace("(dout * xhat).sum(0), dout.sum(0)", "dout.sum(0), dout.sum(0)")
+    assert wrong_backward != CLOSED_FORM
+    wrong_and_slow = wrong_backward + SLOW_ALT_OF_ITS_OWN
+    result = grade_source(TASK, wrong_and_slow)
+    slow = next(d for d in result.diagnoses if d.code == "too_slow")
+    assert slow.message.startswith("Besides the cases it gets wrong, the speed check fails")
+    assert "right" not in slow.message and "loop" not in slow.message
 
 
 @pytest.mark.parametrize("code", WRONG)
