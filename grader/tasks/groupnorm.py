@@ -103,11 +103,19 @@ class GroupNorm(BackwardTask):
     def cases(self, seed: int) -> list[Case]:
         cases = [self._case("sample", True, np.random.default_rng(2029), (2, 4, 2, 2), 2)]
         rng = np.random.default_rng([seed, 606])
+        # Each case names the bug it exists to catch.
         cases += [
-            self._case("three_groups", False, rng, (2, 6, 3, 3), 3),
-            self._case("four_groups_of_two", False, rng, (3, 8, 2, 3), 4),
-            self._case("one_example", False, rng, (1, 6, 4, 4), 2),
-            self._case("non_square", False, rng, (2, 12, 5, 2), 3, eps=1e-3),
+            self._case("three_groups", False, rng, (2, 6, 3, 3), 3),  # an odd number of groups
+            self._case("four_groups_of_two", False, rng, (3, 8, 2, 3), 4),  # strided vs contiguous groups
+            self._case("one_example", False, rng, (1, 6, 4, 4), 2),  # statistics over the batch pass at N = 1
+            self._case("non_square", False, rng, (2, 12, 5, 2), 3, eps=1e-3),  # H and W swapped; eps
+            # G = 1 with N > 1 (layer norm over C, H, W): a reshape to (N * G, -1) written as (G, -1) or
+            # statistics over the batch crash or mix examples only here.
+            self._case("one_group", False, rng, (3, 4, 2, 3), 1),
+            # G = C (instance norm): a group of one channel; catches statistics per pixel or per channel set.
+            self._case("group_per_channel", False, rng, (2, 5, 3, 2), 5),
+            # One pixel per channel: a group's values are its channels only (axes dropped or kept wrongly).
+            self._case("one_pixel", False, rng, (4, 6, 1, 1), 3),
         ]
         return [*cases, gradient_check_case("gradient_check", np.random.default_rng([seed, 616]), cases[0])]
 

@@ -99,3 +99,19 @@ def test_the_gradient_check_blames_the_wrong_gradient(grade_source) -> None:  # 
     )
     assert source != CORRECT
     assert_only_gradient_inconsistent(grade_source(TASK, source), "spatial_groupnorm_backward", "dx")
+
+
+# Right for any number of groups but one: squeezing the statistics drops the group axis when G = 1, and
+# broadcasting them against the batch then mixes examples (or fails) only there.
+SQUEEZED_STATISTICS = CORRECT.replace(
+    "    mu = g.mean(axis=2, keepdims=True)\n    inv = 1.0 / np.sqrt(g.var(axis=2, keepdims=True) + eps)\n",
+    "    mu = g.mean(axis=2).squeeze()[..., None]\n"
+    "    inv = (1.0 / np.sqrt(g.var(axis=2) + eps)).squeeze()[..., None]\n",
+)
+
+
+def test_a_bug_that_shows_only_with_one_group_is_caught(grade_source) -> None:  # type: ignore[no-untyped-def]
+    assert SQUEEZED_STATISTICS != CORRECT
+    result = grade_source(TASK, SQUEEZED_STATISTICS)
+    failed = {c.name for c in result.cases if c.status != "passed"}
+    assert "one_group" in failed and result.verdict != "accepted", failed
