@@ -25,6 +25,8 @@ def batchnorm_variant(
     axis: int = 0,
     ddof: int = 0,
     eps_outside_sqrt: bool = False,
+    eps_outside_sqrt_in_test: bool = False,
+    test_eps: bool = True,
     unstable_variance: bool = False,
     running_ddof: int = 0,
     momentum_reversed: bool = False,
@@ -54,7 +56,9 @@ def batchnorm_variant(
         mean, var = batch_stats(ddof)
     else:
         mean, var = running_mean, running_var
-    std = np.sqrt(var) + eps if eps_outside_sqrt else np.sqrt(var + eps)
+    outside = eps_outside_sqrt or (eps_outside_sqrt_in_test and not train)
+    added = eps if train or test_eps else 0.0
+    std = np.sqrt(var) + added if outside else np.sqrt(var + added)
     xhat = (x - mean) / std
     out = gamma * xhat + beta if (train or test_affine) else xhat
     if train and update_running and axis == 0:
@@ -85,6 +89,14 @@ STATISTICS_MISTAKES = (
         " batch's own "
         "variance (dividing by N). Visible on small batches.",
         partial(batchnorm_variant, ddof=1, running_ddof=1),
+    ),
+    # Listed before the general form: where only test mode is wrong both explain the same cases, and the
+    # first of a code is the one reported, so the wording says what is true.
+    Mistake(
+        "eps_outside_sqrt",
+        "In test mode, adds epsilon after the square root (sqrt(running_var) + eps) instead of inside it;"
+        " training does it right, so inference normalizes differently from training.",
+        partial(batchnorm_variant, eps_outside_sqrt_in_test=True),
     ),
     Mistake(
         "eps_outside_sqrt",
@@ -131,6 +143,12 @@ RUNNING_STATISTICS_MISTAKES = (
         "Normalizes with the current batch's statistics in test mode instead of the running statistics, so a "
         "prediction depends on the other examples in the batch.",
         partial(batchnorm_variant, test_uses_batch=True),
+    ),
+    Mistake(
+        "test_mode_no_eps",
+        "Leaves epsilon out in test mode (sqrt(running_var)): inference normalizes differently from training,"
+        " and divides by zero for a feature whose running variance is 0.",
+        partial(batchnorm_variant, test_eps=False),
     ),
     Mistake(
         "test_mode_no_affine",
