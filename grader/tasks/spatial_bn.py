@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -12,6 +13,7 @@ from grader.reference import spatial_batchnorm_backward, spatial_batchnorm_forwa
 from grader.sandbox import StepOutcome
 from grader.tasks.backward import BackwardTask, gradient_check_case
 from grader.tasks.base import Case, Mistake, Outputs
+from grader.tasks.batchnorm_variants import RUNNING_STATISTICS_MISTAKES
 from grader.tasks.cases import affine
 
 Array = np.ndarray
@@ -70,6 +72,49 @@ def spatial_variant(
     return g * xhat + b, None, None, None
 
 
+def spatial_running_variant(
+    x: Array,
+    gamma: Array,
+    beta: Array,
+    dout: Array,
+    param: dict[str, Any],
+    *,
+    ddof: int = 0,
+    momentum_reversed: bool = False,
+    update: bool = True,
+    var_plus_eps: bool = False,
+) -> tuple[Array, ...]:
+    """The right output and gradients, with the running statistics stored with one misconception."""
+    before = {k: param[k] for k in ("running_mean", "running_var") if k in param}
+    outputs = _reference(x, gamma, beta, dout, param)
+    c = x.shape[1]
+    running_mean = np.asarray(before.get("running_mean", np.zeros(c)))
+    running_var = np.asarray(before.get("running_var", np.zeros(c)))
+    if update:
+        momentum, eps = param.get("momentum", 0.9), param.get("eps", 1e-5)
+        keep = 1 - momentum if momentum_reversed else momentum
+        var = x.var(axis=(0, 2, 3), ddof=ddof) + (eps if var_plus_eps else 0.0)
+        running_mean = keep * running_mean + (1 - keep) * x.mean(axis=(0, 2, 3))
+        running_var = keep * running_var + (1 - keep) * var
+    param["running_mean"], param["running_var"] = running_mean, running_var
+    return outputs
+
+
+# The running-statistics misconceptions of bn-forward, as they show in spatial batch norm.
+RUNNING = ("running_mean", "running_var")
+SPATIAL_RUNNING_MISTAKES = tuple(
+    replace(mistake, kernel=partial(spatial_running_variant, **switches), judged_on=RUNNING)
+    for mistake in RUNNING_STATISTICS_MISTAKES
+    for code, switches in (
+        ("unbiased_running_var", {"ddof": 1}),
+        ("momentum_reversed", {"momentum_reversed": True}),
+        ("no_running_update", {"update": False}),
+        ("running_var_includes_eps", {"var_plus_eps": True}),
+    )
+    if mistake.code == code
+)
+
+
 class SpatialBatchNorm(BackwardTask):
     id = "spatial-bn"
     title = "Spatial batch normalization"
@@ -101,6 +146,7 @@ class SpatialBatchNorm(BackwardTask):
             partial(spatial_variant, layout="reshape_without_transpose"),
             judged_on=("out",),
         ),
+        *SPATIAL_RUNNING_MISTAKES,
     )
 
     def reference(self) -> Callable[..., Any]:

@@ -119,3 +119,36 @@ def test_the_gradient_check_blames_the_wrong_gradient(grade_source) -> None:  # 
     )
     assert source != CORRECT
     assert_only_gradient_inconsistent(grade_source(TASK, source), "spatial_batchnorm_backward", "dgamma")
+
+
+# Right output and gradients, running statistics stored wrongly: each named as in bn-forward.
+RUNNING_STATISTICS_BUGS = {
+    "momentum_reversed": (
+        '    bn_param["running_mean"] = momentum * rm + (1 - momentum) * mu\n'
+        '    bn_param["running_var"] = momentum * rv + (1 - momentum) * var\n',
+        '    bn_param["running_mean"] = (1 - momentum) * rm + momentum * mu\n'
+        '    bn_param["running_var"] = (1 - momentum) * rv + momentum * var\n',
+    ),
+    "unbiased_running_var": (
+        "(1 - momentum) * var\n",
+        "(1 - momentum) * x.var(axis=(0, 2, 3), ddof=1)\n",
+    ),
+    "no_running_update": (
+        '    bn_param["running_mean"] = momentum * rm + (1 - momentum) * mu\n'
+        '    bn_param["running_var"] = momentum * rv + (1 - momentum) * var\n',
+        "",
+    ),
+    "running_var_includes_eps": (
+        "(1 - momentum) * var\n",
+        "(1 - momentum) * (var + eps)\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("code", RUNNING_STATISTICS_BUGS)
+def test_running_statistics_mistakes_are_named(grade_source, code: str) -> None:  # type: ignore[no-untyped-def]
+    old, new = RUNNING_STATISTICS_BUGS[code]
+    source = CORRECT.replace(old, new)
+    assert source != CORRECT
+    result = grade_source(TASK, source)
+    assert_named_first(result, code)
