@@ -427,6 +427,7 @@ def grading_retry(
     from app.accounts.service import find_organization
     from app.grading.service import failed_submissions
     from app.grading.tasks import retry_grading
+    from app.ids import MAX_ID
     from app.models import Submission
 
     if bool(submissions) == all_failed:
@@ -439,7 +440,7 @@ def grading_retry(
         else:
             chosen = []
             for submission_id in submissions or []:
-                submission = session.get(Submission, submission_id) if 0 < submission_id < 2**63 else None
+                submission = session.get(Submission, submission_id) if 1 <= submission_id <= MAX_ID else None
                 if submission is None:
                     raise fail(f"no submission {submission_id}")
                 chosen.append(submission)

@@ -45,7 +45,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
@@ -168,6 +168,30 @@ class RunRequest:
     inputs: Mapping[str, np.ndarray]
     limits: Limits = Limits()
 
+    @cached_property
+    def deferred(self) -> dict[int, list[str]]:
+        """For each timed step, the inputs only it uses: sent when it is about to run, not with the
+        request (computed once: the header, the request's writer and the clock all need it)."""
+        used = {i: sorted(_inputs_of((step.args, step.kwargs))) for i, step in enumerate(self.steps)}
+        deferred = {i: names for i, names in used.items() if self.steps[i].timed}
+        for i, names in used.items():
+            for j, later in deferred.items():
+                if i != j and set(names) & set(later):
+                    raise ValueError(f"a timed step's inputs must be its own (steps {i} and {j} share some)")
+        return deferred
+
+    @cached_property
+    def up_front(self) -> list[str]:
+        """The inputs sent with the request, in order."""
+        later = {name for names in self.deferred.values() for name in names}
+        return [name for name in self.inputs if name not in later]
+
+    @property
+    def max_result_items(self) -> int:
+        """What the result stream may hold: a mark and at most a frame per call, a request for each timed
+        step's inputs, and the final frame. More is a flood, refused before it costs an object an item."""
+        return 2 * len(self.steps) + len(self.deferred) + 2
+
 
 def _encode_arg(value: Any, input_names: frozenset[str]) -> Any:
     if isinstance(value, Input):
@@ -197,21 +221,9 @@ def _inputs_of(value: Any) -> set[str]:
     return set()
 
 
-def deferred_inputs(request: RunRequest) -> dict[int, list[str]]:
-    """For each timed step, the inputs only it uses: sent when it is about to run, not with the request."""
-    used = {i: sorted(_inputs_of((step.args, step.kwargs))) for i, step in enumerate(request.steps)}
-    deferred = {i: names for i, names in used.items() if request.steps[i].timed}
-    for i, names in used.items():
-        for j, later in deferred.items():
-            if i != j and set(names) & set(later):
-                raise ValueError(f"a timed step's inputs must be its own (steps {i} and {j} share some)")
-    return deferred
-
-
 def request_header(request: RunRequest) -> bytes:
     """The request's JSON header, length-prefixed; raises before anything runs if a step is malformed."""
     names = frozenset(request.inputs)
-    deferred = deferred_inputs(request)
     header = {
         "source": request.source,
         "limits": request.limits.for_harness(),
@@ -227,18 +239,16 @@ def request_header(request: RunRequest) -> bytes:
             for step in request.steps
         ],
     }
-    later = {name for step_names in deferred.values() for name in step_names}
-    header["inputs"] = [name for name in request.inputs if name not in later]
-    header["deferred"] = {str(index): step_names for index, step_names in deferred.items()}
+    header["inputs"] = request.up_front
+    header["deferred"] = {str(index): step_names for index, step_names in request.deferred.items()}
     encoded = json.dumps(header).encode()
     return struct.pack("<I", len(encoded)) + encoded
 
 
 def write_request(header: bytes, request: RunRequest, stream: IO[bytes]) -> None:
-    """The total length, the header, then each input sent up front (see deferred_inputs) as an .npy record
+    """The total length, the header, then each input sent up front (RunRequest.up_front) as an .npy record
     whose data is the array's own memory (no copy), streamed so the harness reads while we write."""
-    later = {name for names in deferred_inputs(request).values() for name in names}
-    _write_block(stream, header, [value for name, value in request.inputs.items() if name not in later])
+    _write_block(stream, header, [request.inputs[name] for name in request.up_front])
 
 
 def _write_block(stream: IO[bytes], prefix: bytes, arrays: Sequence[np.ndarray]) -> None:
@@ -683,14 +693,13 @@ class _Sandbox:
         started = time.monotonic()
         stdin = self.process.stdin
         assert stdin is not None
-        deferred = deferred_inputs(request)
         try:
             write_request(header, request, stdin)
-            if not deferred:
+            if not request.deferred:
                 stdin.close()
         except (BrokenPipeError, OSError, ValueError):
             pass  # the process died; what it left is examined below
-        clock = _Clock(self, request, deferred)
+        clock = _Clock(self, request)
         try:
             collected = _collect(self, limits, started, clock)
         except BaseException:
@@ -734,17 +743,16 @@ class _Clock:
     What goes to the sandbox is written by a thread of its own, so a sandbox that asks and then does not
     read cannot block us."""
 
-    def __init__(self, sandbox: _Sandbox, request: RunRequest, deferred: dict[int, list[str]]) -> None:
-        self.sandbox, self.request, self.deferred = sandbox, request, deferred
+    def __init__(self, sandbox: _Sandbox, request: RunRequest) -> None:
+        self.sandbox, self.request, self.deferred = sandbox, request, request.deferred
         self.offset = self.frames = self.items = 0
-        self.max_items = 2 * len(request.steps) + len(deferred) + 2
         self.running: tuple[int, float] | None = None  # the timed step waiting for its result, and its start
         self.cpu_s: dict[int, float] = {}
         self.frame_of: dict[int, int] = {}  # the frame (by order) whose arrival stopped each step's clock
         self.asked: set[int] = set()
         self._sends: queue.Queue[tuple[int, bool] | None] = queue.Queue()  # (step, inputs or go-on)
         self._writer: threading.Thread | None = None
-        if deferred:
+        if self.deferred:
             self._writer = threading.Thread(target=self._send_inputs, name="sandbox-inputs", daemon=True)
             self._writer.start()
 
@@ -777,7 +785,7 @@ class _Clock:
 
     def feed(self, results: bytearray | bytes, max_frame_bytes: int) -> None:
         """Look at the items that have arrived completely since the last call (cheap: the words only)."""
-        while len(results) - self.offset >= 8 and self.items < self.max_items:
+        while len(results) - self.offset >= 8 and self.items < self.request.max_result_items:
             (word,) = struct.unpack_from("<Q", results, self.offset)
             if word == END_MARK or (not word & STEP_MARK and word > max_frame_bytes):
                 return  # the end, or a lie that interpret_results reports
@@ -789,7 +797,7 @@ class _Clock:
                     word & WANT_FLAG
                     and index in self.deferred
                     and index not in self.asked
-                    and not self.running
+                    and self.running is None
                 ):
                     started = _cpu_seconds(self.sandbox.harness_pid)
                     self.asked.add(index)
@@ -1042,15 +1050,13 @@ def interpret_results(
         "streams": ("output_limit_exceeded", "printed output exceeded the limit"),
     }.get(collected.killed_for)
     started = -1
-    timed = {index for index, step in enumerate(request.steps) if step.timed}
     try:
-        # A mark and a frame per call at most, a request for each timed step's inputs, and the final frame.
-        items, tail = split_frames(collected.results, budget, 2 * len(request.steps) + len(timed) + 2)
+        items, tail = split_frames(collected.results, budget, request.max_result_items)
         frames = 0
         for item in items:
             if isinstance(item, Mark):
                 if item.wants:
-                    if item.step != started or item.step not in timed or len(steps) > started:
+                    if item.step != started or item.step not in request.deferred or len(steps) > started:
                         raise InvalidOutput("inputs were asked for out of turn")
                     continue
                 if item.step != started + 1 or item.step >= len(request.steps):

@@ -43,10 +43,13 @@ class ReferenceFailed(RuntimeError):
 
 def _fastest(outcomes: list[StepOutcome], steps: list[Step]) -> float | None:
     """The fastest timed call of a run, or None when a call failed or a timed one could not be timed."""
-    if any(outcome.status != "ok" for outcome in outcomes):
-        return None
-    times = [outcome.cpu_s for outcome, step in zip(outcomes, steps, strict=True) if step.timed]
-    return None if not times or None in times else min(t for t in times if t is not None)
+    times = []
+    for outcome, step in zip(outcomes, steps, strict=True):
+        if outcome.status != "ok" or (step.timed and outcome.cpu_s is None):
+            return None
+        if outcome.cpu_s is not None:
+            times.append(outcome.cpu_s)
+    return min(times, default=None)
 
 
 def measure(

@@ -219,7 +219,7 @@ def release_jobs(session: Session, job_ids: list[int]) -> list[int]:
 def reopen_failed(session: Session, submission: Submission) -> GradingJob:
     """A failed grading queued again from scratch (its tries forgotten), for the caller to send after commit.
     Its lease has lapsed already, so a reconciler sends it too if that message is lost."""
-    job = session.get(GradingJob, submission.job.id if submission.job else -1, with_for_update=True)
+    job = session.get(GradingJob, submission.job.id, with_for_update=True) if submission.job else None
     if job is None or job.status != JobStatus.FAILED:
         raise Conflict("only a grading that failed can be retried")
     job.status, job.tries, job.error = JobStatus.QUEUED, 0, ""

@@ -34,7 +34,6 @@ from app.models import (
     IntegrityEvent,
     Invitation,
     InvitationStatus,
-    JobStatus,
     ManualScore,
     Organization,
     QuestionType,
@@ -324,14 +323,13 @@ def _code_report(
     )
 
 
-def failed_code_submission(session: Session, invitation: Invitation, item_id: int) -> Submission:
-    """The final submission of this item whose grading failed: what the report's "Grade again" retries."""
+def final_code_submission(session: Session, invitation: Invitation, item_id: int) -> Submission:
+    """The submission of this item's code that counts: what the report's "Grade again" retries (only a
+    failed grading can be, which grading.service.reopen_failed checks)."""
     attempt = invitation.attempt
     submission = latest_final(session, attempt.id, item_id) if attempt else None
     if submission is None:
         raise NotFound("no submitted code for this question")
-    if submission.job is None or submission.job.status != JobStatus.FAILED:
-        raise Conflict("only a grading that failed can be retried")
     return submission
 
 

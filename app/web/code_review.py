@@ -49,27 +49,27 @@ def _describe(char: str) -> tuple[str, str]:
     return code_point, unicodedata.name(char, "unnamed character").title()
 
 
+def _marked(line: str, number: int, hidden: list[HiddenCharacter]) -> Markup:
+    """One line as HTML, each hidden character replaced by a mark naming it (and listed in `hidden`)."""
+    if line.isascii() and not ASCII_CONTROLS.search(line):
+        return escape(line)  # the common case, without a look at every character
+    parts: list[Markup] = []
+    for char in line:
+        if _is_hidden(char):
+            code_point, name = _describe(char)
+            hidden.append(HiddenCharacter(number, code_point, name))
+            parts.append(Markup('<mark class="hidden-char" title="{}">{}</mark>').format(name, code_point))
+        else:
+            parts.append(escape(char))
+    return Markup("").join(parts)
+
+
 def reviewable(source: str) -> ReviewableCode:
     hidden: list[HiddenCharacter] = []
     long_lines: list[int] = []
     lines: list[Markup] = []
     for number, line in enumerate(source.split("\n"), start=1):
-        parts: list[Markup] = []
-        if line.isascii() and not ASCII_CONTROLS.search(line):
-            parts.append(escape(line))  # the common case, without a look at every character
-            line_chars = ""
-        else:
-            line_chars = line
-        for char in line_chars:
-            if _is_hidden(char):
-                code_point, name = _describe(char)
-                hidden.append(HiddenCharacter(number, code_point, name))
-                parts.append(
-                    Markup('<mark class="hidden-char" title="{}">{}</mark>').format(name, code_point)
-                )
-            else:
-                parts.append(escape(char))
-        body = Markup("").join(parts)
+        body = _marked(line, number, hidden)
         if len(line) > LONG_LINE:
             long_lines.append(number)
             lines.append(

@@ -242,7 +242,7 @@ def regrade_code(
     principal.require_editor()
     invitation = get_invitation(session, principal.organization, invitation_id)
     try:
-        submission = results.failed_code_submission(session, invitation, item_id)
+        submission = results.final_code_submission(session, invitation, item_id)
         retry_grading(session, submission)
     except AppError as exc:
         session.rollback()
