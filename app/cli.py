@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from sqlalchemy import Engine
@@ -518,6 +518,10 @@ def grade(
     file: Annotated[Path, typer.Argument(help="Candidate source file")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     seed: Annotated[int, typer.Option(help="Seed for hidden cases")] = 0,
+    audience: Annotated[
+        Literal["candidate", "recruiter"],  # grader.wording.Audience, spelled out: grader loads NumPy
+        typer.Option("--for", help='Who the diagnoses address: the candidate ("your code") or the recruiter'),
+    ] = "recruiter",
 ) -> None:
     """Grade a candidate file against a task; exits 0 whenever grading completed, whatever the score."""
     import grader
@@ -532,7 +536,7 @@ def grade(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}", code=2) from None
     try:
-        result = grader.grade(task_id, source, seed=seed)
+        result = grader.grade(task_id, source, seed=seed, audience=audience)
     except SandboxUnavailable as exc:
         raise fail(f"the sandbox cannot run here: {exc}") from None
     if as_json:

@@ -23,6 +23,9 @@ MIN_ATOL = 1e-9
 class Tolerance:
     atol: float
     rtol: float
+    # The reference's own largest float32-vs-float64 difference, uncapped: how far float32 arithmetic moves
+    # this output (diagnosis tells float32 code from float64 code by it).
+    spread: float = 0.0
 
     @classmethod
     def from_spread(cls, reference64: Array, reference32: Array) -> Tolerance:
@@ -34,7 +37,7 @@ class Tolerance:
             MIN_RTOL, SLACK * float(np.max(spread / np.maximum(np.abs(ref), 1e-300))) if ref.size else 0.0
         )
         atol = max(MIN_ATOL, SLACK * worst / scale) if scale else MIN_ATOL
-        return cls(atol=min(atol, 1e-3), rtol=min(rtol, 1e-3))
+        return cls(atol=min(atol, 1e-3), rtol=min(rtol, 1e-3), spread=worst)
 
     def allowed(self, reference: Array) -> Array:
         ref = np.abs(np.asarray(reference, dtype=np.float64))
@@ -81,3 +84,27 @@ def close(actual: object, reference: Array, tolerance: Tolerance) -> bool:
         return False
     with np.errstate(invalid="ignore", over="ignore"):  # NaN and infinity compare as not close
         return bool(np.all(np.abs(actual.astype(np.float64) - reference) <= tolerance.allowed(reference)))
+
+
+# A wrong kernel is recognised in outputs lying within this share of its distance from the truth.
+RESEMBLANCE = 0.01
+
+
+def resembles(actual: object, wrong: Array, reference: Array, tolerance: Tolerance) -> bool:
+    """Is `actual` what the wrong kernel returns, up to noise? Within tolerance of it, or much closer to it
+    than the truth is (summation order and cancellation move a candidate's numbers, not its mistake), with
+    NaN and infinity exactly where the wrong kernel has them."""
+    if not isinstance(actual, np.ndarray) or actual.shape != np.shape(wrong) or actual.dtype.kind != "f":
+        return False
+    candidate = actual.astype(np.float64)
+    wrong = np.asarray(wrong, dtype=np.float64)
+    if not np.array_equal(np.isfinite(candidate), np.isfinite(wrong)):
+        return False
+    finite = np.isfinite(wrong)
+    with np.errstate(invalid="ignore", over="ignore"):
+        off = np.abs(candidate - wrong)[finite]
+        gap = np.abs(wrong - reference)[finite]
+    if not off.size:
+        return bool(np.array_equal(candidate[~finite], wrong[~finite], equal_nan=True))
+    worst_gap = float(np.nanmax(gap)) if np.isfinite(gap).any() else 0.0
+    return bool(np.all(off <= tolerance.allowed(reference)[finite] + RESEMBLANCE * worst_gap))

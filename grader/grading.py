@@ -11,12 +11,13 @@ from functools import cache
 
 import numpy as np
 
-from grader import speed
+from grader import signatures, speed
 from grader.diagnose import AFTER_CAUSES, GENERIC_CODES, diagnose
 from grader.result import CaseResult, CaseShown, GradeResult, Timings, Verdict
 from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
 from grader.tasks import TASKS, Case, Task
 from grader.tasks.base import CaseEvaluation
+from grader.wording import Audience
 
 
 class UnknownTask(LookupError):
@@ -57,9 +58,10 @@ def list_tasks() -> list[str]:
 
 @cache  # the tasks are fixed at import; question specs check option tags against this on every load
 def diagnosis_codes() -> frozenset[str]:
-    """Every diagnosis code grade() can report: each task's named mistakes and the generic findings."""
+    """Every diagnosis code grade() can report: each task's named mistakes, what signatures read, and the
+    generic findings."""
     codes = frozenset(m.code for task in TASKS.values() for m in task.all_mistakes)
-    return codes | GENERIC_CODES | AFTER_CAUSES
+    return codes | frozenset(signatures.MESSAGES) | GENERIC_CODES | AFTER_CAUSES
 
 
 def get_task(task_id: str) -> Task:
@@ -129,8 +131,8 @@ KNOWN_EXCEPTIONS = frozenset(
 
 
 WRONG_FORWARD = (
-    "the gradients agree with your own forward pass, but the forward pass itself is wrong, so this check"
-    " earns nothing"
+    "the gradients agree with the forward pass submitted with them, but that forward pass is wrong, so this"
+    " check earns nothing"
 )
 
 
@@ -180,7 +182,10 @@ def grade(
     limits: Limits | None = None,
     runner: Runner | None = None,
     visible_only: bool = False,
+    audience: Audience = "recruiter",
 ) -> GradeResult:
+    """Grade `source` on the task's cases (the visible ones alone for a sample run), its diagnoses worded
+    for `audience`: the candidate after a sample run, the hiring team otherwise."""
     task = get_task(task_id)
     started = time.perf_counter()
     runner = runner or default_runner()
@@ -235,6 +240,6 @@ def grade(
         score=round(passed / len(cases), 4),
         verdict=verdict,
         cases=[_candidate_view(case, ev) for case, ev in evaluated],
-        diagnoses=diagnose(task, evaluated),
+        diagnoses=diagnose(task, evaluated, audience),
         timings=Timings(wall_s=time.perf_counter() - started),
     )

@@ -80,7 +80,14 @@ def _grade(job_id: int, claim: service.Claim) -> None:
     kind = "sample" if claim.visible_only else "final"
     started = time.perf_counter()
     try:
-        result = grade(claim.task_id, claim.source, seed=claim.seed, visible_only=claim.visible_only)
+        # A sample run's result is shown to the candidate; a final one goes to the hiring team's report.
+        result = grade(
+            claim.task_id,
+            claim.source,
+            seed=claim.seed,
+            visible_only=claim.visible_only,
+            audience="candidate" if claim.visible_only else "recruiter",
+        )
     except SandboxUnavailable as exc:
         log.error("grading job %s: sandbox unavailable: %s", job_id, exc)
         _fail(job_id, kind, "sandbox_unavailable", f"sandbox unavailable: {exc}")

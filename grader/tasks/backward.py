@@ -193,7 +193,7 @@ def _disagrees(case: Case, input_name: str, gradient: Array, slopes: list[tuple[
         analytic = float(np.sum(gradient * direction))
         if abs(analytic - numeric) > RTOL * (norm + abs(numeric)) + rounding + 1e-12:
             return (
-                "disagrees with finite differences of your own forward pass (slope along a random"
+                "disagrees with finite differences of the submitted forward pass (slope along a random"
                 f" direction: {analytic:.6g} from the gradient, {numeric:.6g} measured)"
             )
     return ""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grader.compare import Tolerance, close, compare_array
+from grader.compare import Tolerance, close, compare_array, resembles
 from grader.result import CaseResult
 from grader.sandbox import Step, StepOutcome
 
@@ -52,6 +52,45 @@ class Mistake:
     variants: tuple[Callable[..., Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class Standardized:
+    """A normalization case laid out for reading the statistics a candidate used from their output: column k
+    holds the values that share one mean and one variance."""
+
+    centered: Array  # (members, statistics): the input minus the mean the task asks for
+    normalized: Array  # the candidate's output with gamma and beta undone, (out - beta) / gamma
+    variance: Array  # (statistics,): the variance the task asks for (the batch's, or the running one)
+    count: int | None  # members per statistic when `variance` is their own; None when it is given
+    eps: float
+    eps_given: bool  # False when the task's default epsilon applies
+    test_mode: bool = False
+
+
+def standardize(
+    x: Array,
+    out: object,
+    gamma: Array,
+    beta: Array,
+    to_columns: Callable[[Array], Array],
+    *,
+    eps: float,
+    eps_given: bool,
+    running: tuple[Array, Array] | None = None,
+) -> Standardized | None:
+    """A normalization case as Standardized: `to_columns` lays an array of x's shape out as (members,
+    statistics); each column's statistics are the batch's own, or `running` (mean, variance) in test mode."""
+    if not isinstance(out, np.ndarray) or out.shape != x.shape or out.dtype.kind != "f":
+        return None
+    with np.errstate(all="ignore"):
+        normalized = to_columns((out.astype(np.float64) - beta) / gamma)
+    columns = to_columns(x)
+    if running is None:
+        mean, variance, count = columns.mean(axis=0), columns.var(axis=0), columns.shape[0]
+    else:
+        (mean, variance), count = running, None
+    return Standardized(columns - mean, normalized, variance, count, eps, eps_given, test_mode=count is None)
+
+
 @dataclass
 class CaseEvaluation:
     result: CaseResult
@@ -59,6 +98,7 @@ class CaseEvaluation:
     expected: Outputs = field(default_factory=dict)  # the reference's, kept so diagnosis need not recompute
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     shape_mismatch: bool = False
+    dtype_mismatch: bool = False
     input_mutated: bool = False
     # "batchnorm_backward: dgamma"-style names of gradients that disagree with the candidate's own forward.
     inconsistent_gradients: list[str] = field(default_factory=list)
@@ -136,6 +176,11 @@ class Task(ABC):
     @abstractmethod
     def reference(self) -> Callable[..., Any]: ...
 
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        """The case and the candidate's output as a normalization (see Standardized), for tasks that are
+        one; None for the others or when `out` is not a usable array."""
+        return None
+
     def mutated_inputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> list[str]:
         """Names of input arrays the candidate changed in place (the first step reports its arguments)."""
         after = outcomes[0].args_after or [] if outcomes else []
@@ -192,6 +237,7 @@ class Task(ABC):
                 problems.append(comparison.message)  # every wrong output is named (dx, dgamma, dbeta…)
                 evaluation.wrong_outputs.append(name)
                 evaluation.shape_mismatch |= comparison.message.startswith(f"{name} has shape")
+                evaluation.dtype_mismatch |= comparison.message.startswith(f"{name} has dtype")
         if problems:
             evaluation.result.status = "wrong_answer"
             evaluation.result.message = "; ".join(problems)
@@ -204,8 +250,8 @@ class Task(ABC):
         return evaluation
 
     def explained_by(self, mistake: Mistake, case: Case, evaluation: CaseEvaluation) -> bool:
-        """Does this mistake (in any of its forms) reproduce the candidate's outputs on a case where it
-        differs from the truth?"""
+        """Does this mistake (in any of its forms) reproduce the candidate's outputs, up to noise, on a case
+        where it differs from the truth?"""
         candidate, expected, tolerances = evaluation.outputs, evaluation.expected, evaluation.tolerances
         names = mistake.judged_on or tuple(expected)
         for kernel in (mistake.kernel, *mistake.variants):
@@ -216,8 +262,7 @@ class Task(ABC):
                 continue
             differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in names)
             if differs and all(
-                isinstance(candidate.get(n), np.ndarray) and close(candidate[n], wrong[n], tolerances[n])
-                for n in names
+                resembles(candidate.get(n), wrong[n], expected[n], tolerances[n]) for n in names
             ):
                 return True
         return False

@@ -77,7 +77,7 @@ def batchnorm_variant(
 STATISTICS_MISTAKES = (
     Mistake(
         "wrong_axis",
-        "Computes the statistics over the features of each example (axis 1) instead of over the batch"
+        "{Code} computes the statistics over the features of each example (axis 1) instead of over the batch"
         " for each "
         "feature (axis 0): that is layer normalization, not batch normalization.",
         partial(batchnorm_variant, axis=1),
@@ -85,7 +85,7 @@ STATISTICS_MISTAKES = (
     ),
     Mistake(
         "unbiased_variance",
-        "Normalizes the batch with the unbiased variance (dividing by N - 1); batch norm uses the"
+        "{Code} normalizes the batch with the unbiased variance (dividing by N - 1); batch norm uses the"
         " batch's own "
         "variance (dividing by N). Visible on small batches.",
         partial(batchnorm_variant, ddof=1, running_ddof=1),
@@ -94,21 +94,23 @@ STATISTICS_MISTAKES = (
     # first of a code is the one reported, so the wording says what is true.
     Mistake(
         "eps_outside_sqrt",
-        "In test mode, adds epsilon after the square root (sqrt(running_var) + eps) instead of inside it;"
+        "In test mode, {code} adds epsilon after the square root (sqrt(running_var) + eps) instead of"
+        " inside it;"
         " training does it right, so inference normalizes differently from training.",
         partial(batchnorm_variant, eps_outside_sqrt_in_test=True),
     ),
     Mistake(
         "eps_outside_sqrt",
-        "Adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps));"
+        "{Code} adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps));"
         " the two "
         "differ most for features with tiny variance.",
         partial(batchnorm_variant, eps_outside_sqrt=True),
     ),
     Mistake(
         "unstable_variance",
-        "Computes the variance as E[x^2] - E[x]^2, which loses all precision when values sit far from zero "
-        "(offsets of 1e6 and more); use the mean of squared deviations.",
+        "{Code} computes the variance as E[x^2] - E[x]^2, which loses all precision when values sit far"
+        " from zero "
+        "(offsets of 1e6 and more); the mean of squared deviations does not.",
         partial(batchnorm_variant, unstable_variance=True),
     ),
 )
@@ -116,43 +118,46 @@ STATISTICS_MISTAKES = (
 RUNNING_STATISTICS_MISTAKES = (
     Mistake(
         "unbiased_running_var",
-        "Updates the running variance with the unbiased batch variance (PyTorch's convention) while"
+        "{Code} updates the running variance with the unbiased batch variance (PyTorch's convention) while"
         " this task "
         "specifies the biased one.",
         partial(batchnorm_variant, running_ddof=1),
     ),
     Mistake(
         "momentum_reversed",
-        "Applies momentum to the new batch instead of the running value (running = m * batch + (1 - m) * "
+        "{Code} applies momentum to the new batch instead of the running value (running = m * batch + (1 -"
+        " m) * "
         "running); here momentum is the weight kept on the running statistics.",
         partial(batchnorm_variant, momentum_reversed=True),
     ),
     Mistake(
         "no_running_update",
-        "Never updates the running mean and variance in training mode, so inference later uses stale"
+        "{Code} never updates the running mean and variance in training mode, so inference later uses stale"
         " statistics.",
         partial(batchnorm_variant, update_running=False),
     ),
     Mistake(
         "running_var_includes_eps",
-        "Stores variance + epsilon in the running variance, so epsilon is added twice at inference.",
+        "{Code} stores variance + epsilon in the running variance, so epsilon is added twice at inference.",
         partial(batchnorm_variant, running_var_eps=True),
     ),
     Mistake(
         "test_uses_batch_stats",
-        "Normalizes with the current batch's statistics in test mode instead of the running statistics, so a "
+        "{Code} normalizes with the current batch's statistics in test mode instead of the running"
+        " statistics, so a "
         "prediction depends on the other examples in the batch.",
         partial(batchnorm_variant, test_uses_batch=True),
     ),
     Mistake(
         "test_mode_no_eps",
-        "Leaves epsilon out in test mode (sqrt(running_var)): inference normalizes differently from training,"
+        "{Code} leaves epsilon out in test mode (sqrt(running_var)): inference normalizes differently from"
+        " training,"
         " and divides by zero for a feature whose running variance is 0.",
         partial(batchnorm_variant, test_eps=False),
     ),
     Mistake(
         "test_mode_no_affine",
-        "Forgets gamma and beta in test mode: the learned scale and shift are part of the model at"
+        "{Code} forgets gamma and beta in test mode: the learned scale and shift are part of the model at"
         " inference too.",
         partial(batchnorm_variant, test_affine=False),
     ),

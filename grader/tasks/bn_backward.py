@@ -101,14 +101,15 @@ class BatchNormBackward(BackwardTask):
     mistakes: tuple[Mistake, ...] = (
         Mistake(
             "backward_missing_mean_term",
-            "The gradient with respect to x ignores that the batch mean depends on x (the term subtracting"
+            "{Your} gradient with respect to x ignores that the batch mean depends on x (the term subtracting"
             " the mean of the upstream gradient is missing).",
             _without_mean_term,
             judged_on=("dx",),
         ),
         Mistake(
             "backward_missing_var_term",
-            "The gradient with respect to x ignores that the batch variance depends on x (the term involving "
+            "{Your} gradient with respect to x ignores that the batch variance depends on x (the term"
+            " involving "
             "x_hat times the mean of dout * x_hat is missing).",
             _without_var_term,
             judged_on=("dx",),

@@ -105,32 +105,36 @@ class BatchNormFold(Task):
     mistakes = (
         Mistake(
             "eps_outside_sqrt",
-            "Divides by sqrt(running_var) + eps instead of sqrt(running_var + eps); the folded layer then"
+            "{Code} divides by sqrt(running_var) + eps instead of sqrt(running_var + eps); the folded layer"
+            " then"
             " drifts from the original for channels with small variance.",
             partial(fold_variant, eps_outside_sqrt=True),
         ),
         Mistake(
             "fold_missing_sqrt",
-            "Divides the weights by the variance instead of the standard deviation (no square root).",
+            "{Code} divides the weights by the variance instead of the standard deviation (no square root).",
             partial(fold_variant, take_sqrt=False),
         ),
         Mistake(
             "fold_bias_missing_mean",
-            "Forgets to subtract the running mean when folding the bias (b2 = b * scale + beta), so the"
+            "{Code} forgets to subtract the running mean when folding the bias (b2 = b * scale + beta), so"
+            " the"
             " folded layer's outputs are shifted.",
             partial(fold_variant, subtract_mean=False),
             judged_on=("b2",),
         ),
         Mistake(
             "fold_bias_dropped",
-            "Drops the layer's own bias b when folding (b2 = beta - running_mean * scale); the original bias"
+            "{Code} drops the layer's own bias b when folding (b2 = beta - running_mean * scale); the"
+            " original bias"
             " passes through batch norm too.",
             partial(fold_variant, keep_bias=False),
             judged_on=("b2",),
         ),
         Mistake(
             "wrong_axis",
-            "Scales the weights per input channel instead of per output channel: batch norm acts on the"
+            "{Code} scales the weights per input channel instead of per output channel: batch norm acts on"
+            " the"
             " layer's outputs, so each output's weights get that output's scale.",
             partial(fold_variant, scale_inputs=True),
             judged_on=("W2",),

@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.reference import batchnorm_forward
 from grader.sandbox import Input, Step, StepOutcome
-from grader.tasks.base import Case, Outputs, Task, first_result
+from grader.tasks.base import Case, Outputs, Standardized, Task, first_result, standardize
 from grader.tasks.batchnorm_variants import RUNNING_STATISTICS_MISTAKES, STATISTICS_MISTAKES
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -147,3 +147,21 @@ class BatchNormForward(Task):
             "running_mean": param.get("running_mean", np.zeros(d)),
             "running_var": param.get("running_var", np.zeros(d)),
         }
+
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        a = case.arrays
+        d = a["x"].shape[1]
+        running = None
+        if case.params["mode"] == "test":
+            running = (a.get("running_mean", np.zeros(d)), a.get("running_var", np.zeros(d)))
+        eps = case.params.get("eps", 1e-5)
+        return standardize(
+            a["x"],
+            out,
+            a["gamma"],
+            a["beta"],
+            np.asarray,
+            eps=eps,
+            eps_given="eps" in case.params,
+            running=running,
+        )

@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.reference import batchnorm_forward_train
 from grader.sandbox import Input, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Task
+from grader.tasks.base import Case, Mistake, Outputs, Standardized, Task, standardize
 from grader.tasks.batchnorm_variants import STATISTICS_MISTAKES
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -100,3 +100,10 @@ class BatchNormForwardTrain(Task):
 
     def candidate_outputs(self, case: Case, outcomes: Sequence[StepOutcome]) -> dict[str, object]:
         return {"out": outcomes[0].result}
+
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        a = case.arrays
+        eps = case.params.get("eps", 1e-5)
+        return standardize(
+            a["x"], out, a["gamma"], a["beta"], np.asarray, eps=eps, eps_given="eps" in case.params
+        )

@@ -154,42 +154,49 @@ class BatchNormTorchCompat(Task):
     mistakes = (
         Mistake(
             "momentum_reversed",
-            "Uses the CS231n/Keras momentum convention (running = momentum * running + (1 - momentum) *"
+            "{Code} uses the CS231n/Keras momentum convention (running = momentum * running + (1 -"
+            " momentum) *"
             " batch); in PyTorch momentum is the weight of the new batch, 0.1 by default.",
             _variant(momentum_reversed=True),
         ),
         Mistake(
             "biased_running_var",
-            "Updates the running variance with the biased batch variance; PyTorch normalizes the batch with"
+            "{Code} updates the running variance with the biased batch variance; PyTorch normalizes the"
+            " batch with"
             " the biased variance but stores the unbiased one (dividing by N - 1) in running_var.",
             _variant(biased_running_var=True),
         ),
         Mistake(
             "unbiased_variance",
-            "Normalizes the batch with the unbiased variance (dividing by N - 1); PyTorch uses the biased one"
+            "{Code} normalizes the batch with the unbiased variance (dividing by N - 1); PyTorch uses the"
+            " biased one"
             " for the batch and keeps the unbiased one only for running_var.",
             _variant(unbiased_normalization=True),
         ),
         Mistake(
             "momentum_none_not_cumulative",
-            "Treats momentum=None as a fixed momentum; in PyTorch it means a cumulative moving average, each"
+            "{Code} treats momentum=None as a fixed momentum; in PyTorch it means a cumulative moving"
+            " average, each"
             " new batch weighted 1 / num_batches_tracked.",
             _variant(none_as_fixed_momentum=True),
         ),
         Mistake(
             "test_uses_batch_stats",
-            "Normalizes with the current batch's statistics in eval mode although running statistics are"
+            "{Code} normalizes with the current batch's statistics in eval mode although running statistics"
+            " are"
             " tracked; eval mode must use running_mean and running_var.",
             _variant(eval_uses_batch=True),
         ),
         Mistake(
             "eps_outside_sqrt",
-            "Adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps)).",
+            "{Code} adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var +"
+            " eps)).",
             _variant(eps_outside_sqrt=True),
         ),
         Mistake(
             "running_var_init_zero",
-            "Starts running_var at zeros (the CS231n default); PyTorch starts it at ones, which matters for"
+            "{Code} starts running_var at zeros (the CS231n default); PyTorch starts it at ones, which"
+            " matters for"
             " eval before enough training and for every running average after.",
             _variant(running_var_starts_at_zero=True),
         ),

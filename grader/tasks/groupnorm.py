@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import spatial_groupnorm_backward, spatial_groupnorm_forward
 from grader.tasks.backward import BackwardTask, gradient_check_case
-from grader.tasks.base import Case, Mistake, Outputs
+from grader.tasks.base import Case, Mistake, Outputs, Standardized, standardize
 
 Array = np.ndarray
 
@@ -54,22 +54,30 @@ def _reference(
 def _grouped_forward(
     x: Array, gamma: Array, beta: Array, dout: Array, groups: int, eps: float, *, layout: str
 ) -> tuple[Array | None, ...]:
-    """The forward pass with groups formed wrongly; only `out` is judged."""
+    """The forward pass with statistics taken over the wrong set of values; only `out` is judged."""
     n, c, h, w = x.shape
-    grouped: Array
     if layout == "strided":  # channel k goes to group k % G
         order = np.argsort(np.arange(c) % groups, kind="stable")
-        grouped = x[:, order].reshape(n, groups, -1)
-    else:  # "batch_group": statistics pooled over the batch as well
-        grouped = x.reshape(n, groups, -1).transpose(1, 0, 2).reshape(groups, -1)
-    mean = grouped.mean(axis=-1, keepdims=True)
-    xhat = (grouped - mean) / np.sqrt(grouped.var(axis=-1, keepdims=True) + eps)
+        x = x[:, order]
+    # Each layout's values as (..., members) with one statistic per leading index, and the way back.
+    shapes = {
+        "strided": (n, groups, -1),
+        "batch_group": (groups, -1),  # statistics pooled over the batch as well
+        "per_pixel": (n, groups, c // groups, h * w),  # over a group's channels at each position
+        "per_channel": (n, c, h * w),  # instance norm: each channel on its own
+    }
+    values = x.transpose(1, 0, 2, 3) if layout == "batch_group" else x
+    grouped = values.reshape(shapes[layout])
+    axis = -2 if layout == "per_pixel" else -1
+    mean = grouped.mean(axis=axis, keepdims=True)
+    xhat = ((grouped - mean) / np.sqrt(grouped.var(axis=axis, keepdims=True) + eps)).reshape(values.shape)
+    if layout == "batch_group":
+        xhat = xhat.transpose(1, 0, 2, 3)
     if layout == "strided":
-        restored = np.empty_like(x)
-        restored[:, order] = xhat.reshape(n, c, h, w)
-    else:
-        restored = xhat.reshape(groups, n, -1).transpose(1, 0, 2).reshape(x.shape)
-    return gamma * restored + beta, None, None, None
+        restored = np.empty_like(xhat)
+        restored[:, order] = xhat
+        xhat = restored
+    return gamma * xhat + beta, None, None, None
 
 
 class GroupNorm(BackwardTask):
@@ -83,16 +91,32 @@ class GroupNorm(BackwardTask):
     mistakes = (
         Mistake(
             "groupnorm_strided_groups",
-            "Forms the groups from every G-th channel (channel k in group k mod G) instead of from contiguous"
+            "{Code} forms the groups from every G-th channel (channel k in group k mod G) instead of from"
+            " contiguous"
             " blocks of C/G channels.",
             partial(_grouped_forward, layout="strided"),
             judged_on=("out",),
         ),
         Mistake(
             "wrong_axis",
-            "Pools the statistics of a group over the whole batch; group norm normalizes each example on its"
+            "{Code} pools the statistics of a group over the whole batch; group norm normalizes each"
+            " example on its"
             " own.",
             partial(_grouped_forward, layout="batch_group"),
+            judged_on=("out",),
+        ),
+        Mistake(
+            "groupnorm_per_pixel_statistics",
+            "{Code} takes a group's statistics separately at every spatial position"
+            " (over its channels only); a group's mean and variance cover all its C/G * H * W values.",
+            partial(_grouped_forward, layout="per_pixel"),
+            judged_on=("out",),
+        ),
+        Mistake(
+            "groupnorm_per_channel_statistics",
+            "{Code} normalizes every channel on its own (over H and W: instance normalization) instead of"
+            " pooling the statistics of the C/G channels of a group.",
+            partial(_grouped_forward, layout="per_channel"),
             judged_on=("out",),
         ),
     )
@@ -150,3 +174,14 @@ class GroupNorm(BackwardTask):
             a["x"], a["gamma"], a["beta"], a["dout"], case.params["G"], case.params["eps"]
         )
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        a, groups = case.arrays, case.params["G"]
+        n = a["x"].shape[0]
+
+        def by_group(values: Array) -> Array:  # one column per example and group
+            return values.reshape(n * groups, -1).T
+
+        return standardize(
+            a["x"], out, a["gamma"], a["beta"], by_group, eps=case.params["eps"], eps_given=True
+        )

@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.reference import layernorm_backward, layernorm_forward
 from grader.tasks.backward import BackwardTask, gradient_check_case
-from grader.tasks.base import Case, Mistake, Outputs
+from grader.tasks.base import Case, Mistake, Outputs, Standardized, standardize
 from grader.tasks.cases import affine, features
 
 Array = np.ndarray
@@ -92,32 +92,34 @@ class LayerNorm(BackwardTask):
     mistakes = (
         Mistake(
             "wrong_axis",
-            "Computes the statistics over the batch for each feature (that is batch normalization); layer"
+            "{Code} computes the statistics over the batch for each feature (that is batch normalization);"
+            " layer"
             " normalization normalizes each example over its own features.",
             partial(layernorm_variant, axis=0),
             judged_on=("out",),
         ),
         Mistake(
             "unbiased_variance",
-            "Uses the unbiased variance (dividing by D - 1) of each example; layer norm divides by D.",
+            "{Code} uses the unbiased variance (dividing by D - 1) of each example; layer norm divides by D.",
             partial(layernorm_variant, ddof=1),
             judged_on=("out",),
         ),
         Mistake(
             "eps_outside_sqrt",
-            "Adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var + eps)).",
+            "{Code} adds epsilon after the square root (sqrt(var) + eps) instead of inside it (sqrt(var +"
+            " eps)).",
             partial(layernorm_variant, eps_outside_sqrt=True),
             judged_on=("out",),
         ),
         Mistake(
             "backward_missing_mean_term",
-            "The gradient with respect to x ignores that each example's mean depends on its features.",
+            "{Your} gradient with respect to x ignores that each example's mean depends on its features.",
             partial(layernorm_variant, mean_term=False),
             judged_on=("dx",),
         ),
         Mistake(
             "backward_missing_var_term",
-            "The gradient with respect to x ignores that each example's variance depends on its features.",
+            "{Your} gradient with respect to x ignores that each example's variance depends on its features.",
             partial(layernorm_variant, var_term=False),
             judged_on=("dx",),
         ),
@@ -168,3 +170,11 @@ class LayerNorm(BackwardTask):
             a["x"], a["gamma"], a["beta"], a["dout"], case.params.get("eps", 1e-5)
         )
         return {"out": out, "dx": dx, "dgamma": dgamma, "dbeta": dbeta}
+
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        a = case.arrays
+        eps = case.params.get("eps", 1e-5)
+        # Each example (a row) is one statistic: laid out as columns.
+        return standardize(
+            a["x"], out, a["gamma"], a["beta"], np.transpose, eps=eps, eps_given="eps" in case.params
+        )

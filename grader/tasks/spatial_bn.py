@@ -12,7 +12,7 @@ import numpy as np
 from grader.reference import spatial_batchnorm_backward, spatial_batchnorm_forward
 from grader.sandbox import StepOutcome
 from grader.tasks.backward import BackwardTask, gradient_check_case
-from grader.tasks.base import Case, Mistake, Outputs
+from grader.tasks.base import Case, Mistake, Outputs, Standardized, standardize
 from grader.tasks.batchnorm_variants import RUNNING_STATISTICS_MISTAKES
 from grader.tasks.cases import affine
 
@@ -126,14 +126,15 @@ class SpatialBatchNorm(BackwardTask):
     mistakes = (
         Mistake(
             "per_sample_statistics",
-            "Computes statistics separately for every example (over H and W only): that is instance"
+            "{Code} computes statistics separately for every example (over H and W only): that is instance"
             " normalization; spatial batch norm pools the whole batch for each channel.",
             partial(spatial_variant, layout="per_sample"),
             judged_on=("out",),
         ),
         Mistake(
             "per_pixel_statistics",
-            "Computes statistics separately for every spatial position (over the batch only), as if each"
+            "{Code} computes statistics separately for every spatial position (over the batch only), as if"
+            " each"
             " pixel were a feature; convolutional batch norm shares statistics across all positions of a"
             " channel.",
             partial(spatial_variant, layout="per_pixel"),
@@ -141,7 +142,8 @@ class SpatialBatchNorm(BackwardTask):
         ),
         Mistake(
             "reshape_without_transpose",
-            "Reshapes (N, C, H, W) straight to (N*H*W, C) without first moving the channel axis last, so each"
+            "{Code} reshapes (N, C, H, W) straight to (N*H*W, C) without first moving the channel axis"
+            " last, so each"
             " 'feature' column mixes values from different channels and positions.",
             partial(spatial_variant, layout="reshape_without_transpose"),
             judged_on=("out",),
@@ -216,3 +218,14 @@ class SpatialBatchNorm(BackwardTask):
             "running_mean": param.get("running_mean", np.zeros(c)),
             "running_var": param.get("running_var", np.zeros(c)),
         }
+
+    def standardized(self, case: Case, out: object) -> Standardized | None:
+        a = case.arrays
+        c = a["x"].shape[1]
+
+        def by_channel(values: Array) -> Array:  # one column per channel
+            return values.transpose(1, 0, 2, 3).reshape(c, -1).T
+
+        eps = case.params.get("eps", 1e-5)
+        gamma, beta = a["gamma"].reshape(1, c, 1, 1), a["beta"].reshape(1, c, 1, 1)
+        return standardize(a["x"], out, gamma, beta, by_channel, eps=eps, eps_given="eps" in case.params)

@@ -114,14 +114,15 @@ class Welford(Task):
     mistakes = (
         Mistake(
             "unstable_variance",
-            "Accumulates sums of squares (E[x^2] - E[x]^2), which loses all precision for values far from"
-            " zero; update the mean and the sum of squared deviations instead.",
+            "{Code} accumulates sums of squares (E[x^2] - E[x]^2), which loses all precision for values far"
+            " from"
+            " zero; updating the mean and the sum of squared deviations keeps it.",
             partial(run_plan, _naive_update, welford_merge, welford_finalize),
             judged_on=("var",),
         ),
         Mistake(
             "merge_missing_delta",
-            "Merges two streams by adding their sums of squared deviations without the term for the"
+            "{Code} merges two streams by adding their sums of squared deviations without the term for the"
             " difference between their means (delta^2 * n_a * n_b / n).",
             partial(run_plan, welford_update, _merge_without_delta, welford_finalize),
             judged_on=("var",),
@@ -131,7 +132,8 @@ class Welford(Task):
         ),
         Mistake(
             "unbiased_variance",
-            "Returns the unbiased variance (divide by count - 1) where the biased one (divide by count) is"
+            "{Code} returns the unbiased variance (divide by count - 1) where the biased one (divide by"
+            " count) is"
             " asked for, and the other way round.",
             partial(run_plan, welford_update, welford_merge, _swapped_finalize),
             judged_on=("var",),

@@ -10,6 +10,8 @@ from grader import grade
 from grader.result import GradeResult
 from grader.sandbox import BubblewrapRunner
 
+collect_ignore_glob = ["corpus/*"]  # candidates' submissions, graded by test_corpus.py, not test modules
+
 
 @pytest.fixture(scope="session")
 def runner() -> Iterator[BubblewrapRunner]:

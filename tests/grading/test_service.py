@@ -68,6 +68,7 @@ def test_a_sample_run_is_queued_after_commit_and_shows_visible_cases_only(
     cases = view["result"]["cases"]
     assert cases and all(c["visible"] and c["shown"]["inputs"] for c in cases)
     assert view["result"]["diagnoses"][0]["code"] == "unbiased_variance"
+    assert view["result"]["diagnoses"][0]["message"].startswith("Your code "), "the candidate reads it"
 
 
 def test_a_rolled_back_request_sends_nothing(
@@ -202,3 +203,7 @@ def test_final_results_show_only_the_aggregate_and_only_when_allowed(
     shown = candidate_view(final, show_score=True)
     assert set(shown["result"]) == {"verdict", "score", "passed", "total"}
     assert 0 < shown["result"]["passed"] < shown["result"]["total"]
+    assert final.result is not None
+    assert final.result.result["diagnoses"][0]["message"].startswith("The candidate's code "), (
+        "the hiring team reads a final result"
+    )

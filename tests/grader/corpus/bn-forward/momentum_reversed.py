@@ -1,0 +1,20 @@
+# The running statistics keep (1 - momentum) of the old value.
+# verdict: partially_accepted
+# diagnoses: momentum_reversed
+import numpy as np
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    d = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(d))
+    running_var = bn_param.get("running_var", np.zeros(d))
+    if mode == "train":
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mean
+        bn_param["running_var"] = (1 - momentum) * running_var + momentum * var
+    else:
+        mean, var = running_mean, running_var
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta, None
