@@ -74,37 +74,40 @@ def compare_array(name: str, actual: object, reference: Array, tolerance: Tolera
     return Comparison(True, "", max_abs, max_rel)
 
 
-def close(actual: object, reference: Array, tolerance: Tolerance) -> bool:
-    """compare_array's verdict without its message or error figures: diagnosis asks this many times."""
-    if (
-        not isinstance(actual, np.ndarray)
-        or actual.shape != reference.shape
-        or actual.dtype != reference.dtype
-    ):
-        return False
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN and infinity compare as not close
-        return bool(np.all(np.abs(actual.astype(np.float64) - reference) <= tolerance.allowed(reference)))
-
-
 # A wrong kernel is recognised in outputs lying within this share of its distance from the truth.
 RESEMBLANCE = 0.01
 
 
-def resembles(actual: object, wrong: Array, reference: Array, tolerance: Tolerance) -> bool:
-    """Is `actual` what the wrong kernel returns, up to noise? Within tolerance of it, or much closer to it
-    than the truth is (summation order and cancellation move a candidate's numbers, not its mistake), with
-    NaN and infinity exactly where the wrong kernel has them."""
-    if not isinstance(actual, np.ndarray) or actual.shape != np.shape(wrong) or actual.dtype.kind != "f":
-        return False
-    candidate = actual.astype(np.float64)
-    wrong = np.asarray(wrong, dtype=np.float64)
-    if not np.array_equal(np.isfinite(candidate), np.isfinite(wrong)):
-        return False
-    finite = np.isfinite(wrong)
+def gap(wrong: object, reference: Array) -> Array | None:
+    """How far a wrong kernel's output lies from the truth, element by element; None when it is not even
+    an array of the reference's shape."""
+    wrong = np.asarray(wrong)
+    if wrong.shape != reference.shape or wrong.dtype.kind != "f":
+        return None
     with np.errstate(invalid="ignore", over="ignore"):
-        off = np.abs(candidate - wrong)[finite]
-        gap = np.abs(wrong - reference)[finite]
-    if not off.size:
-        return bool(np.array_equal(candidate[~finite], wrong[~finite], equal_nan=True))
-    worst_gap = float(np.nanmax(gap)) if np.isfinite(gap).any() else 0.0
-    return bool(np.all(off <= tolerance.allowed(reference)[finite] + RESEMBLANCE * worst_gap))
+        distance: Array = np.abs(wrong - reference)
+    return distance
+
+
+def differs(distance: Array | None, allowed: Array) -> bool:
+    """Is a wrong kernel's output (at `distance` from the truth, see gap) not the truth here?"""
+    with np.errstate(invalid="ignore"):
+        return distance is None or not bool(np.all(distance <= allowed))  # NaN differs
+
+
+def resembles(actual: object, wrong: Array, distance: Array, allowed: Array) -> bool:
+    """Is `actual` the wrong kernel's output up to noise: within `allowed` of it (Tolerance.allowed,
+    computed once), or much closer to it than the truth is (`distance`, see gap: summation order and
+    cancellation move a candidate's numbers, not its mistake), with NaN and infinity exactly where the
+    wrong kernel has them?"""
+    if not isinstance(actual, np.ndarray) or actual.shape != wrong.shape or actual.dtype.kind != "f":
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):
+        off = np.abs(actual.astype(np.float64, copy=False) - wrong)
+        if bool(np.all(off <= allowed)):
+            return True
+        finite = np.isfinite(wrong)
+        if not np.array_equal(np.isfinite(actual), finite):
+            return False
+        worst = float(distance[finite].max(initial=0.0))
+        return bool(np.all(off[finite] <= allowed[finite] + RESEMBLANCE * worst))

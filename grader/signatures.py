@@ -12,6 +12,8 @@ Two readings, both from quantities the grader computes itself:
   the task asks for: `var * N / (N - 1) + eps` is the unbiased variance, `var + e` with another `e` is a
   wrong or ignored epsilon. This survives any order of operations, and finds a misconception alongside
   another one.
+* **The scale of a gradient.** A gradient equal to the reference times the number of values a statistic
+  covers, or divided by it, element for element, is a mean where a sum belongs (or a 1/N lost or doubled).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ WRONG_DEFAULT_EPS = "wrong_default_eps"
 EPS_IGNORED = "eps_ignored"
 EPS_MISSING = "eps_missing"
 TEST_MODE_NO_EPS = "test_mode_no_eps"
+GRADIENT_SCALED = "gradient_scaled_by_count"
+GRADIENTS = ("dx", "dgamma", "dbeta")
 
 # What a code says where the task has no wrong kernel of its own to word it ({Code} names the code's author
 # for the reader: see grader.wording).
@@ -57,6 +61,10 @@ MESSAGES = {
         "{Code} leaves epsilon out of the normalization, or uses one far smaller than asked (read from its"
         " outputs): it divides by zero for a constant feature."
     ),
+    GRADIENT_SCALED: (
+        "{Your} gradient is the right one times the number of values a statistic covers, or divided by"
+        " it (a mean where a sum belongs, or a 1/N left out or applied twice)."
+    ),
     TEST_MODE_NO_EPS: (
         "{Code} leaves epsilon out in test mode (sqrt(running_var)): inference normalizes differently from"
         " training, and divides by zero for a feature whose running variance is 0."
@@ -79,7 +87,11 @@ def codes(
     task: Task, case: Case, evaluation: CaseEvaluation, evaluated: Sequence[tuple[Case, CaseEvaluation]]
 ) -> set[str]:
     """The signature codes a wrong case shows; `evaluated` are the task's value cases of the same grading."""
-    return _precision(case, evaluation, evaluated) | _statistics(task, case, evaluation)
+    return (
+        _precision(case, evaluation, evaluated)
+        | _statistics(task, case, evaluation)
+        | _scaled(case, evaluation)
+    )
 
 
 def far_from_zero(case: Case) -> bool:
@@ -116,23 +128,26 @@ def _precision(
 
 
 def read_deviations(view: Standardized) -> np.ndarray | None:
-    """The standard deviation each statistic was divided by, read from the output; None where a statistic
-    cannot be read consistently (its mean or grouping is not the one asked for)."""
+    """The standard deviation each statistic was divided by, read from the output (NaN for a constant
+    statistic: nothing to read); None where a statistic cannot be read consistently (its mean or grouping
+    is not the one asked for)."""
     centered, normalized = view.centered, view.normalized
     if not np.all(np.isfinite(normalized)):
         return None
-    deviations = np.full(centered.shape[1], np.nan)  # NaN for a constant statistic: nothing to read
-    for k in range(centered.shape[1]):
-        if not np.any(centered[:, k]):
-            continue
-        column = np.abs(normalized[:, k])
-        readable = column > READABLE * max(float(column.max(initial=0.0)), 1e-300)
-        if not readable.any():
-            return None
-        read = centered[readable, k] / normalized[readable, k]
-        if np.any(read <= 0) or np.ptp(read) > CONSISTENT * float(np.median(read)):
-            return None
-        deviations[k] = float(np.median(read))
+    size = np.abs(normalized)
+    readable = size > READABLE * np.maximum(size.max(axis=0, initial=0.0), 1e-300)
+    varies = np.any(centered != 0, axis=0)
+    if np.any(varies & ~readable.any(axis=0)):
+        return None  # the input varies and the output does not
+    with np.errstate(divide="ignore", invalid="ignore"):
+        read = np.where(readable, centered / np.where(readable, normalized, 1.0), np.nan)[:, varies]
+    if read.size and (
+        np.any(read <= 0) or np.any(np.nanmax(read, 0) - np.nanmin(read, 0) > CONSISTENT * np.nanmax(read, 0))
+    ):
+        return None
+    deviations = np.full(centered.shape[1], np.nan)
+    if read.size:
+        deviations[varies] = np.nanmedian(read, axis=0)
     return deviations
 
 
@@ -169,6 +184,35 @@ def _statistics(task: Task, case: Case, evaluation: CaseEvaluation) -> set[str]:
     else:
         found.add(WRONG_DEFAULT_EPS)
     return found
+
+
+def _counts(case: Case) -> set[float]:
+    """The sizes a statistic can cover: each axis of x, and every axis but the channels together."""
+    shape = case.arrays["x"].shape if "x" in case.arrays else ()
+    sizes = {float(n) for n in shape}
+    if len(shape) > 2:
+        sizes.add(float(np.prod(shape)) / shape[1])
+    return {n for n in sizes if n > 1}
+
+
+def _scaled(case: Case, evaluation: CaseEvaluation) -> set[str]:
+    """A wrong gradient that is the reference times a count or divided by it, element for element."""
+    for name in GRADIENTS:
+        candidate, expected = evaluation.outputs.get(name), evaluation.expected.get(name)
+        if name not in evaluation.wrong_outputs or expected is None or not isinstance(candidate, np.ndarray):
+            continue
+        if candidate.shape != expected.shape or not np.all(np.isfinite(candidate)):
+            continue
+        readable = np.abs(expected) > READABLE * float(np.max(np.abs(expected), initial=0.0))
+        if not readable.any():
+            continue
+        ratio = candidate[readable].astype(np.float64) / expected[readable]
+        factor = float(np.median(ratio))
+        if factor <= 0 or np.ptp(ratio) > CONSISTENT * 100 * factor:
+            continue
+        if any(abs(factor * n - 1) < 1e-6 or abs(factor / n - 1) < 1e-6 for n in _counts(case)):
+            return {GRADIENT_SCALED}
+    return set()
 
 
 def message(task: Task, code: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grader.compare import Tolerance, close, compare_array, resembles
+from grader.compare import Tolerance, compare_array, differs, gap, resembles
 from grader.result import CaseResult
 from grader.sandbox import Step, StepOutcome
 
@@ -50,6 +50,9 @@ class Mistake:
     judged_on: tuple[str, ...] | None = None
     # Other ways the same misconception shows up (e.g. a broken merge also used inside the update).
     variants: tuple[Callable[..., Any], ...] = ()
+    # The cases it can change at all (a test-mode mistake leaves a training step as it is): the others are
+    # not run through it.
+    shows_in: Callable[[Case], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,13 @@ class CaseEvaluation:
     too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
     wrong_outputs: list[str] = field(default_factory=list)  # names of the outputs that differ (out, dx…)
     not_run: bool = False  # the run was stopped before this case
+    _allowed: dict[str, Array] = field(default_factory=dict, repr=False)
+
+    def allowed(self) -> dict[str, Array]:
+        """Each output's allowed difference from the reference, computed once for every wrong kernel."""
+        if not self._allowed:
+            self._allowed.update({n: self.tolerances[n].allowed(v) for n, v in self.expected.items()})
+        return self._allowed
 
 
 def first_result(result: object) -> object:
@@ -252,17 +262,24 @@ class Task(ABC):
     def explained_by(self, mistake: Mistake, case: Case, evaluation: CaseEvaluation) -> bool:
         """Does this mistake (in any of its forms) reproduce the candidate's outputs, up to noise, on a case
         where it differs from the truth?"""
-        candidate, expected, tolerances = evaluation.outputs, evaluation.expected, evaluation.tolerances
+        if mistake.shows_in is not None and not mistake.shows_in(case):
+            return False
+        candidate, expected = evaluation.outputs, evaluation.expected
         names = mistake.judged_on or tuple(expected)
+        allowed = evaluation.allowed()
         for kernel in (mistake.kernel, *mistake.variants):
             try:
                 with np.errstate(all="ignore"):  # wrong kernels may take square roots of negative numbers
                     wrong = self.run_kernel(kernel, case, np.float64)
             except (ArithmeticError, ValueError, IndexError):
                 continue
-            differs = any(not close(wrong[n], expected[n], tolerances[n]) for n in names)
-            if differs and all(
-                resembles(candidate.get(n), wrong[n], expected[n], tolerances[n]) for n in names
+            distances = {n: gap(wrong[n], expected[n]) for n in names}
+            if not any(differs(distances[n], allowed[n]) for n in names):
+                continue  # this misconception changes nothing on this case
+            if all(
+                (distance := distances[n]) is not None
+                and resembles(candidate.get(n), wrong[n], distance, allowed[n])
+                for n in names
             ):
                 return True
         return False

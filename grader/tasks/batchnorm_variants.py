@@ -6,12 +6,13 @@ exactly the way its diagnosis claims, and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from grader.tasks.base import Mistake
+from grader.tasks.base import Case, Mistake
 
 Array = np.ndarray
 
@@ -74,6 +75,17 @@ def batchnorm_variant(
     return out, None
 
 
+def in_mode(mode: str) -> Callable[[Case], bool]:
+    """Cases in this bn_param mode (training when none is given): where a mode's own mistake shows."""
+
+    def shows_in(case: Case) -> bool:
+        return bool(case.params.get("mode", "train") == mode)
+
+    return shows_in
+
+
+TRAINING, TESTING = in_mode("train"), in_mode("test")
+
 STATISTICS_MISTAKES = (
     Mistake(
         "wrong_axis",
@@ -98,6 +110,7 @@ STATISTICS_MISTAKES = (
         " inside it;"
         " training does it right, so inference normalizes differently from training.",
         partial(batchnorm_variant, eps_outside_sqrt_in_test=True),
+        shows_in=TESTING,
     ),
     Mistake(
         "eps_outside_sqrt",
@@ -122,6 +135,7 @@ RUNNING_STATISTICS_MISTAKES = (
         " this task "
         "specifies the biased one.",
         partial(batchnorm_variant, running_ddof=1),
+        shows_in=TRAINING,
     ),
     Mistake(
         "momentum_reversed",
@@ -129,17 +143,20 @@ RUNNING_STATISTICS_MISTAKES = (
         " m) * "
         "running); here momentum is the weight kept on the running statistics.",
         partial(batchnorm_variant, momentum_reversed=True),
+        shows_in=TRAINING,
     ),
     Mistake(
         "no_running_update",
         "{Code} never updates the running mean and variance in training mode, so inference later uses stale"
         " statistics.",
         partial(batchnorm_variant, update_running=False),
+        shows_in=TRAINING,
     ),
     Mistake(
         "running_var_includes_eps",
         "{Code} stores variance + epsilon in the running variance, so epsilon is added twice at inference.",
         partial(batchnorm_variant, running_var_eps=True),
+        shows_in=TRAINING,
     ),
     Mistake(
         "test_uses_batch_stats",
@@ -147,6 +164,7 @@ RUNNING_STATISTICS_MISTAKES = (
         " statistics, so a "
         "prediction depends on the other examples in the batch.",
         partial(batchnorm_variant, test_uses_batch=True),
+        shows_in=TESTING,
     ),
     Mistake(
         "test_mode_no_eps",
@@ -154,11 +172,13 @@ RUNNING_STATISTICS_MISTAKES = (
         " training,"
         " and divides by zero for a feature whose running variance is 0.",
         partial(batchnorm_variant, test_eps=False),
+        shows_in=TESTING,
     ),
     Mistake(
         "test_mode_no_affine",
         "{Code} forgets gamma and beta in test mode: the learned scale and shift are part of the model at"
         " inference too.",
         partial(batchnorm_variant, test_affine=False),
+        shows_in=TESTING,
     ),
 )

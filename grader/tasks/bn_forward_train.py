@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from grader.reference import batchnorm_forward_train
 from grader.sandbox import Input, Step, StepOutcome
-from grader.tasks.base import Case, Mistake, Outputs, Standardized, Task, standardize
+from grader.tasks.base import Case, Outputs, Standardized, Task, standardize
 from grader.tasks.batchnorm_variants import STATISTICS_MISTAKES
 from grader.tasks.cases import affine, features, with_constant_feature
 
@@ -54,9 +55,7 @@ class BatchNormForwardTrain(Task):
     statement = STATEMENT
     starter = STARTER
     positional_inputs = ("x", "gamma", "beta")
-    mistakes = tuple(
-        Mistake(m.code, m.message, _as_train_kernel(m.kernel), m.judged_on) for m in STATISTICS_MISTAKES
-    )
+    mistakes = tuple(replace(m, kernel=_as_train_kernel(m.kernel)) for m in STATISTICS_MISTAKES)
 
     def reference(self) -> Callable[..., Any]:
         return batchnorm_forward_train
