@@ -131,11 +131,17 @@ class BatchNormBackward(BackwardTask):
         ]
         rng = np.random.default_rng([seed, 303])
         for name, x, params in [
+            # N != D: reductions over the wrong axis in the backward pass
             ("non_square", features(rng, 7, 5), {}),
+            # N = 2: terms whose size depends on N (a missing 1/N, an N - 1)
             ("two_examples", features(rng, 2, 4), {}),
+            # variances near eps: the variance term of dx, eps inside the square root
             ("tiny_variance", features(rng, 8, 3, tiny=True), {"eps": 1e-3}),
+            # values far from zero: gradients computed from a one-pass variance
             ("offset_1e6", features(rng, 10, 3, offset=1e6), {}),
+            # a zero variance: dx of a constant feature
             ("constant_feature", with_constant_feature(features(rng, 6, 4), 0), {}),
+            # a larger batch: the mean term of dx, sums scaled as means
             ("wide_batch", features(rng, 50, 20), {}),
         ]:
             gamma, beta = affine(rng, x.shape[1])

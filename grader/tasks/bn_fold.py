@@ -152,14 +152,23 @@ class BatchNormFold(Task):
         ]
         rng = np.random.default_rng([seed, 808])
         cases += [
+            # more inputs than outputs: scaling per input instead of per output
             self._case("linear_non_square", False, rng, (5, 7)),
+            # square weights: a transposed scale is wrong but shaped right
             self._case("linear_square", False, rng, (6, 6)),
+            # one output: broadcasting of the scale
             self._case("linear_one_output", False, rng, (4, 1)),
+            # variances near eps: eps outside the square root, a missing square root
             self._case("linear_tiny_variance", False, rng, (3, 5), eps=1e-3, tiny=True),
+            # a far running mean: the folded bias without the mean
             self._case("linear_far_mean", False, rng, (4, 3), far=True),
+            # as many inputs as outputs: per-input scaling shaped right
             self._case("conv_square_channels", False, rng, (4, 4, 3, 3)),
+            # a 1x1 kernel: the scale's broadcasting over (O, I, kh, kw)
             self._case("conv_1x1", False, rng, (6, 3, 1, 1)),
+            # kh != kw: axes mixed up
             self._case("conv_rectangular_kernel", False, rng, (3, 2, 1, 5)),
+            # variances near eps, in a convolution
             self._case("conv_tiny_variance", False, rng, (3, 3, 2, 2), eps=1e-3, tiny=True),
         ]
         return cases

@@ -83,20 +83,30 @@ class BatchNormForward(Task):
         ]
         rng = np.random.default_rng([seed, 202])
         specs: list[tuple[str, np.ndarray, dict[str, Any], bool]] = [
+            # nothing but the mode given: wrong defaults, running statistics never written back
             ("train_defaults", features(rng, 6, 4), {"mode": "train"}, False),
+            # momentum 0: the running statistics become the batch's (a reversed momentum keeps the old)
             ("train_momentum_0", features(rng, 5, 3), {"mode": "train", "momentum": 0.0}, True),
+            # momentum 0.5 with running statistics given: the update formula itself
             ("train_momentum_0_5", features(rng, 8, 5), {"mode": "train", "momentum": 0.5}, True),
+            # momentum near 1: a reversed momentum is far off
             ("train_momentum_0_99", features(rng, 7, 2), {"mode": "train", "momentum": 0.99}, True),
+            # N = 2: the unbiased variance, in the batch or in the running variance
             ("train_two_examples", features(rng, 2, 5), {"mode": "train"}, True),
+            # variances near eps: eps outside the square root, eps stored in running_var
             ("train_tiny_variance", features(rng, 9, 3, tiny=True), {"mode": "train", "eps": 1e-3}, True),
+            # values far from zero: a one-pass variance, float32 arithmetic
             ("train_offset_1e8", features(rng, 12, 3, offset=1e8), {"mode": "train"}, True),
+            # a zero variance: no epsilon divides by zero
             (
                 "train_constant_feature",
                 with_constant_feature(features(rng, 6, 4), 1),
                 {"mode": "train"},
                 True,
             ),
+            # test mode, one example: batch statistics in test mode (a zero variance)
             ("test_single_example", features(rng, 1, 4), {"mode": "test"}, True),
+            # test mode with eps given: gamma and beta, eps, running statistics left unchanged
             ("test_batch", features(rng, 10, 6), {"mode": "test", "eps": 1e-3}, True),
         ]
         for name, x, params, prepopulated in specs:

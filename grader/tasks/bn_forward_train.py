@@ -74,13 +74,21 @@ class BatchNormForwardTrain(Task):
         ]
         rng = np.random.default_rng([seed, 101])
         hidden = [
+            # N != D: statistics over the wrong axis, or transposed shapes
             ("non_square", features(rng, 7, 5), {}),
+            # N = 2: the unbiased variance doubles the variance here
             ("two_examples", features(rng, 2, 6), {}),
+            # variances near eps: epsilon outside the square root, or left out
             ("tiny_variance", features(rng, 9, 4, tiny=True), {}),
+            # values far from zero: a one-pass variance (E[x^2] - E[x]^2) or float32 arithmetic
             ("offset_1e6", features(rng, 16, 3, offset=1e6), {}),
+            # further still: a one-pass variance turns negative (NaN)
             ("offset_1e8", features(rng, 16, 3, offset=1e8), {}),
+            # a zero variance: no epsilon divides by zero
             ("constant_feature", with_constant_feature(features(rng, 6, 4), 2), {}),
+            # a larger batch: loops over the wrong axis, broadcasting mistakes
             ("wide_batch", features(rng, 64, 33), {}),
+            # eps passed in: a hard-coded epsilon, eps ignored
             ("custom_eps", features(rng, 5, 3, tiny=True), {"eps": 1e-3}),
         ]
         for name, x, params in hidden:

@@ -142,12 +142,19 @@ class LayerNorm(BackwardTask):
         constant_row = _rows(rng, 4, 6)
         constant_row[2] = constant_row[2, 0]
         for name, x, params in [
+            # N = 1: statistics over the batch (batch norm) collapse here
             ("single_example", _rows(rng, 1, 7), {}),
+            # N != D: the wrong axis, transposes
             ("non_square", _rows(rng, 5, 9), {}),
+            # D = 2: the unbiased variance doubles the variance
             ("two_features", _rows(rng, 6, 2), {}),
+            # variances near eps: eps outside the square root, the variance term of dx
             ("tiny_variance", _rows(rng, 4, 5, tiny=True), {"eps": 1e-3}),
+            # values far from zero: a one-pass variance, float32 arithmetic
             ("offset_1e6", _rows(rng, 3, 8, offset=1e6), {}),
+            # a constant example: zero variance, no epsilon divides by zero
             ("constant_example", constant_row, {}),
+            # many features: the mean and variance terms of dx
             ("wide", _rows(rng, 16, 64), {}),
         ]:
             gamma, beta = affine(rng, x.shape[1])

@@ -159,10 +159,15 @@ class SpatialBatchNorm(BackwardTask):
         cases = [self._case("sample", True, sample, (2, 3, 2, 2), {"mode": "train"})]
         rng = np.random.default_rng([seed, 505])
         cases += [
+            # H != W and C != N: a reshape without the transpose, axes swapped
             self._case("non_square", False, rng, (3, 4, 5, 2), {"mode": "train"}),
+            # N = 1: per-pixel statistics over the batch have no variance at all here
             self._case("one_example", False, rng, (1, 3, 4, 4), {"mode": "train", "momentum": 0.5}),
+            # more channels than examples: per-pixel or per-sample statistics
             self._case("many_channels", False, rng, (4, 8, 3, 3), {"mode": "train"}),
+            # variances near eps: eps outside the square root
             self._case("tiny_variance", False, rng, (2, 3, 3, 3), {"mode": "train", "eps": 1e-3}, tiny=True),
+            # running statistics given: the momentum update, the biased running variance
             self._case(
                 "prepopulated", False, rng, (2, 5, 2, 3), {"mode": "train", "momentum": 0.7}, running=True
             ),

@@ -148,11 +148,17 @@ class Welford(Task):
         cases = [self._case("sample_two_chunks", True, sample, [[3, 2]], 2)]
         rng = np.random.default_rng([seed, 707])
         cases += [
+            # one chunk: the update without any merge
             self._case("one_chunk", False, rng, [[10]], 3),
+            # one row at a time: the update of a single sample
             self._case("single_rows", False, rng, [[1] * 12], 2),
+            # an empty chunk: a division by zero in the update
             self._case("uneven_with_empty", False, rng, [[1, 5, 0, 2, 7]], 4),
+            # values far from zero: sums of squares lose everything
             self._case("offset_1e8", False, rng, [[4, 9, 3]], 3, offset=1e8),
+            # streams with different means: the merge's delta term
             self._case("merge_different_means", False, rng, [[3, 4], [6]], 3, shift=25.0),
+            # a stream of one sample: the merge's weights
             self._case("merge_with_one_sample", False, rng, [[5, 2], [1]], 2, shift=-7.0),
         ]
         return cases
