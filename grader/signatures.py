@@ -79,6 +79,7 @@ CONSISTENT = 1e-6
 # Members whose normalized value is this small beside the largest say little about the deviation.
 READABLE = 0.05
 SAME_STATISTIC = 1e-6  # relative agreement of a read variance with a predicted one
+DISTINCT_VARIANCES = 1.2  # the largest variance read at least this many times the smallest
 SAME_EPS = 0.02  # relative agreement of a read epsilon with the one asked for
 NO_EPS = 2e-3  # a read epsilon below this share of the one asked for is none (or as good as none)
 
@@ -156,24 +157,27 @@ def _statistics(task: Task, case: Case, evaluation: CaseEvaluation) -> set[str]:
         return set()
     view = task.standardized(case, evaluation.outputs.get("out"))
     deviations = None if view is None else read_deviations(view)
-    if view is None or deviations is None:
-        return set()
+    return set() if view is None or deviations is None else reading(view, deviations)
+
+
+def reading(view: Standardized, deviations: np.ndarray) -> set[str]:
+    """What the deviations divided by say of the variance and epsilon used. It takes two statistics of
+    clearly different variances: from one, a scale and an epsilon cannot be told apart."""
     readable = ~np.isnan(deviations)
-    if not readable.any():
-        return set()
     squared, variance = deviations[readable] ** 2, view.variance[readable]
+    if squared.size < 2 or float(variance.max()) < DISTINCT_VARIANCES * float(variance.min()):
+        return set()
 
     def matches(predicted: np.ndarray) -> bool:
         return bool(np.all(np.abs(squared - predicted) <= SAME_STATISTIC * np.maximum(squared, 1e-300)))
 
     found = set()
-    if view.count is not None and view.count > 1:
+    if view.count is not None and 1 < view.count < 1 / (10 * SAME_STATISTIC):  # the inflation shows
         inflated = variance * view.count / (view.count - 1)
-        if np.any(inflated - variance > SAME_STATISTIC * (variance + view.eps)):  # visible on this case
-            eps_read = float(np.median(squared - inflated))
-            if matches(inflated + eps_read):
-                found.add(UNBIASED_VARIANCE)
-                variance = inflated
+        eps_read = float(np.median(squared - inflated))
+        if matches(inflated + eps_read):
+            found.add(UNBIASED_VARIANCE)
+            variance = inflated
     eps_read = float(np.median(squared - variance))
     if not matches(variance + eps_read) or abs(eps_read - view.eps) <= SAME_EPS * view.eps:
         return found
