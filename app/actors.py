@@ -6,8 +6,9 @@ import os
 
 from dramatiq.middleware.prometheus import Prometheus
 
+from app.jobs.runtime import broker, job_settings
 from app.logs import configure_logging
-from app.worker import WorkerLifecycle, broker, job_settings, load_actors
+from app.worker import WorkerLifecycle, load_actors
 
 configure_logging(job_settings().log_format)
 broker.add_middleware(WorkerLifecycle())

@@ -82,6 +82,10 @@ def operator_errors(func: F) -> F:
 
 @contextmanager
 def database() -> Iterator[tuple[Settings, Engine, Session]]:
+    """A session for an operator's command, with every actor loaded: what it changes may send jobs."""
+    from app.worker import load_actors
+
+    load_actors()
     settings = get_settings()
     engine = make_engine(settings)
     try:
@@ -425,8 +429,7 @@ def grading_retry(
     """Grade again submissions whose grading failed. A running worker (or the server, in the embedded
     set-up) picks them up at once, or at its next reconciliation if the message cannot be sent from here."""
     from app.accounts.service import find_organization
-    from app.grading.service import failed_submissions
-    from app.grading.tasks import retry_grading
+    from app.grading.service import failed_submissions, retry_grading
     from app.ids import MAX_ID
     from app.models import Submission
 

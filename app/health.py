@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from app import metrics
+from app.jobs.runtime import broker as job_broker
 from app.migrate import current_revision, head_revision
-from app.worker import broker as job_broker
 from grader.sandbox import SandboxUnavailable, detect_host
 
 router = APIRouter(tags=["health"], include_in_schema=False)

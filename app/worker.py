@@ -1,179 +1,33 @@
-"""The Dramatiq broker and everything jobs share: Redis when ASSAY_BROKER_URL is set (scale-out), otherwise
-in-process (embedded).
-
-`assay worker` runs `dramatiq app.actors` against the Redis broker. In the embedded default the app
-process runs a Dramatiq worker on a StubBroker (see `AppJobs`), so one process does everything.
-
-A job message only says "look at row N": the row is the truth. Messages are sent after the transaction that
-created their row commits (`send_after_commit`), so a worker never looks for a row it cannot see yet, and a
-rolled-back request sends nothing. A message that cannot be sent (Redis is down) is not an error for the
-request that committed the row: the reconciler (app.jobs) sends it again from the row once Redis is back.
-
-Periodic jobs run wherever jobs run (the embedded app, every `assay worker` process); each firing is
-claimed in the database first (`schedule_ticks`), so several processes never fire the same one twice.
+"""The composition root of background work: which modules hold actors, and how they run. In the embedded
+default (no ASSAY_BROKER_URL) the app process runs Dramatiq worker threads on the in-process broker and the
+scheduler (`AppJobs`), so one process does everything; with Redis, `assay worker` runs `dramatiq app.actors`
+(`WorkerLifecycle`) and the app only sends messages. The runtime every job shares (broker, sending after
+commit, job sessions, the registries of periodic jobs and reconcilers) is `app.jobs.runtime`; the
+schedule is `app.jobs.schedule`.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any
 
 import dramatiq
-import redis
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory, session_scope
+from app.config import Settings
+from app.jobs.runtime import ON_STOP, broker, job_session_factory, job_settings, use_job_context
+from app.jobs.schedule import Scheduler
 
 log = logging.getLogger("assay.worker")
 
 
-def build_broker(broker_url: str) -> dramatiq.Broker:
-    if broker_url:
-        # Timeouts, so that a Redis that stops answering fails a send quickly instead of hanging a request.
-        client = redis.Redis.from_url(broker_url, socket_timeout=10, socket_connect_timeout=3)
-        return RedisBroker(client=client)  # type: ignore[no-untyped-call]
-    return StubBroker()
-
-
-broker = build_broker(get_settings().broker_url)
-broker.add_middleware(CurrentMessage())  # job ids in log lines (app.logs)
-dramatiq.set_broker(broker)
-
-_PENDING = "assay.pending_messages"
-
-
-def send_after_commit(session: Session, actor: Any, *args: Any) -> None:
-    """Send `actor(*args)` once `session` commits; a rollback drops it."""
-    session.info.setdefault(_PENDING, []).append((actor, args))
-
-
-@event.listens_for(Session, "after_commit")
-def _send_pending(session: Session) -> None:
-    for actor, args in session.info.pop(_PENDING, []):
-        try:
-            actor.send(*args)
-        except Exception as exc:  # the row is committed; the reconciler sends it again from the row
-            log.warning(
-                "could not enqueue %s%r (%s); the reconciler will retry it", actor.actor_name, args, exc
-            )
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-_job_sessions: sessionmaker[Session] | None = None
-_job_settings: Settings | None = None
-_job_sessions_lock = threading.Lock()
-
-
-def use_job_context(settings: Settings | None, factory: sessionmaker[Session] | None) -> None:
-    """The settings and database actors use: the app's own in the embedded worker, a test's in tests;
-    by default (a separate worker process) the environment's."""
-    global _job_sessions, _job_settings
-    _job_settings, _job_sessions = settings, factory
-
-
-def job_settings() -> Settings:
-    return _job_settings or get_settings()
-
-
-def job_session_factory() -> sessionmaker[Session]:
-    """Actors' sessions: on the database the settings name unless told otherwise."""
-    global _job_sessions
-    with _job_sessions_lock:
-        if _job_sessions is None:
-            _job_sessions = make_session_factory(make_engine(job_settings()))
-        return _job_sessions
-
-
-@contextmanager
-def job_session() -> Iterator[Session]:
-    """One unit of work inside an actor."""
-    with session_scope(job_session_factory()) as session:
-        yield session
-
-
-class Periodic:
-    """Sends an actor's message every `interval` seconds from a daemon thread, until stopped; each firing is
-    claimed in the database first, so other processes running the same schedule skip it."""
-
-    def __init__(self, actor: Any, interval: float, factory: sessionmaker[Session]) -> None:
-        self.actor, self.interval, self._factory = actor, interval, factory
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"periodic-{actor.actor_name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def fire_if_due(self) -> bool:
-        from app.jobs.service import claim_tick
-
-        with session_scope(self._factory) as session:
-            claimed = claim_tick(session, self.actor.actor_name, timedelta(seconds=self.interval))
-        if claimed:
-            self.actor.send()
-        return claimed
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.fire_if_due()
-            except Exception as exc:  # a database or broker hiccup must not end the schedule
-                log.warning("could not fire %s: %s", self.actor.actor_name, exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-class Scheduler:
-    """Every periodic job, at the interval the settings give it."""
-
-    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
-        from app.attempts.tasks import close_overdue_attempts
-        from app.integrations.tasks import send_due_callbacks
-        from app.invitations.tasks import expire_invitations, send_due_reminders
-        from app.jobs.tasks import reconcile_jobs
-        from app.webhooks.tasks import send_due_webhooks
-
-        self.periodic = [
-            Periodic(reconcile_jobs, settings.reconcile_seconds, factory),
-            Periodic(close_overdue_attempts, settings.deadline_sweep_seconds, factory),
-            Periodic(send_due_reminders, settings.reminder_sweep_seconds, factory),
-            Periodic(send_due_webhooks, settings.webhook_sweep_seconds, factory),
-            Periodic(send_due_callbacks, settings.webhook_sweep_seconds, factory),
-            Periodic(expire_invitations, settings.reminder_sweep_seconds, factory),
-        ]
-
-    def start(self) -> None:
-        for periodic in self.periodic:
-            periodic.start()
-
-    def stop(self) -> None:
-        for periodic in self.periodic:
-            periodic.stop()
-
-
 def release_held_work() -> None:
     """Hand back what this process claimed and did not finish, so another worker takes it at once."""
-    from app.grading.tasks import release_held_jobs
-
-    try:
-        release_held_jobs()
-    except Exception as exc:  # its leases then lapse and the reconciler hands it on
-        log.warning("could not release held jobs: %s", exc)
+    for release in ON_STOP:
+        try:
+            release()
+        except Exception as exc:  # its leases then lapse and the reconciler hands it on
+            log.warning("could not release held work (%s): %s", getattr(release, "__name__", release), exc)
 
 
 class AppJobs:
@@ -236,9 +90,8 @@ class WorkerLifecycle(dramatiq.Middleware):
         release_held_work()
 
 
-# Actor modules register themselves on import; each domain's tasks.py is listed here. They are imported when
-# jobs start (`AppJobs`, or `dramatiq app.actors` for `assay worker`), not with this module: services import
-# their tasks, and the tasks import this module for the broker.
+# Actor modules register themselves (and their periodic jobs, reconcilers and release hooks) on import; each
+# domain's tasks.py is listed here and loaded by every process that runs or sends jobs.
 ACTOR_MODULES: tuple[str, ...] = (
     "app.grading.tasks",
     "app.attempts.tasks",

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import make_engine
+from app.jobs.runtime import broker, use_job_context
 from app.main import create_app
 from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
-from app.worker import broker, load_actors, use_job_context
+from app.worker import load_actors
 
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

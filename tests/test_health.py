@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from app import health
 from app.config import Settings
 from app.db import make_engine, make_session_factory
+from app.jobs.runtime import build_broker
 from app.main import create_app
-from app.worker import build_broker
 from grader.sandbox import SandboxUnavailable
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"

@@ -29,8 +29,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
-from app.grading.service import announce_if_scored, check_run_rate, latest_final
-from app.grading.tasks import queue_submission
+from app.grading.service import announce_if_scored, check_run_rate, latest_final, queue_submission
 from app.invitations.service import ensure_can_start
 from app.models import (
     Answer,

@@ -7,11 +7,12 @@ import logging
 import dramatiq
 
 from app.attempts import service
-from app.worker import job_session, job_settings
+from app.jobs.runtime import job_session, job_settings, periodic
 
 log = logging.getLogger("assay.attempts")
 
 
+@periodic(lambda settings: settings.deadline_sweep_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def close_overdue_attempts() -> None:
     grace = job_settings().autosave_grace

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import storable
 from app.errors import FieldError, NotFound, ValidationFailed
+from app.jobs.runtime import send_after_commit
 from app.models import EmailMessage, EmailStatus, Organization, utcnow
 
 MAX_TRIES = 5
@@ -115,4 +116,23 @@ def outbox_message_of(session: Session, org: Organization, message_id: int) -> E
     message = session.get(EmailMessage, message_id)
     if message is None or message.organization_id != org.id:
         raise NotFound("message not found")
+    return message
+
+
+def queue_email(
+    session: Session, *, to: str, template: str, context: dict[str, Any], organization: Organization | None
+) -> EmailMessage:
+    """Store the message; it is sent (or kept in the outbox) once this transaction commits."""
+    subject, text, html = render(template, context)
+    message = EmailMessage(
+        organization_id=organization.id if organization else None,
+        to_address=to,
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        lease_until=utcnow() + EMAIL_LEASE,
+    )
+    session.add(message)
+    session.flush()
+    send_after_commit(session, "deliver_email", message.id)
     return message

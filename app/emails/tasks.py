@@ -6,15 +6,14 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage as MimeMessage
-from typing import Any
 
 import dramatiq
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.emails import service
-from app.models import EmailMessage, EmailStatus, Organization, utcnow
-from app.worker import job_session, job_settings, send_after_commit
+from app.jobs.runtime import job_session, job_settings, reconciles
+from app.models import EmailStatus
 
 log = logging.getLogger("assay.emails")
 
@@ -43,20 +42,6 @@ def deliver_email(message_id: int) -> None:
         log.error("email %s failed for good after %d tries", message_id, service.MAX_TRIES)
 
 
-def queue_email(
-    session: Session, *, to: str, template: str, context: dict[str, Any], organization: Organization | None
-) -> EmailMessage:
-    """Store the message; it is sent (or kept in the outbox) once this transaction commits."""
-    subject, text, html = service.render(template, context)
-    message = EmailMessage(
-        organization_id=organization.id if organization else None,
-        to_address=to,
-        subject=subject,
-        text_body=text,
-        html_body=html,
-        lease_until=utcnow() + service.EMAIL_LEASE,
-    )
-    session.add(message)
-    session.flush()
-    send_after_commit(session, deliver_email, message.id)
-    return message
+@reconciles("email", "deliver_email")
+def _stale_emails(session: Session, settings: Settings) -> list[int]:
+    return service.requeue_stale_messages(session)

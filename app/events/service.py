@@ -9,11 +9,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
+from app.jobs.runtime import send_after_commit
 from app.models import Event, Organization
 from app.security import new_token
 from app.webhooks.service import fan_out
-from app.webhooks.tasks import deliver_webhook
-from app.worker import send_after_commit
 
 EVENT_ID_PREFIX = "evt_"
 
@@ -28,7 +27,7 @@ def record_event(session: Session, organization_id: int, event_type: str, payloa
     session.add(event)
     session.flush()
     for delivery in fan_out(session, event):
-        send_after_commit(session, deliver_webhook, delivery.id)
+        send_after_commit(session, "deliver_webhook", delivery.id)
     return event
 
 

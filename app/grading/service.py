@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound, RateLimited
 from app.events.service import record_event
 from app.integrations.service import schedule_callbacks
-from app.integrations.tasks import call_partner
+from app.jobs.runtime import send_after_commit
 from app.models import (
     Answer,
     AssessmentItem,
@@ -32,7 +32,6 @@ from app.models import (
 )
 from app.questions.service import spec_of
 from app.questions.spec import Coding
-from app.worker import send_after_commit
 from grader import GradeResult as GraderResult
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -278,7 +277,7 @@ def announce_if_scored(session: Session, attempt: Attempt) -> None:
         return
     attempt.scored_at = utcnow()
     for callback_id in schedule_callbacks(session, attempt.invitation_id):
-        send_after_commit(session, call_partner, callback_id)
+        send_after_commit(session, "call_partner", callback_id)
     record_event(
         session,
         attempt.invitation.organization_id,
@@ -354,3 +353,19 @@ def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any
             "total": len(cases),
         }
     return view
+
+
+def retry_grading(session: Session, submission: Submission) -> None:
+    """Grade a submission whose grading failed again, once this transaction commits."""
+    job = reopen_failed(session, submission)
+    send_after_commit(session, "grade_submission", job.id)
+
+
+def queue_submission(
+    session: Session, attempt: Attempt, item: AssessmentItem, kind: SubmissionKind, source: str
+) -> Submission:
+    """Record a submission and have it graded once this transaction commits."""
+    submission = new_submission(session, attempt, item, kind, source)
+    assert submission.job is not None
+    send_after_commit(session, "grade_submission", submission.job.id)
+    return submission

@@ -13,9 +13,9 @@ import dramatiq
 from sqlalchemy.orm import Session
 
 from app import metrics
+from app.config import Settings
 from app.grading import service
-from app.models import AssessmentItem, Attempt, Submission, SubmissionKind
-from app.worker import job_session, job_settings, send_after_commit
+from app.jobs.runtime import job_session, job_settings, on_stop, reconciles, send_after_commit
 from grader import grade
 from grader.grading import sandboxes_ready
 from grader.sandbox import SandboxUnavailable
@@ -113,12 +113,7 @@ def _fail(job_id: int, kind: str, outcome: str, reason: str) -> None:
         service.fail_job(session, job_id, reason)
 
 
-def retry_grading(session: Session, submission: Submission) -> None:
-    """Grade a submission whose grading failed again, once this transaction commits."""
-    job = service.reopen_failed(session, submission)
-    send_after_commit(session, grade_submission, job.id)
-
-
+@on_stop
 def release_held_jobs() -> list[int]:
     """Hand back the jobs this process still holds (it is stopping): queued again and re-sent at once."""
     with _held_lock:
@@ -128,16 +123,11 @@ def release_held_jobs() -> list[int]:
     with job_session() as session:
         released = service.release_jobs(session, held)
         for job_id in released:
-            send_after_commit(session, grade_submission, job_id)
+            send_after_commit(session, "grade_submission", job_id)
     log.warning("released %d grading job(s) still running at shutdown: %s", len(released), released)
     return released
 
 
-def queue_submission(
-    session: Session, attempt: Attempt, item: AssessmentItem, kind: SubmissionKind, source: str
-) -> Submission:
-    """Record a submission and have it graded once this transaction commits."""
-    submission = service.new_submission(session, attempt, item, kind, source)
-    assert submission.job is not None
-    send_after_commit(session, grade_submission, submission.job.id)
-    return submission
+@reconciles("grading job", "grade_submission")
+def _stale_gradings(session: Session, settings: Settings) -> list[int]:
+    return service.requeue_stale_jobs(session, timedelta(seconds=settings.grading_lease_seconds))

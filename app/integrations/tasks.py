@@ -6,11 +6,11 @@ from __future__ import annotations
 import dramatiq
 
 from app.integrations import service
+from app.jobs.runtime import job_session, job_settings, periodic
 from app.models import PartnerCallback
 from app.webhooks import outbound
 from app.webhooks.outbound import Outcome
 from app.webhooks.service import claim_due, due_ids
-from app.worker import job_session, job_settings
 
 
 @dramatiq.actor(queue_name="webhooks", max_retries=0)
@@ -32,6 +32,7 @@ def call_partner(callback_id: int) -> None:
             service.settle_callback(callback, outcome)
 
 
+@periodic(lambda settings: settings.webhook_sweep_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def send_due_callbacks() -> None:
     with job_session() as session:

@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from app.emails.service import valid_address
-from app.emails.tasks import queue_email
+from app.emails.service import queue_email, valid_address
 from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.models import (

@@ -8,11 +8,12 @@ from datetime import timedelta
 import dramatiq
 
 from app.invitations import service
-from app.worker import job_session, job_settings
+from app.jobs.runtime import job_session, job_settings, periodic
 
 log = logging.getLogger("assay.invitations")
 
 
+@periodic(lambda settings: settings.reminder_sweep_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def send_due_reminders() -> None:
     settings = job_settings()
@@ -29,6 +30,7 @@ def send_due_reminders() -> None:
         log.info("sent %d invitation reminder(s)", sent)
 
 
+@periodic(lambda settings: settings.reminder_sweep_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def expire_invitations() -> None:
     with job_session() as session:

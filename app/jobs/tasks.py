@@ -1,33 +1,29 @@
 """The reconciler: work whose message was lost (Redis restarted or was down when the row committed) or whose
-worker died (its lease lapsed) is sent again from its row."""
+worker died (its lease lapsed) is sent again from its row. What counts as stale is each domain's to say
+(`app.jobs.runtime.reconciles`)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import dramatiq
 
-from app.emails.service import requeue_stale_messages
-from app.emails.tasks import deliver_email
-from app.grading.service import requeue_stale_jobs
-from app.grading.tasks import grade_submission
-from app.worker import job_session, job_settings, send_after_commit
+from app.jobs.runtime import RECONCILERS, job_session, job_settings, periodic, send_after_commit
 
 log = logging.getLogger("assay.jobs")
 
 
+@periodic(lambda settings: settings.reconcile_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def reconcile_jobs() -> None:
-    lease = timedelta(seconds=job_settings().grading_lease_seconds)
+    settings = job_settings()
+    resent: dict[str, int] = {}
     with job_session() as session:
-        gradings = requeue_stale_jobs(session, lease)
-        for job_id in gradings:
-            send_after_commit(session, grade_submission, job_id)
-        emails = requeue_stale_messages(session)
-        for message_id in emails:
-            send_after_commit(session, deliver_email, message_id)
-    if gradings or emails:
-        log.warning(
-            "re-sent %d grading job(s) and %d email(s) whose lease lapsed", len(gradings), len(emails)
-        )
+        for reconciler in RECONCILERS:
+            stale = reconciler.stale(session, settings)
+            for row_id in stale:
+                send_after_commit(session, reconciler.actor_name, row_id)
+            resent[reconciler.kind] = len(stale)
+    if any(resent.values()):
+        counts = ", ".join(f"{count} {kind}(s)" for kind, count in resent.items() if count)
+        log.warning("re-sent %s whose lease lapsed", counts)

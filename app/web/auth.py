@@ -15,7 +15,7 @@ from app.accounts import service as accounts
 from app.audit.service import record
 from app.config import Settings
 from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep, client_ip
-from app.emails.tasks import queue_email
+from app.emails.service import queue_email
 from app.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
 from app.models import Organization, UserTokenKind
 from app.rate_limits import RateLimits

@@ -15,7 +15,7 @@ from app.audit.service import record
 from app.candidates import service as candidates
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.errors import AppError, FieldError, ValidationFailed
-from app.grading.tasks import retry_grading
+from app.grading.service import retry_grading
 from app.ids import PathId
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus

@@ -14,8 +14,7 @@ from app.accounts.principal import Principal
 from app.api.service import SCOPES, create_api_key, list_api_keys, revoke_api_key
 from app.audit.service import audit_log, record
 from app.deps import CurrentPrincipal, SessionDep, SettingsDep
-from app.emails.service import outbox, outbox_message_of
-from app.emails.tasks import queue_email
+from app.emails.service import outbox, outbox_message_of, queue_email
 from app.errors import AppError
 from app.ids import PathId
 from app.models import Role

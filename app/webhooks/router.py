@@ -13,6 +13,7 @@ from app.audit.service import record
 from app.deps import SessionDep, SettingsDep
 from app.events.service import event_by_public_id, events_stmt
 from app.ids import PathId
+from app.jobs.runtime import send_after_commit
 from app.models import Event, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service
 from app.webhooks.schemas import (
@@ -24,8 +25,6 @@ from app.webhooks.schemas import (
     EventOut,
     EventQuery,
 )
-from app.webhooks.tasks import deliver_webhook
-from app.worker import send_after_commit
 
 router = APIRouter(prefix="/webhook_endpoints", tags=["Webhooks"])
 events_router = APIRouter(prefix="/events", tags=["Events"])
@@ -121,7 +120,7 @@ def redeliver(
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     delivery = service.get_delivery(session, endpoint, delivery_id)
     service.redeliver(session, delivery)
-    send_after_commit(session, deliver_webhook, delivery.id)
+    send_after_commit(session, "deliver_webhook", delivery.id)
     record(session, principal, "webhook_delivery.redelivered", delivery, event=delivery.event.public_id)
     return DeliveryOut.of(delivery)
 

@@ -11,10 +11,10 @@ import logging
 import dramatiq
 from sqlalchemy.orm import selectinload
 
-from app.emails.tasks import queue_email
+from app.emails.service import queue_email
+from app.jobs.runtime import job_session, job_settings, periodic
 from app.models import Organization, WebhookDelivery, utcnow
 from app.webhooks import outbound, service
-from app.worker import job_session, job_settings
 
 log = logging.getLogger("assay.webhooks")
 
@@ -64,6 +64,7 @@ def deliver_webhook(delivery_id: int) -> None:
                 )
 
 
+@periodic(lambda settings: settings.webhook_sweep_seconds)
 @dramatiq.actor(queue_name="periodic", max_retries=0)
 def send_due_webhooks() -> None:
     """Periodic: every delivery whose retry time has come (or whose first message was lost) is sent."""

@@ -13,9 +13,10 @@ from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.emails.tasks import DeliveryFailed, deliver_email, queue_email
+from app.emails.service import queue_email
+from app.emails.tasks import DeliveryFailed, deliver_email
+from app.jobs.runtime import use_job_context
 from app.models import EmailMessage, EmailStatus
-from app.worker import use_job_context
 from tests import factories
 from tests.ports import free_port
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.attempts.service import run_samples
 from app.errors import Conflict
 from app.grading import tasks
-from app.grading.service import candidate_view
+from app.grading.service import candidate_view, retry_grading
 from app.models import JobStatus
 from grader.sandbox import SandboxUnavailable
 from tests import factories
@@ -92,8 +92,8 @@ def test_hostile_output_ends_graded_and_a_failed_grading_can_be_retried(
     session.refresh(run)
     assert run.job is not None and run.job.status == JobStatus.FAILED
     with pytest.raises(Conflict):
-        tasks.retry_grading(session, hostile)  # only a failed grading is retried
-    tasks.retry_grading(session, run)
+        retry_grading(session, hostile)  # only a failed grading is retried
+    retry_grading(session, run)
     session.commit()
     session.refresh(run)
     assert run.job is not None and (run.job.status, run.job.tries, run.job.error) == (JobStatus.QUEUED, 0, "")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.config import Settings
+from app.jobs.runtime import broker as test_broker
 from app.models import (
     Answer,
     AnswerRevision,
@@ -29,7 +30,6 @@ from app.models import (
     WebhookDelivery,
 )
 from app.webhooks.service import create_endpoint
-from app.worker import broker as test_broker
 from tests import factories
 from tests.jobs.conftest import Cluster
 from tests.ports import free_port

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.jobs.schedule import Periodic
 from app.jobs.service import backlog, claim_tick
 from app.models import ScheduleTick, utcnow
-from app.worker import Periodic
 
 MINUTE = timedelta(minutes=1)
 
@@ -84,3 +84,36 @@ def test_backlog_counts_waiting_work_and_its_age(session: Session) -> None:
         ("partner_callback", "pending"),
     }
     assert all(row.count >= 0 and row.oldest_age >= 0 for row in rows.values())
+
+
+def test_the_schedule_is_what_the_actors_declare_at_the_intervals_the_settings_give(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from app.config import Settings
+    from app.jobs.schedule import Scheduler
+    from app.worker import load_actors
+
+    load_actors()  # as every process that runs jobs does
+    settings = Settings(
+        reconcile_seconds=11, deadline_sweep_seconds=12, reminder_sweep_seconds=13, webhook_sweep_seconds=14
+    )
+    declared = {p.actor.actor_name: p.interval for p in Scheduler(settings, session_factory).periodic}
+    assert declared == {
+        "reconcile_jobs": 11,
+        "close_overdue_attempts": 12,
+        "send_due_reminders": 13,
+        "expire_invitations": 13,
+        "send_due_webhooks": 14,
+        "send_due_callbacks": 14,
+    }
+
+
+def test_the_reconciler_knows_every_kind_of_work_whose_message_can_be_lost() -> None:
+    from app.jobs.runtime import RECONCILERS
+    from app.worker import load_actors
+
+    load_actors()
+    assert {(r.kind, r.actor_name) for r in RECONCILERS} == {
+        ("grading job", "grade_submission"),
+        ("email", "deliver_email"),
+    }

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import run_samples
-from app.emails.tasks import queue_email
+from app.emails.service import queue_email
 from app.grading import tasks as grading_tasks
 from app.grading.service import MAX_TRIES
+from app.jobs.runtime import broker, send_after_commit
 from app.jobs.tasks import reconcile_jobs
 from app.models import (
     EmailMessage,
@@ -24,7 +25,6 @@ from app.models import (
     Submission,
     utcnow,
 )
-from app.worker import broker, send_after_commit
 from tests import factories
 
 GRACE = timedelta(seconds=30)
@@ -146,6 +146,6 @@ def test_a_broker_that_is_down_does_not_fail_the_commit(
     monkeypatch.setattr(grading_tasks.grade_submission, "send", refuse)
     job = sample_run.job
     assert job is not None
-    send_after_commit(session, grading_tasks.grade_submission, job.id)
+    send_after_commit(session, "grade_submission", job.id)
     session.commit()  # the row is safe; its message is the reconciler's to send
     assert "the reconciler will retry" in caplog.text

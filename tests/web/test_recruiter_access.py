@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.api.service import create_api_key
 from app.assessments.service import create_assessment
-from app.emails.tasks import queue_email
+from app.emails.service import queue_email
 from app.models import Organization, QuestionType, Role
 from app.questions.service import current_versions
 from app.web import auth, builder, invitations, results, team

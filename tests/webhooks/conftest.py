@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.worker import use_job_context
+from app.jobs.runtime import use_job_context
 from tests.api.conftest import api, org, other_api  # noqa: F401 - the API client fixtures
 
 
