@@ -1,6 +1,6 @@
 """Assay's grader: a library that never imports `app`.
 
-    grade(task_id, source, *, seed=0, limits=None) -> GradeResult    the contract of DESIGN.md section 5
+    grade(task_id, source, *, seed=0, limits=None) -> GradeResult    the contract: docs/architecture.md
     list_tasks() -> list[str]
     diagnosis_codes() -> frozenset[str]                              every code a result can carry
 

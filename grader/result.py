@@ -1,4 +1,4 @@
-"""The grading contract (DESIGN.md section 5), as pydantic models; `GradeResult.model_dump_json()` is what
+"""The grading contract (docs/architecture.md), as pydantic models; `GradeResult.model_dump_json()` is what
 `assay grade --json` prints."""
 
 from __future__ import annotations

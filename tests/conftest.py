@@ -26,6 +26,9 @@ from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
 from app.worker import load_actors
 
+# The test process sends jobs as the app does: every actor is loaded, whichever test runs first.
+load_actors()
+
 BACKENDS = ("sqlite", "postgresql")
 PG_ADMIN_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

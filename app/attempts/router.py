@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from app.attempts.answers import ClientSave
 from app.attempts.schemas import (
     AnswerState,
     AttemptState,
@@ -22,7 +23,6 @@ from app.attempts.schemas import (
     SubmissionView,
 )
 from app.attempts.service import (
-    ClientSave,
     SavedAnswer,
     record_signals,
     run_samples,

@@ -12,28 +12,20 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
-    ColumnElement,
     Engine,
-    Select,
-    and_,
-    bindparam,
-    exists,
     func,
-    insert,
-    literal,
-    literal_column,
     select,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, joinedload
 
+from app.attempts import answers as answer_store
+from app.attempts.answers import ClientSave
 from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.events.service import record_event
 from app.grading.service import announce_if_scored, check_run_rate, latest_final, queue_submission
 from app.invitations.service import ensure_can_start
 from app.models import (
     Answer,
-    AnswerRevision,
     AssessmentItem,
     Attempt,
     CloseReason,
@@ -49,6 +41,7 @@ from app.models import (
 from app.questions.generators import fill, generate
 from app.questions.service import QuestionSpecModel, spec_of
 from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written, question_adapter
+from app.results.scoring import refresh_score, score_summary
 from app.security import token_digest
 
 MAX_TEXT_CHARS = 20_000
@@ -192,14 +185,6 @@ def _answer_of(
 
 
 @dataclass(frozen=True)
-class ClientSave:
-    """Who sent a save: a browser tab's id and its counter, which only grows."""
-
-    client_id: str
-    seq: int
-
-
-@dataclass(frozen=True)
 class SaveOutcome:
     answer: Answer
     applied: bool  # False when this tab had already saved something newer (or this very save)
@@ -214,48 +199,19 @@ def save_answer(
     grace: timedelta,
     client: ClientSave | None = None,
 ) -> SaveOutcome:
-    """Store the value, unless `client` already saved a higher sequence number for this item.
-
-    Retries and late, older saves from one tab are then no-ops that report the stored state, so a network
-    that reorders requests never reorders a candidate's work. Two tabs or devices are ordered by arrival:
-    the last save the server receives wins. Without `client` (the plain-HTML form) saves apply in order.
-    """
+    """Store the value in the answer store (app.attempts.answers), which orders a tab's saves: a retry or a
+    late, older save is a no-op that reports the stored state. Without `client` (the plain-HTML form) saves
+    apply in order."""
     now = utcnow()
     _ensure_open(attempt, now, grace)
     item = _item_of(session, attempt, item_id)
     value = _clean_value(item, raw_value)
-    # Locked (on PostgreSQL; SQLite has one writer at a time): a save of this answer in flight elsewhere
-    # commits first, and what follows sees it.
+    session.flush()  # the store writes with its own statements: what this session holds goes first
+    stored = answer_store.store(session, attempt.id, item.id, value, now, client)
+    session.expire(attempt, ["answers"])  # a new answer joins the collection when it is next read
     answer = _answer_of(session, attempt, item, lock=True)
-    if answer is not None and client is not None:
-        newest = session.scalar(
-            select(func.max(AnswerRevision.client_seq)).where(
-                AnswerRevision.answer_id == answer.id, AnswerRevision.client_id == client.client_id
-            )
-        )
-        if newest is not None and client.seq <= newest:
-            return SaveOutcome(answer=answer, applied=False)
-    if answer is None:
-        answer = Answer(attempt=attempt, item=item, value=value, revision=1, saved_at=now)
-        session.add(answer)
-    else:
-        answer.value, answer.revision, answer.saved_at = value, answer.revision + 1, now
-    answer.last_client_id = client.client_id if client else None
-    answer.last_client_seq = client.seq if client else None
-    # Added beside the answer, not appended to `answer.revisions`: that would load every earlier revision, and
-    # a tab autosaving for two hours makes thousands.
-    session.add(
-        AnswerRevision(
-            answer=answer,
-            value=value,
-            revision=answer.revision,
-            client_id=client.client_id if client else None,
-            client_seq=client.seq if client else None,
-            saved_at=now,
-        )
-    )
-    session.flush()
-    return SaveOutcome(answer=answer, applied=True)
+    assert answer is not None  # stored now, or already there when the save was stale
+    return SaveOutcome(answer=answer, applied=stored is not None)
 
 
 @dataclass(frozen=True)
@@ -265,92 +221,6 @@ class SavedAnswer:
     revision: int
     saved_at: datetime
     flagged: bool
-
-
-def _autosave_statement() -> Select[tuple[int, dict[str, Any], int, datetime, bool]]:
-    """Store an autosave in one round trip: find the open attempt behind the link and the item in its
-    assessment, upsert the answer unless this tab already saved a later sequence number, and insert the
-    revision. Built once; each save only binds its parameters (building the statement costs more CPU than
-    PostgreSQL spends running it)."""
-    target = (
-        select(Attempt.id.label("attempt_id"))
-        .select_from(Invitation)
-        .join(Attempt, Attempt.invitation_id == Invitation.id)
-        .join(AssessmentItem, AssessmentItem.assessment_id == Invitation.assessment_id)
-        .where(
-            Invitation.token_hash == bindparam("token_hash"),
-            AssessmentItem.id == bindparam("item_id"),
-            AssessmentItem.question_version_id == bindparam("question_version_id"),
-            Attempt.closed_at.is_(None),
-            Attempt.deadline_at >= bindparam("cutoff"),
-        )
-        .cte("target")
-    )
-    # The row being updated is named by hand: SQLAlchemy does not correlate a subquery in ON CONFLICT's WHERE
-    # with the insert's table and would add a second, unrelated `answers` to its FROM.
-    existing_answer_id: ColumnElement[int] = literal_column(f"{Answer.__tablename__}.id")
-    later_from_this_tab = exists().where(
-        AnswerRevision.answer_id == existing_answer_id,
-        AnswerRevision.client_id == bindparam("client_id"),
-        AnswerRevision.client_seq >= bindparam("client_seq"),
-    )
-    # Read from the row under its lock (the subquery above reads as of the statement's start): a save of
-    # this tab committed while this one waited for the lock is seen here.
-    current_is_later_from_this_tab = and_(
-        func.coalesce(Answer.last_client_id, "") == bindparam("client_id"),
-        func.coalesce(Answer.last_client_seq, 0) >= bindparam("client_seq"),
-    )
-    insert_answer = postgresql.insert(Answer).from_select(
-        [
-            *("attempt_id", "item_id", "value", "revision", "saved_at", "flagged"),
-            *("last_client_id", "last_client_seq"),
-        ],
-        select(
-            target.c.attempt_id,
-            bindparam("item_id"),
-            bindparam("value", type_=Answer.value.type),
-            literal(1),
-            bindparam("now", type_=Answer.saved_at.type),
-            literal(False),
-            bindparam("client_id"),
-            bindparam("client_seq"),
-        ),
-    )
-    saved = (
-        insert_answer.on_conflict_do_update(
-            index_elements=[Answer.attempt_id, Answer.item_id],
-            set_={
-                "value": insert_answer.excluded.value,
-                "revision": Answer.revision + 1,
-                "saved_at": insert_answer.excluded.saved_at,
-                "last_client_id": insert_answer.excluded.last_client_id,
-                "last_client_seq": insert_answer.excluded.last_client_seq,
-            },
-            where=~later_from_this_tab & ~current_is_later_from_this_tab,
-        )
-        .returning(Answer.id, Answer.item_id, Answer.value, Answer.revision, Answer.saved_at, Answer.flagged)
-        .cte("saved")
-    )
-    revision = (
-        insert(AnswerRevision)
-        .from_select(
-            ["answer_id", "value", "revision", "client_id", "client_seq", "saved_at"],
-            select(
-                saved.c.id,
-                saved.c.value,
-                saved.c.revision,
-                bindparam("client_id"),
-                bindparam("client_seq"),
-                saved.c.saved_at,
-            ),
-        )
-        .cte("revision")
-    )
-    columns = (saved.c.item_id, saved.c.value, saved.c.revision, saved.c.saved_at, saved.c.flagged)
-    return select(*columns).add_cte(revision)
-
-
-AUTOSAVE = _autosave_statement()
 
 
 @dataclass(frozen=True)
@@ -411,7 +281,7 @@ def save_answer_fast(
         return None
     now = utcnow()
     row = session.execute(
-        AUTOSAVE,
+        answer_store.AUTOSAVE,
         {
             "token_hash": token_digest(token),
             "item_id": item_id,
@@ -513,39 +383,23 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
         return attempt
     items = attempt.invitation.assessment.items
     answers = {a.item_id: a for a in attempt.answers}
-    total, needs_review = 0.0, False
     for item in items:
         answer = answers.get(item.id)
         if answer is not None and item.question_version.type == QuestionType.CODING:
             _grade_final_code(session, attempt, item, answer)
-            total += answer.auto_points or 0.0
             continue
         points = auto_points(attempt, item, answer.value if answer else {})
-        if points is None:
-            needs_review = needs_review or (
-                answer is not None and item.question_version.type == QuestionType.WRITTEN
-            )
-            continue
-        if answer is not None:
+        if points is not None and answer is not None:
             answer.auto_points = points
-        total += points
     attempt.closed_at = utcnow()
     attempt.close_reason = reason
-    attempt.auto_score = total
-    attempt.max_score = sum(item.points for item in items)
-    attempt.needs_manual_review = needs_review
+    refresh_score(session, attempt)
     attempt.invitation.status = InvitationStatus.COMPLETED
     record_event(
         session,
         attempt.invitation.organization_id,
         "invitation.completed",
-        {
-            "invitation_id": attempt.invitation_id,
-            "auto_score": total,
-            "max_score": attempt.max_score,
-            "needs_manual_review": needs_review,
-            "reason": reason.value,
-        },
+        {"invitation_id": attempt.invitation_id, **score_summary(attempt), "reason": reason.value},
     )
     session.flush()
     announce_if_scored(session, attempt)

@@ -75,8 +75,10 @@ class AttemptData(BaseModel):
     deadline_at: datetime
     closed_at: datetime | None
     close_reason: str | None
-    automatic_score: float | None
+    score: float | None  # points earned, scored by hand included
     max_score: float | None
+    pending_review: int  # written answers not scored yet
+    pending_grading: int  # code answers still with the grader
     answers: list[AnswerData]
     manual_scores: list[ManualScoreData]
     submissions: list[SubmissionData]

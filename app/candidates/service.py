@@ -164,8 +164,10 @@ def _attempt_data(session: Session, attempt: Attempt) -> AttemptData:
         deadline_at=attempt.deadline_at,
         closed_at=attempt.closed_at,
         close_reason=attempt.close_reason,
-        automatic_score=attempt.auto_score,
+        score=attempt.score,
         max_score=attempt.max_score,
+        pending_review=attempt.review_pending,
+        pending_grading=attempt.grading_pending,
         answers=[
             AnswerData(
                 item_id=answer.item_id,

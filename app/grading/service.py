@@ -32,6 +32,7 @@ from app.models import (
 )
 from app.questions.service import spec_of
 from app.questions.spec import Coding
+from app.results.scoring import refresh_score, score_summary
 from grader import GradeResult as GraderResult
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -282,18 +283,13 @@ def announce_if_scored(session: Session, attempt: Attempt) -> None:
         session,
         attempt.invitation.organization_id,
         "result.scored",
-        {
-            "invitation_id": attempt.invitation_id,
-            "auto_score": attempt.auto_score,
-            "max_score": attempt.max_score,
-            "needs_manual_review": attempt.needs_manual_review,
-        },
+        {"invitation_id": attempt.invitation_id, **score_summary(attempt)},
     )
 
 
 def _credit_final(session: Session, submission: Submission, score: float) -> None:
-    """The newest final submission of an item sets its points; the attempt's total is summed again under a
-    row lock, so two gradings finishing together cannot lose each other's points."""
+    """The newest final submission of an item sets its points; the attempt's score is computed again under
+    its row lock, so two gradings finishing together cannot lose each other's points."""
     if latest_final(session, submission.attempt_id, submission.item_id) is not submission:
         return
     attempt = session.get(Attempt, submission.attempt_id, with_for_update=True)
@@ -303,11 +299,7 @@ def _credit_final(session: Session, submission: Submission, score: float) -> Non
     if answer is None:
         return
     answer.auto_points = round(item.points * score, 4)
-    session.flush()
-    if attempt.closed_at is not None:
-        attempt.auto_score = session.scalar(
-            select(func.coalesce(func.sum(Answer.auto_points), 0.0)).where(Answer.attempt_id == attempt.id)
-        )
+    refresh_score(session, attempt)
 
 
 def pending_gradings(session: Session, attempt: Attempt) -> int:

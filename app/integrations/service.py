@@ -32,6 +32,7 @@ from app.models import (
     PartnerCallback,
     utcnow,
 )
+from app.results.scoring import format_points
 from app.webhooks.outbound import Outcome
 from app.webhooks.service import settle_outgoing
 
@@ -138,15 +139,15 @@ def test_status(
 def _percent(attempt: Attempt) -> float:
     if not attempt.max_score:
         return 0.0
-    return round(100 * (attempt.auto_score or 0.0) / attempt.max_score, 1)
+    return round(100 * (attempt.score or 0.0) / attempt.max_score, 1)
 
 
 def _metadata(invitation: Invitation, attempt: Attempt) -> dict[str, str]:
     """Flat strings, as Greenhouse shows them beside the score."""
     return {
         "Assessment": f"{invitation.assessment.title} (v{invitation.assessment.version})",
-        "Score": f"{attempt.auto_score or 0:g} / {attempt.max_score or 0:g}",
-        "Needs manual review": "yes" if attempt.needs_manual_review else "no",
+        "Score": f"{format_points(attempt.score or 0.0)} / {format_points(attempt.max_score or 0.0)}",
+        "Needs manual review": "yes" if attempt.review_pending else "no",
         "Completed at": attempt.closed_at.isoformat(timespec="seconds") if attempt.closed_at else "",
     }
 

@@ -31,9 +31,13 @@ class Attempt(IdMixin, Base):
     close_reason: Mapped[CloseReason | None] = mapped_column(enum_column(CloseReason))
     # Seeds per-candidate variants: option order, numeric parameters, hidden coding cases.
     seed: Mapped[int]
-    auto_score: Mapped[float | None]
+    # The score summary, written only by app.results.scoring after every change that moves it: points
+    # earned so far (set once the attempt closes), the maximum, and how many answers still wait for a person
+    # (written) or for the grader (code). Every reader (report, API, webhooks, Greenhouse, exports) reads it.
+    score: Mapped[float | None]
     max_score: Mapped[float | None]
-    needs_manual_review: Mapped[bool] = mapped_column(default=False)
+    review_pending: Mapped[int] = mapped_column(default=0)
+    grading_pending: Mapped[int] = mapped_column(default=0)
     # Set once every automatic score is in (code graded after closing included): `result.scored` is
     # announced exactly when this goes from empty to set.
     scored_at: Mapped[datetime | None]

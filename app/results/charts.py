@@ -13,7 +13,7 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from app.results.service import Part
+from app.results.scoring import Part
 
 _STYLE = Style(
     background="transparent",

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.results.service import AttemptReport, Part
+from app.results.scoring import Part, round_points
+from app.results.service import AttemptReport
 
 
 class PartOut(BaseModel):
@@ -18,7 +19,12 @@ class PartOut(BaseModel):
 
     @classmethod
     def of(cls, part: Part) -> PartOut:
-        return cls(name=part.name, score=part.earned, max_score=part.max_points, pending=part.pending)
+        return cls(
+            name=part.name,
+            score=round_points(part.earned),
+            max_score=round_points(part.max_points),
+            pending=part.pending,
+        )
 
 
 class DiagnosisOut(BaseModel):
@@ -36,7 +42,7 @@ class ResultOut(BaseModel):
     status: Literal["not_started", "in_progress", "grading", "needs_review", "scored"] = Field(
         description="`scored` once every point is known; `needs_review` while written answers await a person."
     )
-    score: float | None
+    score: float | None = Field(description="Points earned so far, to two decimals as every page shows them.")
     max_score: float | None
     percent: float | None
     passed: bool | None = Field(description="Null until the score is complete or when no pass mark is set.")
@@ -65,8 +71,8 @@ class ResultOut(BaseModel):
         return cls(
             invitation_id=report.invitation.id,
             status=status,
-            score=score.earned if score else None,
-            max_score=score.max_points if score else None,
+            score=round_points(score.earned) if score else None,
+            max_score=round_points(score.max_points) if score else None,
             percent=round(score.percent, 2) if score and score.percent is not None else None,
             passed=score.passed if score else None,
             needs_manual_review=report.needs_manual_review,

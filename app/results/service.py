@@ -1,8 +1,6 @@
 """What recruiters read: one candidate's report, an assessment's results table, manual scoring of written
-answers, the CSV export, and item statistics.
-
-Points of one item, wherever they are shown, come from `item_points`: automatic points for choices and
-numbers, the grader's for code (None while it grades), a person's for written answers (None until scored).
+answers, the CSV export, and item statistics. Points come from `app.results.scoring`, the one place that
+knows them.
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +40,16 @@ from app.models import (
 )
 from app.questions.service import spec_of
 from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written
+from app.results.scoring import (
+    POINTS_DECIMALS,
+    Part,
+    Score,
+    Scored,
+    manual_scores,
+    refresh_score,
+    score_attempt,
+    score_summary,
+)
 from grader import get_task
 
 STATUS_WORDS = {
@@ -53,127 +61,6 @@ STATUS_WORDS = {
     "output_limit_exceeded": "printed too much",
     "invalid_output": "returned the wrong kind of value",
 }
-
-
-def item_points(
-    item: AssessmentItem, answer: Answer | None, manual: ManualScore | None, *, closed: bool
-) -> float | None:
-    """Points earned on one item of an attempt, or None while they are not known yet."""
-    kind = item.question_version.type
-    if kind == QuestionType.WRITTEN:
-        if manual is not None:
-            return manual.points
-        text = (answer.value.get("text") or "") if answer else ""
-        return 0.0 if closed and not text.strip() else None
-    if not closed:
-        return None
-    if answer is None:
-        return 0.0
-    return answer.auto_points
-
-
-@dataclass(frozen=True)
-class Part:
-    """A share of the test (a section or a topic): points earned of the points known so far."""
-
-    name: str
-    earned: float
-    max_points: float
-    pending: int  # items whose points are not known yet
-
-    @property
-    def percent(self) -> float | None:
-        return 100 * self.earned / self.max_points if self.max_points else None
-
-
-def _parts(rows: Iterable[tuple[str, float | None, float]]) -> list[Part]:
-    earned: dict[str, float] = defaultdict(float)
-    known_max: dict[str, float] = defaultdict(float)
-    pending: Counter[str] = Counter()
-    for name, points, max_points in rows:
-        if points is None:
-            pending[name] += 1
-            earned.setdefault(name, 0.0)
-            known_max.setdefault(name, 0.0)
-        else:
-            earned[name] += points
-            known_max[name] += max_points
-    return [Part(name, earned[name], known_max[name], pending[name]) for name in earned]
-
-
-@dataclass(frozen=True)
-class Score:
-    earned: float
-    max_points: float
-    needs_review: int  # written answers not scored yet
-    grading: int  # code answers still with the grader
-    pass_mark_pct: float | None
-
-    @property
-    def complete(self) -> bool:
-        return not self.needs_review and not self.grading
-
-    @property
-    def percent(self) -> float | None:
-        return 100 * self.earned / self.max_points if self.max_points else None
-
-    @property
-    def passed(self) -> bool | None:
-        """None while the score is incomplete or no pass mark is set."""
-        if self.pass_mark_pct is None or not self.complete or self.percent is None:
-            return None
-        return self.percent >= self.pass_mark_pct
-
-
-@dataclass(frozen=True)
-class Scored:
-    """The points of every item of one closed (or open) attempt."""
-
-    items: list[AssessmentItem]
-    points: dict[int, float | None]
-    answers: dict[int, Answer]
-    manual: dict[int, ManualScore]
-    score: Score
-
-    def by(self, key: str) -> list[Part]:
-        rows = []
-        for item in self.items:
-            name = (
-                item.question_version.topic
-                if key == "topic"
-                else (item.section.title if item.section else "Questions")
-            )
-            rows.append((name, self.points[item.id], item.points))
-        return _parts(rows)
-
-
-def score_attempt(attempt: Attempt, manual: Sequence[ManualScore]) -> Scored:
-    assessment = attempt.invitation.assessment
-    closed = attempt.closed_at is not None
-    answers = {a.item_id: a for a in attempt.answers}
-    by_item = {m.item_id: m for m in manual}
-    points = {
-        item.id: item_points(item, answers.get(item.id), by_item.get(item.id), closed=closed)
-        for item in assessment.items
-    }
-    unknown = [item for item in assessment.items if points[item.id] is None]
-    return Scored(
-        items=list(assessment.items),
-        points=points,
-        answers=answers,
-        manual=by_item,
-        score=Score(
-            earned=sum(p for p in points.values() if p is not None),
-            max_points=assessment.max_points,
-            needs_review=sum(1 for i in unknown if i.question_version.type == QuestionType.WRITTEN)
-            if closed
-            else 0,
-            grading=sum(1 for i in unknown if i.question_version.type == QuestionType.CODING)
-            if closed
-            else 0,
-            pass_mark_pct=assessment.pass_mark_pct,
-        ),
-    )
 
 
 # ---- one candidate's report ---------------------------------------------------------------------------
@@ -496,23 +383,12 @@ def _events(session: Session, attempt: Attempt) -> list[IntegrityEvent]:
     return list(session.scalars(select(IntegrityEvent).where(IntegrityEvent.attempt_id == attempt.id)))
 
 
-def _manual_scores(session: Session, attempt_ids: Sequence[int]) -> dict[int, list[ManualScore]]:
-    found: dict[int, list[ManualScore]] = defaultdict(list)
-    for row in session.scalars(
-        select(ManualScore)
-        .where(ManualScore.attempt_id.in_(attempt_ids))
-        .options(selectinload(ManualScore.scorer))
-    ):
-        found[row.attempt_id].append(row)
-    return found
-
-
 def attempt_report(session: Session, org: Organization, invitation_id: int) -> AttemptReport:
     invitation = get_invitation(session, org, invitation_id)
     attempt = invitation.attempt
     if attempt is None:
         return AttemptReport(invitation, None, [], None, [], [], [], [])
-    scored = score_attempt(attempt, _manual_scores(session, [attempt.id])[attempt.id])
+    scored = score_attempt(attempt, manual_scores(session, [attempt.id])[attempt.id])
     events = _events(session, attempt)
     seconds = time_per_item(attempt, events)
     order = items_in_order(attempt)
@@ -584,20 +460,12 @@ def score_written_answer(
     manual.points, manual.rubric, manual.comment = total, points, comment.strip()[:5000]
     manual.scorer_id, manual.scored_at = principal.user.id, utcnow()
     session.flush()
-    scored = score_attempt(attempt, _manual_scores(session, [attempt.id])[attempt.id])
-    attempt.needs_manual_review = scored.score.needs_review > 0
+    refresh_score(session, attempt)
     record_event(
         session,
         invitation.organization_id,
         "result.updated",
-        {
-            "invitation_id": invitation.id,
-            "item_id": item.id,
-            "score": scored.score.earned,
-            "max_score": scored.score.max_points,
-            "needs_manual_review": attempt.needs_manual_review,
-            "rescored": rescored,
-        },
+        {"invitation_id": invitation.id, "item_id": item.id, **score_summary(attempt), "rescored": rescored},
     )
     return manual
 
@@ -640,7 +508,7 @@ def results_table(session: Session, org: Organization, assessment: Assessment) -
     if assessment.organization_id != org.id:
         raise NotFound("assessment not found")
     invitations = _invitations(session, org, assessment)
-    manual = _manual_scores(session, [i.attempt.id for i in invitations if i.attempt])
+    manual = manual_scores(session, [i.attempt.id for i in invitations if i.attempt])
     rows = []
     for invitation in invitations:
         attempt = invitation.attempt
@@ -746,7 +614,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _number(value: float | None, digits: int = 3) -> str:
+def _number(value: float | None, digits: int = POINTS_DECIMALS) -> str:
     return "" if value is None else f"{round(value, digits):g}"
 
 

@@ -20,7 +20,6 @@ from app.attempts.service import (
 )
 from app.deps import InvitationDep, SessionDep, SettingsDep
 from app.errors import Gone, ValidationFailed
-from app.grading.service import pending_gradings
 from app.invitations.service import ensure_can_start
 from app.models import (
     AssessmentItem,
@@ -213,5 +212,5 @@ def done(request: Request, session: SessionDep, invitation: InvitationDep, token
     return templates.TemplateResponse(
         request,
         "candidate/done.html",
-        {"invitation": invitation, "attempt": attempt, "grading": pending_gradings(session, attempt)},
+        {"invitation": invitation, "attempt": attempt},
     )

@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from app.accounts.principal import Principal
 from app.markdown import render_markdown
+from app.results.scoring import format_points
 from app.web.code_review import reviewable
 from app.web.csrf import CSRF_FIELD, csrf_token
 
@@ -22,10 +23,6 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 def format_datetime(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-def format_points(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
 
 
 def format_percent(value: float | None) -> str:

@@ -298,4 +298,5 @@ def test_the_finish_page_waits_for_code_grading_before_showing_a_score(
     assert "still being graded" in client.get(f"/i/{issued.token}/done").text
     assert run_jobs() == 1
     page = client.get(f"/i/{issued.token}/done").text
-    assert "still being graded" not in page and "Automatically scored part: 10 / " in page
+    assert "still being graded" not in page, page
+    assert "Your score: 10 / " in page, page

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.attempts.service import ClientSave, save_answer, save_answer_fast, start_attempt
+from app.attempts.answers import ClientSave
+from app.attempts.service import save_answer, save_answer_fast, start_attempt
 from app.db import make_session_factory
 from app.invitations.service import invitation_for_token
 from app.models import Answer, QuestionType

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from app.attempts.answers import ClientSave
 from app.attempts.service import (
-    ClientSave,
     auto_points,
     items_in_order,
     numeric_variant,
@@ -176,9 +176,9 @@ def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt
     save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)
     save_answer(session, attempt, written.id, {"text": "my essay"}, grace=GRACE)
     submit_attempt(session, attempt, grace=GRACE)
-    assert attempt.auto_score == single.points
+    assert attempt.score == single.points
     assert attempt.max_score == attempt.invitation.assessment.max_points
-    assert attempt.needs_manual_review
+    assert attempt.review_pending == 1
     assert attempt.invitation.status == InvitationStatus.COMPLETED
     with pytest.raises(Gone):
         save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)

@@ -40,5 +40,5 @@ def test_overdue_attempts_close_after_the_grace_and_keep_what_was_saved(
     assert overdue.closed_at is not None and overdue.close_reason == CloseReason.DEADLINE
     assert overdue.invitation.status == InvitationStatus.COMPLETED
     assert overdue.answers[0].value == {"text": "saved before the deadline"}
-    assert overdue.needs_manual_review
+    assert overdue.review_pending == 1
     assert in_grace.closed_at is None and running.closed_at is None

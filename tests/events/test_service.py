@@ -44,7 +44,7 @@ def test_without_code_the_result_is_scored_at_closing(session: Session) -> None:
     assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
     factories.finished_attempt(session, org, assessment, "a@example.com", {})
     scored = session.scalars(select(Event).where(Event.type == "result.scored")).one()
-    assert scored.payload["max_score"] == assessment.max_points and scored.payload["auto_score"] == 0
+    assert scored.payload["max_score"] == assessment.max_points and scored.payload["score"] == 0
 
 
 def test_expiry_is_announced_once_by_the_sweep_or_the_link(session: Session) -> None:

@@ -159,7 +159,8 @@ def test_the_saved_code_is_graded_on_hidden_cases_when_the_attempt_closes(
     assert final.result is not None and final.result.verdict == "accepted"
     assert not any(c["shown"] for c in final.result.result["cases"] if not c["visible"])
     assert pending_gradings(session, attempt) == 0
-    assert attempt.auto_score == item.points  # the multiple-choice question was left unanswered
+    assert attempt.score == item.points  # the multiple-choice question was left unanswered
+    assert attempt.grading_pending == 0
     answer = next(a for a in attempt.answers if a.item_id == item.id)
     assert answer.auto_points == item.points
 

@@ -123,7 +123,8 @@ def test_scoring_a_written_answer_completes_the_score_and_announces_it(session: 
     assert report.score is not None and report.score.complete
     assert report.score.earned == mcq1.points + written.points
     assert report.items[2].state == "correct" and report.items[2].manual.comment == "Clear and complete."
-    assert invitation.attempt is not None and not invitation.attempt.needs_manual_review
+    assert invitation.attempt is not None and invitation.attempt.review_pending == 0
+    assert invitation.attempt.score == report.score.earned, "the persisted score is the report's"
     event = session.scalars(select(Event).where(Event.type == "result.updated")).one()
     assert event.payload["score"] == report.score.earned and event.payload["needs_manual_review"] is False
 
