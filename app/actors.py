@@ -6,8 +6,8 @@ import os
 
 from dramatiq.middleware.prometheus import Prometheus
 
+from app.core.logs import configure_logging
 from app.jobs.runtime import broker, job_settings
-from app.logs import configure_logging
 from app.worker import WorkerLifecycle, load_actors
 
 configure_logging(job_settings().log_format)

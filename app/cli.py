@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.config import ConfigError, Settings, get_settings
-from app.db import make_engine, make_session_factory, session_scope
-from app.errors import AppError
+from app.core.config import ConfigError, Settings, get_settings
+from app.core.db import make_engine, make_session_factory, session_scope
+from app.core.errors import AppError
 
 if TYPE_CHECKING:  # the bank is imported inside the commands that need it, to keep start-up fast
     from app.questions.service import Bank
@@ -96,7 +96,7 @@ def database() -> Iterator[tuple[Settings, Engine, Session]]:
 
 
 def _require_schema_at_head(engine: Engine) -> None:
-    from app.migrate import current_revision, head_revision
+    from app.core.migrate import current_revision, head_revision
 
     with engine.connect() as connection:
         current = current_revision(connection)
@@ -107,7 +107,7 @@ def _require_schema_at_head(engine: Engine) -> None:
 
 
 def _upgrade(settings: Settings) -> None:
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     engine = make_engine(settings)
     try:
@@ -143,7 +143,7 @@ def db_backup(
     ] = None,
 ) -> None:
     """Copy the SQLite database to a file while Assay keeps running, then check the copy."""
-    from app.backup import backup, default_backup_name
+    from app.core.backup import backup, default_backup_name
 
     database = _sqlite_file(get_settings(), "backup")
     snapshot = backup(database, output or default_backup_name(database))
@@ -158,8 +158,8 @@ def db_restore(
 ) -> None:
     """Replace the SQLite database's content with a backup's. What it replaces is first copied beside it,
     and the schema is brought up to this version of Assay."""
-    from app.backup import inspect, restore
-    from app.migrate import known_revisions
+    from app.core.backup import inspect, restore
+    from app.core.migrate import known_revisions
 
     settings = get_settings()
     database = _sqlite_file(settings, "restore")
@@ -429,8 +429,8 @@ def grading_retry(
     """Grade again submissions whose grading failed. A running worker (or the server, in the embedded
     set-up) picks them up at once, or at its next reconciliation if the message cannot be sent from here."""
     from app.accounts.service import find_organization
+    from app.core.ids import MAX_ID
     from app.grading.service import failed_submissions, retry_grading
-    from app.ids import MAX_ID
     from app.models import Submission
 
     if bool(submissions) == all_failed:
@@ -582,9 +582,9 @@ def serve(
     """Serve the web app and API. On a database with no users, create the first owner and a sample."""
     import uvicorn
 
-    from app.logs import logging_config
+    from app.core.logs import logging_config
+    from app.http.slow_clients import HeaderDeadlineProtocol
     from app.onboarding.service import first_run
-    from app.slow_clients import HeaderDeadlineProtocol
 
     with database() as (settings, engine, session):
         _require_schema_at_head(engine)

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
-from app import metrics
+from app.core import metrics
+from app.core.migrate import current_revision, head_revision
 from app.jobs.runtime import broker as job_broker
-from app.migrate import current_revision, head_revision
 from grader.sandbox import SandboxUnavailable, detect_host
 
 router = APIRouter(tags=["health"], include_in_schema=False)

@@ -19,19 +19,19 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api.idempotency import IdempotencyMiddleware
 from app.api.router import docs_router as api_docs_router
 from app.api.router import partner_router
 from app.api.router import router as api_router
 from app.attempts.router import MAX_BODY_BYTES as CANDIDATE_MAX_BODY_BYTES
 from app.attempts.router import router as attempts_router
-from app.body_limit import BodyLimitMiddleware
-from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory
-from app.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_session_factory
+from app.core.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
+from app.core.rate_limits import RateLimits
 from app.health import router as health_router
-from app.rate_limits import RateLimits
-from app.security_headers import SecurityHeadersMiddleware
+from app.http.body_limit import BodyLimitMiddleware
+from app.http.idempotency import IdempotencyMiddleware
+from app.http.security_headers import SecurityHeadersMiddleware
 from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
 from app.web.router import router as web_router

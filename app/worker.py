@@ -14,7 +14,7 @@ import logging
 import dramatiq
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.core.config import Settings
 from app.jobs.runtime import ON_STOP, broker, job_session_factory, job_settings, use_job_context
 from app.jobs.schedule import Scheduler
 
@@ -62,7 +62,7 @@ class AppJobs:
 
 def configure_sandbox_pool(slots: int) -> None:
     """Keep as many sandboxes warm as jobs run at once, so each concurrent grading has one ready."""
-    from app.metrics import SANDBOX_POOL
+    from app.core.metrics import SANDBOX_POOL
     from grader.grading import configure_default_runner
 
     configure_default_runner(warm=slots)

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.service import create_organization
 from app.assessments.service import create_assessment, publish_assessment
-from app.config import Settings
-from app.db import make_engine, make_session_factory
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.core.migrate import upgrade
 from app.invitations.service import create_invitation
-from app.migrate import upgrade
 from app.models import QuestionType, QuestionVersion
 from app.questions.service import current_versions, load_bank, spec_of, sync_bank
 

@@ -34,8 +34,8 @@ from cluster import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.security import token_digest
 from app.models import Answer, Attempt, GradeResult, GradingJob, Invitation, JobStatus, Submission
-from app.security import token_digest
 
 
 def wait_for_gradings(sessions: sessionmaker[Session], timeout: float) -> float:

@@ -39,8 +39,8 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
 
-    from app.config import get_settings
-    from app.db import make_engine
+    from app.core.config import get_settings
+    from app.core.db import make_engine
 
     engine = make_engine(get_settings())
     try:

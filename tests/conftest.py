@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
-from app.db import make_engine
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.core.migrate import upgrade
 from app.jobs.runtime import broker, use_job_context
 from app.main import create_app
-from app.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
 from app.worker import load_actors
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.accounts.service import create_owner, create_user
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
-from app.config import TEST_SECRET_KEY
+from app.core.config import TEST_SECRET_KEY
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import (
     Assessment,

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# The kit every domain may use; a domain is any other package under app/ with a service.py.
-KIT = ("app.config", "app.db", "app.errors", "app.ids", "app.models", "app.jobs", "app.logs", "app.metrics")
+# The kit every domain may use: app/core, the tables, the job runtime. Everything else is a domain, the edge
+# or a composition root.
+KIT = ("app.core", "app.models", "app.jobs")
 
 
 def _module_name(path: Path) -> str:
@@ -114,7 +115,24 @@ def test_no_service_imports_a_job_module() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", sorted(m for m in modules() if m.startswith(("app.jobs.runtime", "app.jobs.schedule")))
+    "name",
+    sorted(m for m in modules() if m.startswith(("app.core", "app.jobs.runtime", "app.jobs.schedule"))),
 )
-def test_the_job_runtime_imports_no_domain(name: str) -> None:
+def test_the_kit_and_the_job_runtime_import_no_domain(name: str) -> None:
     assert all(imported.startswith(KIT) for imported in graph()[name]), sorted(graph()[name])
+
+
+EDGE_AND_ROOTS = ("app.http", "app.web", "app.main", "app.worker", "app.actors", "app.cli")
+
+
+def test_no_service_or_job_module_reaches_up_to_the_edge() -> None:
+    reaching_up = {
+        name: sorted(
+            m
+            for m in imported
+            if m == "app.web" or m.startswith(tuple(f"{r}." for r in EDGE_AND_ROOTS)) or m in EDGE_AND_ROOTS
+        )
+        for name, imported in graph().items()
+        if name.endswith((".service", ".tasks"))
+    }
+    assert {name: found for name, found in reaching_up.items() if found} == {}

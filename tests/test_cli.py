@@ -326,8 +326,8 @@ def test_an_operator_lists_and_retries_failed_gradings(tmp_path: Path) -> None:
     from datetime import timedelta
 
     from app.attempts.service import run_samples
-    from app.config import Settings
-    from app.db import make_engine, make_session_factory, session_scope
+    from app.core.config import Settings
+    from app.core.db import make_engine, make_session_factory, session_scope
     from app.grading.service import fail_job
     from app.models import GradingJob, JobStatus
     from tests import factories

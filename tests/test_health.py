@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app import health
-from app.config import Settings
-from app.db import make_engine, make_session_factory
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
 from app.jobs.runtime import build_broker
 from app.main import create_app
 from grader.sandbox import SandboxUnavailable

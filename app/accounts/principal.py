@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.errors import Forbidden
+from app.core.errors import Forbidden
 from app.models import ApiKey, Organization, Role, User
 
 # Higher can do everything lower can.

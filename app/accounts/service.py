@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Principal
-from app.emails.service import valid_address
-from app.errors import (
+from app.core.errors import (
     Conflict,
     FieldError,
     Forbidden,
@@ -21,8 +20,9 @@ from app.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from app.core.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
+from app.emails.service import valid_address
 from app.models import Membership, Organization, Role, User, UserSession, UserToken, UserTokenKind, utcnow
-from app.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
 
 MIN_PASSWORD_LENGTH = 10
 LOCKOUT = timedelta(minutes=15)

@@ -16,9 +16,9 @@ from fastapi.security import (
 
 from app.accounts.principal import ApiPrincipal
 from app.api.service import authenticate_key
-from app.deps import SessionDep, client_ip
-from app.errors import RateLimited, Unauthenticated
-from app.rate_limits import RateLimits, Window
+from app.core.errors import RateLimited, Unauthenticated
+from app.core.rate_limits import RateLimits, Window
+from app.http.deps import SessionDep, client_ip
 
 POLICY_NAME = "per-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assay", Basic realm="assay"'}

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.db import refuse_unstorable_text
-from app.ids import MAX_ID
+from app.core.db import refuse_unstorable_text
+from app.core.ids import MAX_ID
 
 T = TypeVar("T")
 R = TypeVar("R")

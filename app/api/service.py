@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import ApiPrincipal
-from app.errors import FieldError, Unauthenticated, ValidationFailed
+from app.core.errors import FieldError, Unauthenticated, ValidationFailed
+from app.core.security import digests_match, token_digest
+from app.core.tenancy import get_owned
 from app.models import ApiKey, Organization, User, utcnow
-from app.security import digests_match, token_digest
-from app.tenancy import get_owned
 
 KEY_PREFIX = "ak_live_"
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase

@@ -14,8 +14,8 @@ from app.api.schemas import Page, fetch_page
 from app.assessments import service
 from app.assessments.schemas import AssessmentCreate, AssessmentOut, AssessmentQuery, AssessmentUpdate
 from app.audit.service import record
-from app.deps import SessionDep
-from app.ids import PathId
+from app.core.ids import PathId
+from app.http.deps import SessionDep
 from app.models import Assessment
 
 router = APIRouter(prefix="/assessments", tags=["Assessments"])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.api.schemas import ListQuery, RequestBody
 from app.assessments.service import MAX_MINUTES, MIN_MINUTES
-from app.ids import ObjectId
+from app.core.ids import ObjectId
 from app.models import Assessment, AssessmentStatus
 from app.questions.spec import JobRole
 

@@ -10,8 +10,9 @@ from typing import Any, get_args
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.errors import FieldError as FE
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import FieldError as FE
+from app.core.tenancy import get_owned
 from app.events.service import record_event
 from app.models import (
     Assessment,
@@ -26,7 +27,6 @@ from app.models import (
 )
 from app.questions.service import current_versions, get_version
 from app.questions.spec import JobRole, Topic
-from app.tenancy import get_owned
 
 MIN_MINUTES, MAX_MINUTES = 5, 480
 MAX_ITEM_POINTS = 100

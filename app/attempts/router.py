@@ -32,12 +32,12 @@ from app.attempts.service import (
     submit_attempt,
     submit_code,
 )
-from app.deps import InvitationDep, SessionDep, SettingsDep, TokenPath
-from app.errors import Conflict
+from app.core.errors import Conflict
+from app.core.ids import PathId
+from app.core.markdown import render_markdown
 from app.grading.service import candidate_view, submission_of
-from app.ids import PathId
+from app.http.deps import InvitationDep, SessionDep, SettingsDep, TokenPath
 from app.invitations.service import invitation_for_token
-from app.markdown import render_markdown
 from app.models import Answer, Attempt, Invitation, Submission, utcnow
 
 # Request bodies on candidate links (pages and API): the largest answer (50,000 characters of code, up to 4

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.db import refuse_unstorable_text
+from app.core.db import refuse_unstorable_text
 
 
 class _Body(BaseModel):

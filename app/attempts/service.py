@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.attempts import answers as answer_store
 from app.attempts.answers import ClientSave
-from app.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
+from app.core.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
+from app.core.security import token_digest
 from app.events.service import record_event
 from app.grading.service import announce_if_scored, check_run_rate, latest_final, queue_submission
 from app.invitations.service import ensure_can_start
@@ -42,7 +43,6 @@ from app.questions.generators import fill, generate
 from app.questions.service import QuestionSpecModel, spec_of
 from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written, question_adapter
 from app.results.scoring import refresh_score, score_summary
-from app.security import token_digest
 
 MAX_TEXT_CHARS = 20_000
 MAX_SOURCE_CHARS = 50_000

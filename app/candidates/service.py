@@ -30,9 +30,11 @@ from app.candidates.schemas import (
     SampleCaseData,
     SubmissionData,
 )
-from app.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound
+from app.core.ids import parse_id
+from app.core.security import new_token, token_digest
+from app.core.tenancy import get_owned
 from app.grading.service import pending_gradings
-from app.ids import parse_id
 from app.invitations.service import find_candidate
 from app.models import (
     Answer,
@@ -55,8 +57,6 @@ from app.models import (
     utcnow,
 )
 from app.questions.service import spec_of
-from app.security import new_token, token_digest
-from app.tenancy import get_owned
 
 # What an answer keeps once its author is erased: the statistics read these, and none says who wrote it.
 STATISTICAL_ANSWER_KEYS = frozenset({"choice", "choices", "number"})

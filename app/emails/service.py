@@ -18,9 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.db import storable
-from app.errors import FieldError, NotFound, ValidationFailed
+from app.core.config import Settings
+from app.core.db import storable
+from app.core.errors import FieldError, NotFound, ValidationFailed
 from app.jobs.runtime import send_after_commit
 from app.models import EmailMessage, EmailStatus, Organization, utcnow
 

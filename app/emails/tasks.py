@@ -10,7 +10,7 @@ from email.message import EmailMessage as MimeMessage
 import dramatiq
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.core.config import Settings
 from app.emails import service
 from app.jobs.runtime import job_session, job_settings, reconciles
 from app.models import EmailStatus

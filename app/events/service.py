@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.core.errors import NotFound
+from app.core.security import new_token
 from app.jobs.runtime import send_after_commit
 from app.models import Event, Organization
-from app.security import new_token
 from app.webhooks.service import fan_out
 
 EVENT_ID_PREFIX = "evt_"

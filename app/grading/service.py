@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound, RateLimited
+from app.core.errors import Conflict, NotFound, RateLimited
 from app.events.service import record_event
 from app.integrations.service import schedule_callbacks
 from app.jobs.runtime import send_after_commit

@@ -12,8 +12,8 @@ from datetime import timedelta
 import dramatiq
 from sqlalchemy.orm import Session
 
-from app import metrics
-from app.config import Settings
+from app.core import metrics
+from app.core.config import Settings
 from app.grading import service
 from app.jobs.runtime import job_session, job_settings, on_stop, reconciles, send_after_commit
 from grader import grade

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import AnyKey, AssessmentsRead, InvitationsWrite, ResultsRead
-from app.deps import SessionDep, SettingsDep
+from app.http.deps import SessionDep, SettingsDep
 from app.integrations import service
 from app.integrations.schemas import ResponseErrorIn, SendTestIn, SendTestOut, TestOut, TestStatusOut
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.db import refuse_unstorable_text
+from app.core.db import refuse_unstorable_text
 
 
 class Lenient(BaseModel):

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import ApiPrincipal
 from app.assessments.service import get_assessment
 from app.audit.service import record
-from app.config import Settings
-from app.errors import NotFound
-from app.ids import MAX_ID, parse_id
+from app.core.config import Settings
+from app.core.errors import NotFound
+from app.core.ids import MAX_ID, parse_id
 from app.integrations.schemas import GreenhouseCandidate
 from app.invitations.service import create_invitation, email_invitation, get_invitation
 from app.models import (

@@ -13,10 +13,11 @@ from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, Invit
 from app.api.schemas import Page, fetch_page
 from app.assessments.service import get_assessment
 from app.audit.service import record
-from app.config import Settings
-from app.deps import SessionDep, SettingsDep
-from app.errors import Conflict
-from app.ids import PathId
+from app.core.config import Settings
+from app.core.errors import Conflict
+from app.core.ids import PathId
+from app.core.tenancy import get_owned
+from app.http.deps import SessionDep, SettingsDep
 from app.invitations import service
 from app.invitations.schemas import (
     CandidateIn,
@@ -28,7 +29,6 @@ from app.invitations.schemas import (
     InvitationQuery,
 )
 from app.models import Candidate, Invitation, InvitationStatus, utcnow
-from app.tenancy import get_owned
 
 candidates_router = APIRouter(prefix="/candidates", tags=["Candidates"])
 invitations_router = APIRouter(prefix="/invitations", tags=["Invitations"])

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from app.api.schemas import ListQuery, RequestBody
-from app.ids import ObjectId
+from app.core.ids import ObjectId
 from app.models import Candidate, Invitation, InvitationStatus
 
 

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from app.core.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
+from app.core.security import derived_token, digests_match, new_token, token_digest
+from app.core.tenancy import get_owned
 from app.emails.service import queue_email, valid_address
-from app.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.models import (
     Assessment,
@@ -25,8 +27,6 @@ from app.models import (
     User,
     utcnow,
 )
-from app.security import derived_token, digests_match, new_token, token_digest
-from app.tenancy import get_owned
 
 INVITATION_PATH = "/i/"
 TOKEN_PURPOSE = "invitation"  # noqa: S105 - a label mixed into the HMAC, not a secret

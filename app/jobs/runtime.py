@@ -31,8 +31,8 @@ from dramatiq.middleware import CurrentMessage
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory, session_scope
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_session_factory, session_scope
 
 log = logging.getLogger("assay.worker")
 
@@ -46,7 +46,7 @@ def build_broker(broker_url: str) -> dramatiq.Broker:
 
 
 broker = build_broker(get_settings().broker_url)
-broker.add_middleware(CurrentMessage())  # job ids in log lines (app.logs)
+broker.add_middleware(CurrentMessage())  # job ids in log lines (app.core.logs)
 dramatiq.set_broker(broker)
 
 _PENDING = "assay.pending_messages"

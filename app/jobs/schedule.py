@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
-from app.db import session_scope
+from app.core.config import Settings
+from app.core.db import session_scope
 from app.jobs.runtime import PERIODIC
 from app.jobs.service import claim_tick
 

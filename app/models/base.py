@@ -59,7 +59,7 @@ class IdMixin:
 
 
 class OrgOwned(IdMixin):
-    """A row that belongs to one organization; fetch it by id only through `app.tenancy.get_owned`."""
+    """A row that belongs to one organization; fetch it by id only through `app.core.tenancy.get_owned`."""
 
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import create_owner, user_count
 from app.assessments.service import create_assessment, publish_assessment
-from app.errors import Conflict
+from app.core.errors import Conflict
+from app.core.security import generate_password
 from app.invitations.service import IssuedInvitation, create_invitation
 from app.models import Assessment, Organization, QuestionType, User
 from app.questions.service import current_versions
-from app.security import generate_password
 
 SAMPLE_TITLE = "Sample: batch normalization essentials"
 SAMPLE_MCQ_COUNT = 4

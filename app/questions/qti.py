@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException
 from markdownify import markdownify
 from pydantic import ValidationError
 
-from app.markdown import markdown
+from app.core.markdown import markdown
 from app.questions.service import QuestionSpecModel, question_yaml
 from app.questions.spec import McqMulti, McqSingle, Written, question_adapter
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import NotFound
+from app.core.errors import NotFound
 from app.models import Question, QuestionType, QuestionVersion, utcnow
 from app.questions.spec import AnyQuestion, question_adapter
 

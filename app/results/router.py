@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import ResultsRead
-from app.deps import SessionDep, SettingsDep
-from app.ids import PathId
+from app.core.ids import PathId
+from app.http.deps import SessionDep, SettingsDep
 from app.results.schemas import ResultOut
 from app.results.service import attempt_report
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Principal
 from app.attempts.service import items_in_order, numeric_variant, option_order
-from app.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.grading.service import latest_final
 from app.invitations.service import get_invitation

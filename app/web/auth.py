@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.audit.service import record
-from app.config import Settings
-from app.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep, client_ip
+from app.core.config import Settings
+from app.core.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
+from app.core.rate_limits import RateLimits
 from app.emails.service import queue_email
-from app.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
+from app.http.deps import SESSION_COOKIE, CurrentPrincipal, SessionDep, SettingsDep, client_ip
 from app.models import Organization, UserTokenKind
-from app.rate_limits import RateLimits
 from app.web.pages import page, redirect
 
 router = APIRouter()

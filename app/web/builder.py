@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.assessments import service as assessments
 from app.audit.service import record
-from app.deps import CurrentPrincipal, SessionDep
-from app.errors import AppError, FieldError, ValidationFailed
-from app.ids import PathId, parse_id
+from app.core.errors import AppError, FieldError, ValidationFailed
+from app.core.ids import PathId, parse_id
+from app.http.deps import CurrentPrincipal, SessionDep
 from app.models import Assessment, AssessmentStatus, QuestionType
 from app.questions.generators import fill, generate
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of

@@ -18,8 +18,8 @@ from app.attempts.service import (
     start_attempt,
     submit_attempt,
 )
-from app.deps import InvitationDep, SessionDep, SettingsDep
-from app.errors import Gone, ValidationFailed
+from app.core.errors import Gone, ValidationFailed
+from app.http.deps import InvitationDep, SessionDep, SettingsDep
 from app.invitations.service import ensure_can_start
 from app.models import (
     AssessmentItem,

@@ -18,9 +18,9 @@ from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.config import Settings
-from app.errors import Forbidden
-from app.security import new_token
+from app.core.config import Settings
+from app.core.errors import Forbidden
+from app.core.security import new_token
 
 CSRF_COOKIE = "assay_csrf"
 CSRF_FIELD = "csrf_token"

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 
 from app.assessments.service import get_assessment
 from app.audit.service import record
-from app.deps import CurrentPrincipal, SessionDep, SettingsDep
-from app.errors import AppError, FieldError, ValidationFailed
-from app.ids import PathId
+from app.core.errors import AppError, FieldError, ValidationFailed
+from app.core.ids import PathId
+from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.invitations import service as invitations
 from app.web.pages import redirect
 from app.web.results import overview

@@ -1,5 +1,5 @@
-"""Jinja2 environment shared by every page, with safe Markdown rendering (app.markdown), the CSRF field, and
-one helper that renders a recruiter page."""
+"""Jinja2 environment shared by every page, with safe Markdown rendering (app.core.markdown), the CSRF field,
+and one helper that renders a recruiter page."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from app.accounts.principal import Principal
-from app.markdown import render_markdown
+from app.core.markdown import render_markdown
 from app.results.scoring import format_points
 from app.web.code_review import reviewable
 from app.web.csrf import CSRF_FIELD, csrf_token

@@ -13,10 +13,10 @@ from app.accounts.principal import Principal
 from app.assessments.service import get_assessment, summarize, version_history
 from app.audit.service import record
 from app.candidates import service as candidates
-from app.deps import CurrentPrincipal, SessionDep, SettingsDep
-from app.errors import AppError, FieldError, ValidationFailed
+from app.core.errors import AppError, FieldError, ValidationFailed
+from app.core.ids import PathId
 from app.grading.service import retry_grading
-from app.ids import PathId
+from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
 from app.results import charts

@@ -13,10 +13,10 @@ from app.accounts import service as accounts
 from app.accounts.principal import Principal
 from app.api.service import SCOPES, create_api_key, list_api_keys, revoke_api_key
 from app.audit.service import audit_log, record
-from app.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.core.errors import AppError
+from app.core.ids import PathId
 from app.emails.service import outbox, outbox_message_of, queue_email
-from app.errors import AppError
-from app.ids import PathId
+from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.models import Role
 from app.web.pages import page, redirect
 from app.webhooks.service import list_endpoints

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx2 as httpx
 
-from app.config import Settings
-from app.db import storable
-from app.errors import FieldError, ValidationFailed
+from app.core.config import Settings
+from app.core.db import storable
+from app.core.errors import FieldError, ValidationFailed
 
 EXCERPT_CHARS = 1000
 USER_AGENT = "Assay-Webhooks/1"

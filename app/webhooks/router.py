@@ -10,9 +10,9 @@ from sqlalchemy import select
 from app.api.deps import WebhooksManage
 from app.api.schemas import ListQuery, Page, fetch_page
 from app.audit.service import record
-from app.deps import SessionDep, SettingsDep
+from app.core.ids import PathId
 from app.events.service import event_by_public_id, events_stmt
-from app.ids import PathId
+from app.http.deps import SessionDep, SettingsDep
 from app.jobs.runtime import send_after_commit
 from app.models import Event, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service

@@ -22,10 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app import metrics
 from app.accounts.service import list_members
-from app.config import Settings
-from app.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.core import metrics
+from app.core.config import Settings
+from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from app.core.tenancy import get_owned
 from app.models import (
     DeliveryStatus,
     Event,
@@ -37,7 +38,6 @@ from app.models import (
     WebhookEndpoint,
     utcnow,
 )
-from app.tenancy import get_owned
 from app.webhooks.outbound import Outcome, check_url
 
 EVENT_TYPES: dict[str, str] = {

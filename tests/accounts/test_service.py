@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.accounts.service import authenticate, create_owner, resolve_session
-from app.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
+from app.core.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
 from app.models import Role
 from tests import factories
 from tests.forms import post_form

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.accounts.principal import Principal
-from app.errors import Conflict, Forbidden, Gone, Unauthenticated, ValidationFailed
+from app.core.errors import Conflict, Forbidden, Gone, Unauthenticated, ValidationFailed
 from app.models import Membership, Organization, Role, User, utcnow
 from tests import factories
 

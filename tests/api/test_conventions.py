@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api import idempotency
-from app.config import Settings
+from app.core.config import Settings
+from app.http import idempotency
 from app.main import create_app
 from app.models import IdempotencyKey, Organization, QuestionType, utcnow
 from tests import factories

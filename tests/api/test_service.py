@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.api.service import SCOPES, authenticate_key, create_api_key, parse_scopes, revoke_api_key
-from app.errors import Unauthenticated, ValidationFailed
+from app.core.errors import Unauthenticated, ValidationFailed
 from app.models import ApiKey, Organization, utcnow
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.assessments import service as assessments
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.models import Assessment, AssessmentStatus, Organization, QuestionType
 from app.questions.service import current_versions
 from tests import factories

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, start_attempt
+from app.core.security import token_digest
 from app.grading.service import new_submission
 from app.invitations.service import IssuedInvitation, invitation_for_token
 from app.models import CloseReason, QuestionType, SubmissionKind
-from app.security import token_digest
 from tests import factories
 from tests.candidates.test_service import everything_stored
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.attempts.answers import ClientSave
 from app.attempts.service import save_answer, save_answer_fast, start_attempt
-from app.db import make_session_factory
+from app.core.db import make_session_factory
 from app.invitations.service import invitation_for_token
 from app.models import Answer, QuestionType
 from tests import factories

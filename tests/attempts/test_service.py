@@ -18,7 +18,7 @@ from app.attempts.service import (
     start_attempt,
     submit_attempt,
 )
-from app.errors import Gone, NotFound, ValidationFailed
+from app.core.errors import Gone, NotFound, ValidationFailed
 from app.invitations.service import IssuedInvitation
 from app.models import InvitationStatus, QuestionType, utcnow
 from app.questions.service import spec_of

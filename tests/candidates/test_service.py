@@ -18,7 +18,7 @@ from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.audit.service import record
 from app.candidates import service as candidates
-from app.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound
 from app.invitations.service import create_invitation, email_invitation, invitation_for_token
 from app.models import (
     Assessment,

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.core.config import Settings
 from app.emails.service import queue_email
 from app.emails.tasks import DeliveryFailed, deliver_email
 from app.jobs.runtime import use_job_context

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.attempts.service import run_samples, start_attempt
-from app.db import make_session_factory
-from app.errors import RateLimited
+from app.core.db import make_session_factory
+from app.core.errors import RateLimited
 from app.invitations.service import invitation_for_token
 from app.models import QuestionType, Submission
 from tests import factories

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, run_samples, save_answer, start_attempt, submit_code
-from app.errors import RateLimited
+from app.core.errors import RateLimited
 from app.grading.service import Busy, Claim, candidate_view, claim_job, pending_gradings, store_result
 from app.models import (
     AssessmentItem,

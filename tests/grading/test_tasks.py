@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.attempts.service import run_samples
-from app.errors import Conflict
+from app.core.errors import Conflict
 from app.grading import tasks
 from app.grading.service import candidate_view, retry_grading
 from app.models import JobStatus

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.service import authenticate_key, create_api_key
-from app.config import Settings
+from app.core.config import Settings
 from app.integrations.schemas import GreenhouseCandidate
 from app.integrations.service import send_test
 from app.models import AssessmentItem, EmailMessage, PartnerCallback, QuestionType

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import start_attempt
-from app.errors import Conflict, Gone
+from app.core.errors import Conflict, Gone
 from app.invitations import service as invitations
 from app.models import EmailMessage, Invitation, InvitationStatus, utcnow
 from tests import factories

@@ -18,9 +18,9 @@ from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.migrate import upgrade
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.core.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
 from tests.ports import free_port
 from tests.webhooks.conftest import receiver  # noqa: F401 - the webhook receiver fixture

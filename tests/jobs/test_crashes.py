@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, save_answer, start_attempt
-from app.config import Settings
+from app.core.config import Settings
 from app.jobs.runtime import broker as test_broker
 from app.models import (
     Answer,

@@ -89,7 +89,7 @@ def test_backlog_counts_waiting_work_and_its_age(session: Session) -> None:
 def test_the_schedule_is_what_the_actors_declare_at_the_intervals_the_settings_give(
     session_factory: sessionmaker[Session],
 ) -> None:
-    from app.config import Settings
+    from app.core.config import Settings
     from app.jobs.schedule import Scheduler
     from app.worker import load_actors
 

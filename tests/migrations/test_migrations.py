@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from app.config import Settings
-from app.db import make_engine
-from app.migrate import check, current_revision, downgrade, head_revision, upgrade
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.core.migrate import check, current_revision, downgrade, head_revision, upgrade
 from app.models import Base
 
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"

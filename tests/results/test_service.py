@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
-from app.errors import Forbidden, ValidationFailed
+from app.core.errors import Forbidden, ValidationFailed
 from app.models import CloseReason, Event, IntegrityEvent, QuestionType, Role
 from app.questions.service import current_versions, spec_of
 from app.results.service import (

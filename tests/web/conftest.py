@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.migrate import upgrade
+from app.core.config import Settings
+from app.core.db import make_engine, make_session_factory
+from app.core.migrate import upgrade
 from app.models import QuestionType
 from app.questions.service import load_bank, sync_bank
 from tests import factories

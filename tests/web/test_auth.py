@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 from app.models import EmailMessage
 from tests import factories

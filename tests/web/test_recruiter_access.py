@@ -21,7 +21,7 @@ from app.questions.service import current_versions
 from app.web import auth, builder, invitations, results, team
 from tests import factories
 from tests.forms import post_form, sign_in
-from tests.test_security_headers import assert_only_nonced_inline_scripts
+from tests.http.test_security_headers import assert_only_nonced_inline_scripts
 
 RECRUITER_ROUTERS = (builder.router, invitations.router, results.router, team.router)
 # Routes about the signed-in person, not an organization's objects, or shared by every organization.

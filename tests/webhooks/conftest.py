@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
+from app.core.config import Settings
 from app.jobs.runtime import use_job_context
 from tests.api.conftest import api, org, other_api  # noqa: F401 - the API client fixtures
 

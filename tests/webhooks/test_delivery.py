@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from app.config import Settings
+from app.core.config import Settings
 from app.events.service import record_event
 from app.models import DeliveryStatus, EmailMessage, Organization, WebhookDelivery, WebhookEndpoint, utcnow
 from app.webhooks import service

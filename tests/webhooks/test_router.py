@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
-from app.config import Settings
+from app.core.config import Settings
 from app.events.service import record_event
 from app.webhooks.service import create_endpoint
 from tests.api.conftest import Api

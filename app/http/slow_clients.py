@@ -4,7 +4,7 @@ uvicorn starts no timer when a connection opens: a client that connects and send
 byte now and then, holds its connection (a file descriptor, a parser) for ever, and a few thousand such
 clients exhaust the server. This protocol gives each request `timeout` seconds from its connection (or,
 on a kept-alive connection, from its first byte) to finish its headers, then closes the connection. The
-body is not timed here: it is bounded by the per-path body limit (app/body_limit.py).
+body is not timed here: it is bounded by the per-path body limit (app/http/body_limit.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.config import get_settings
+from app.core.config import get_settings
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):

@@ -8,9 +8,9 @@ import re
 import httpx2 as httpx
 from fastapi.testclient import TestClient
 
-from app.config import Settings
+from app.core.config import Settings
+from app.http.security_headers import security_headers
 from app.main import create_app
-from app.security_headers import security_headers
 
 SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.IGNORECASE)
 

@@ -17,8 +17,8 @@ from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from app.config import Settings
-from app.errors import RateLimited
+from app.core.config import Settings
+from app.core.errors import RateLimited
 
 
 @dataclass(frozen=True)

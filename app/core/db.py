@@ -12,8 +12,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.config import ConfigError, Settings
-from app.errors import Busy, FieldError, ValidationFailed
+from app.core.config import ConfigError, Settings
+from app.core.errors import Busy, FieldError, ValidationFailed
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:

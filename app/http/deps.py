@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
 from app.accounts.service import resolve_session
-from app.config import Settings
-from app.db import get_session
-from app.errors import Unauthenticated
+from app.core.config import Settings
+from app.core.db import get_session
+from app.core.errors import Unauthenticated
 from app.invitations.service import invitation_for_token
 from app.models import Invitation
 

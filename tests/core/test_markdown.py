@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.markdown import render_markdown
+from app.core.markdown import render_markdown
 
 PAYLOADS = [
     "<script>alert(1)</script>",

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from app.backup import BackupError, backup, inspect, restore
-from app.config import Settings
-from app.db import make_engine
-from app.migrate import current_revision, head_revision, known_revisions, upgrade
+from app.core.backup import BackupError, backup, inspect, restore
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.core.migrate import current_revision, head_revision, known_revisions, upgrade
 from tests.conftest import Databases
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEADER_TIMEOUT = 2.0
 IDLE_CONNECTIONS = 500
 

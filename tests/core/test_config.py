@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import TEST_SECRET_KEY, ConfigError, Settings, install_secret, load_settings
+from app.core.config import TEST_SECRET_KEY, ConfigError, Settings, install_secret, load_settings
 
 
 def test_defaults_are_the_embedded_sqlite_setup(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.logs import logging_config, redact
+from app.core.logs import logging_config, redact
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from app.attempts.service import run_samples
-from app.logs import logging_config
+from app.core.logs import logging_config
 from tests import factories
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.errors import AppError
+from app.core.errors import AppError
 
 PAGES_PER_STEP = 1024  # the writer gets the lock back between steps, so the app is never held up for long
 STEP_PAUSE_SECONDS = 0.005

@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import db
-from app.config import Settings
-from app.db import make_engine
-from app.errors import ValidationFailed
+from app.core import db
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.core.errors import ValidationFailed
 
 
 def test_sqlite_read_then_write_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
@@ -86,7 +86,8 @@ def test_the_embedded_database_syncs_every_commit_to_disk(tmp_path: Path) -> Non
 
 def test_database_errors_do_not_carry_the_statements_values(session: Session) -> None:
     """A failed statement's text goes to the log; the values bound to it (a webhook secret, say) do not.
-    (PostgreSQL's own DETAIL line may quote them too: the log filter withholds it, tests/test_logs.py.)"""
+    (PostgreSQL's own DETAIL line may quote them too: the log filter withholds it, see
+    tests/core/test_logs.py.)"""
     secret = "whsec_" + "s3cr3t" * 6
     statement = text("INSERT INTO organizations (name, slug, created_at) VALUES (:v, :v, CURRENT_TIMESTAMP)")
     session.execute(statement, {"v": secret})

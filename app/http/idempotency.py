@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import basic, bearer, presented_key
 from app.api.service import authenticate_key
-from app.errors import AppError, Conflict, FieldError, ValidationFailed, problem_for, problem_response
+from app.core.errors import AppError, Conflict, FieldError, ValidationFailed, problem_for, problem_response
 from app.models import IdempotencyKey, utcnow
 
 HEADER = "idempotency-key"

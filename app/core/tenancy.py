@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import ExecutableOption
 
-from app.errors import NotFound
+from app.core.errors import NotFound
 from app.models import Organization
 from app.models.base import OrgOwned
 
