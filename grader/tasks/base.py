@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -108,13 +109,11 @@ class CaseEvaluation:
     too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
     wrong_outputs: list[str] = field(default_factory=list)  # names of the outputs that differ (out, dx…)
     not_run: bool = False  # the run was stopped before this case
-    _allowed: dict[str, Array] = field(default_factory=dict, repr=False)
 
+    @cached_property
     def allowed(self) -> dict[str, Array]:
         """Each output's allowed difference from the reference, computed once for every wrong kernel."""
-        if not self._allowed:
-            self._allowed.update({n: self.tolerances[n].allowed(v) for n, v in self.expected.items()})
-        return self._allowed
+        return {n: self.tolerances[n].allowed(v) for n, v in self.expected.items()}
 
 
 def first_result(result: object) -> object:
@@ -266,7 +265,7 @@ class Task(ABC):
             return False
         candidate, expected = evaluation.outputs, evaluation.expected
         names = mistake.judged_on or tuple(expected)
-        allowed = evaluation.allowed()
+        allowed = evaluation.allowed
         for kernel in (mistake.kernel, *mistake.variants):
             try:
                 with np.errstate(all="ignore"):  # wrong kernels may take square roots of negative numbers
