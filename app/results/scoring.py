@@ -166,8 +166,11 @@ def manual_scores(session: Session, attempt_ids: Sequence[int]) -> dict[int, lis
 def refresh_score(session: Session, attempt: Attempt) -> Score:
     """Compute the attempt's score from its items and persist the summary on the attempt: earned points,
     maximum, written answers awaiting review, code answers awaiting the grader. Called after every change
-    that can move it, under the attempt's row lock where two changes may race."""
+    that can move it. It takes the attempt's row lock and reads the answers and manual scores after it, so
+    two changes committing together (a grading and a person scoring a written answer) cannot each write a
+    total that misses the other."""
     session.flush()
+    session.refresh(attempt, with_for_update=True)
     scored = score_attempt(attempt, manual_scores(session, [attempt.id])[attempt.id])
     score = scored.score
     attempt.score = score.earned if attempt.closed_at is not None else None
