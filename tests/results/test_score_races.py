@@ -1,0 +1,101 @@
+"""Two changes to one attempt's score committing together, for real, on separate connections: each persists
+the total computed under the attempt's row lock, so neither total misses the other's points."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.accounts.principal import Principal
+from app.assessments.service import create_assessment, publish_assessment
+from app.core.db import make_session_factory
+from app.models import Attempt, Invitation, Organization, QuestionType, Role, User
+from app.questions.service import current_versions, spec_of
+from app.results import scoring
+from app.results.service import score_written_answer
+from tests import factories
+from tests.conftest import ready_engine
+
+# How long a scorer waits for the other to compute at the same moment. Under the row lock the other cannot
+# (it waits for the lock), so the wait runs out and the first commits; without the lock both compute from
+# what each saw before the other committed.
+RENDEZVOUS_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def database(backend: str, settings_for: Callable[..., object]) -> Iterator[Engine]:
+    """A database of its own: the racing scorers commit for real."""
+    engine = ready_engine(settings_for(backend))  # type: ignore[arg-type]
+    yield engine
+    engine.dispose()
+
+
+def test_two_written_answers_scored_at_once_both_count_in_the_persisted_score(
+    database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions: sessionmaker[Session] = make_session_factory(database)
+    with sessions() as session:
+        user, org = factories.owner(session, email="race@example.com", org="Score race")
+        written = current_versions(session, types=[QuestionType.WRITTEN])[:2]
+        assert len(written) == 2, "the bank needs two written questions"
+        draft = create_assessment(
+            session, org, title="Two essays", duration_minutes=30, question_version_ids=[v.id for v in written]
+        )
+        assessment = publish_assessment(session, draft)
+        items = list(assessment.items)
+        invitation = factories.finished_attempt(
+            session, org, assessment, "c@example.com", {i.id: {"text": "An answer."} for i in items}
+        )
+        full = {
+            item.id: {c.id: c.points for c in spec_of(item.question_version).rubric}  # type: ignore[union-attr]
+            for item in items
+        }
+        expected = sum(item.points for item in items)
+        ids = (user.id, org.id, invitation.id)
+        session.commit()
+
+    computing = threading.Barrier(2)
+    real_score_attempt = scoring.score_attempt
+
+    def score_at_the_same_moment(*args: Any) -> scoring.Scored:
+        scored = real_score_attempt(*args)
+        try:
+            computing.wait(timeout=RENDEZVOUS_SECONDS)
+        except threading.BrokenBarrierError:
+            pass  # the other scorer waits for the row lock: this one goes on alone
+        return scored
+
+    monkeypatch.setattr(scoring, "score_attempt", score_at_the_same_moment)
+    failures: list[BaseException] = []
+
+    def score(item_id: int) -> None:
+        try:
+            with sessions() as session:
+                user = session.get(User, ids[0])
+                org = session.get(Organization, ids[1])
+                invitation = session.get(Invitation, ids[2])
+                assert user is not None and org is not None and invitation is not None
+                principal = Principal(user=user, organization=org, role=Role.OWNER, session_id=0)
+                score_written_answer(session, principal, invitation, item_id, full[item_id], "")
+                session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=score, args=(item.id,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+
+    with sessions() as session:
+        invitation = session.get(Invitation, ids[2])
+        assert invitation is not None
+        attempt: Attempt | None = invitation.attempt
+        assert attempt is not None
+        assert (attempt.score, attempt.review_pending) == (expected, 0)
