@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # The kit every domain may use: app/core, the tables, the job runtime. Everything else is a domain, the edge
 # or a composition root.
-KIT = ("app.core", "app.models", "app.jobs")
+KIT = ("app.core", "app.models", "app.jobs", "app.outbox")
 
 
 def _module_name(path: Path) -> str:
@@ -116,9 +116,13 @@ def test_no_service_imports_a_job_module() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    sorted(m for m in modules() if m.startswith(("app.core", "app.jobs.runtime", "app.jobs.schedule"))),
+    sorted(
+        m
+        for m in modules()
+        if m.startswith(("app.core", "app.jobs.runtime", "app.jobs.schedule", "app.outbox"))
+    ),
 )
-def test_the_kit_and_the_job_runtime_import_no_domain(name: str) -> None:
+def test_the_kit_the_job_runtime_and_the_outbox_import_no_domain(name: str) -> None:
     assert all(imported.startswith(KIT) for imported in graph()[name]), sorted(graph()[name])
 
 

@@ -122,7 +122,7 @@ def export_candidate(session: Session, org: Organization, candidate: Candidate) 
                 subject=m.subject,
                 to=m.to_address,
                 created_at=m.created_at,
-                sent_at=m.sent_at,
+                sent_at=m.delivered_at,
                 status=m.status,
             )
             for m in session.scalars(

@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     )
     api_rate_limit_per_minute: int = Field(default=300, ge=1, description="requests per API key per minute")
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60, description="per webhook request")
-    webhook_sweep_seconds: float = Field(default=15, gt=0, description="how often due webhook retries go")
+    outbox_sweep_seconds: float = Field(
+        default=15, gt=0, description="how often due webhooks, partner callbacks and emails are sent"
+    )
     # Comma-separated hosts (`hooks.example.com`, `*.example.com`) or networks (`10.1.0.0/16`) that webhooks
     # and partner callbacks may reach even though they are private or local; empty: public addresses only.
     outbound_allow_list: Annotated[list[str], NoDecode] = Field(default_factory=list)

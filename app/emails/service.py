@@ -1,13 +1,13 @@
-"""Outgoing email: rendered from templates (HTML and plain text), stored in the `email_messages` outbox in the
-same transaction as the change that causes it, and delivered by a job once that transaction commits.
+"""Outgoing email: rendered from templates (HTML and plain text), stored in the `email_messages` table in
+the same transaction as the change that causes it, and sent through the outbox (app.outbox) once that
+transaction commits, retried on its schedule.
 
-Without SMTP configured (the embedded default) nothing leaves the machine: messages stay in the outbox,
-which owners read in the app, so an invitation link is never lost for want of a mail server.
+Without SMTP configured (the embedded default) nothing leaves the machine: messages are held, and owners
+read them in the app, so an invitation link is never lost for want of a mail server.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -18,16 +18,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.config import Settings
-from app.core.db import storable
 from app.core.errors import FieldError, NotFound, ValidationFailed
 from app.jobs.runtime import send_after_commit
-from app.models import EmailMessage, EmailStatus, Organization, utcnow
+from app.models import EmailMessage, Organization, utcnow
 
-MAX_TRIES = 5
-# Longer than the job's longest retry backoff (10 minutes): a queued message whose lease lapses has lost its
-# broker message, and the reconciler sends it again.
-EMAIL_LEASE = timedelta(minutes=15)
 TEMPLATES = Path(__file__).resolve().parents[1] / "web" / "templates" / "email"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -75,43 +69,6 @@ def outbox(session: Session, org: Organization, *, limit: int = 200) -> list[Ema
     )
 
 
-def deliver(session: Session, settings: Settings, message_id: int, send: Any) -> EmailStatus | None:
-    """Send one stored message through `send(mime)`, or keep it in the outbox when SMTP is not configured.
-    Already sent: nothing happens, so a message delivered twice to the worker is emailed once."""
-    message = session.get(EmailMessage, message_id, with_for_update=True)
-    if message is None or message.status in (EmailStatus.SENT, EmailStatus.OUTBOX_ONLY):
-        return None
-    if not settings.smtp_host:
-        message.status = EmailStatus.OUTBOX_ONLY
-        return message.status
-    message.tries += 1
-    try:
-        send(mime_message(message, settings.mail_from))
-    except Exception as exc:  # any SMTP or network failure: recorded, retried by the job
-        message.last_error = storable(f"{type(exc).__name__}: {exc}"[:2000])
-        message.status = EmailStatus.FAILED if message.tries >= MAX_TRIES else EmailStatus.QUEUED
-        message.lease_until = utcnow() + EMAIL_LEASE
-        return message.status
-    message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), ""
-    return message.status
-
-
-def requeue_stale_messages(session: Session) -> list[int]:
-    """Queued messages whose lease lapsed (their job message was lost) get a fresh lease; the caller sends
-    them again after commit. `deliver` sends a message at most once, whatever arrives twice."""
-    now = utcnow()
-    stale = session.scalars(
-        select(EmailMessage)
-        .where(EmailMessage.status == EmailStatus.QUEUED, EmailMessage.lease_until < now)
-        .order_by(EmailMessage.id)
-        .limit(500)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for message in stale:
-        message.lease_until = now + EMAIL_LEASE
-    return [message.id for message in stale]
-
-
 def outbox_message_of(session: Session, org: Organization, message_id: int) -> EmailMessage:
     message = session.get(EmailMessage, message_id)
     if message is None or message.organization_id != org.id:
@@ -130,7 +87,7 @@ def queue_email(
         subject=subject,
         text_body=text,
         html_body=html,
-        lease_until=utcnow() + EMAIL_LEASE,
+        next_attempt_at=utcnow(),
     )
     session.add(message)
     session.flush()

@@ -1,10 +1,12 @@
-"""Delivering stored emails through SMTP (a real client: smtplib, with STARTTLS and login when configured)."""
+"""Sending stored emails through SMTP (a real client: smtplib, with STARTTLS and login when configured), by
+the outbox: a failed try is retried on the outbox's schedule, a recipient the server refuses is not."""
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
+import time
+from collections.abc import Callable
 from email.message import EmailMessage as MimeMessage
 
 import dramatiq
@@ -12,36 +14,40 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.emails import service
-from app.jobs.runtime import job_session, job_settings, reconciles
-from app.models import EmailStatus
+from app.models import EmailMessage
+from app.outbox.service import Outcome, Sender, failure, hold, sends
+from app.outbox.tasks import deliver
 
-log = logging.getLogger("assay.emails")
-
-
-def smtp_send(settings: Settings, mime: MimeMessage) -> None:
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-        if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
-        smtp.send_message(mime)
+SMTP_TIMEOUT_SECONDS = 30
 
 
-class DeliveryFailed(Exception):
-    """Raised so that Dramatiq retries the message with backoff; the row keeps the reason."""
+def smtp_send(settings: Settings, mime: MimeMessage) -> Outcome:
+    started = time.monotonic()
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+            smtp.send_message(mime)
+    except smtplib.SMTPRecipientsRefused as refused:  # the address itself: trying again will not help
+        return failure(refused, gone=True)
+    except (OSError, smtplib.SMTPException) as exc:  # network, TLS, login, a busy server: tried again later
+        return failure(exc)
+    return Outcome(True, latency_ms=round((time.monotonic() - started) * 1000))
 
 
-@dramatiq.actor(queue_name="email", max_retries=service.MAX_TRIES, min_backoff=5_000, max_backoff=600_000)
+def _mail(session: Session, settings: Settings, message: EmailMessage) -> Callable[[], Outcome] | None:
+    if not settings.smtp_host:
+        hold(message)
+        return None
+    mime = service.mime_message(message, settings.mail_from)
+    return lambda: smtp_send(settings, mime)
+
+
+EMAILS = sends(Sender("email", EmailMessage, "deliver_email", _mail))
+
+
+@dramatiq.actor(queue_name="email", max_retries=0)
 def deliver_email(message_id: int) -> None:
-    settings = job_settings()
-    with job_session() as session:
-        status = service.deliver(session, settings, message_id, lambda mime: smtp_send(settings, mime))
-    if status == EmailStatus.QUEUED:
-        raise DeliveryFailed(f"email {message_id} could not be sent yet; will retry")
-    if status == EmailStatus.FAILED:
-        log.error("email %s failed for good after %d tries", message_id, service.MAX_TRIES)
-
-
-@reconciles("email", "deliver_email")
-def _stale_emails(session: Session, settings: Settings) -> list[int]:
-    return service.requeue_stale_messages(session)
+    deliver(EMAILS, message_id)

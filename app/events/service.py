@@ -1,8 +1,11 @@
-"""The outbox: every announced change is an `events` row written in the same transaction as the change,
-with a webhook delivery for each subscribed endpoint, sent once the transaction commits."""
+"""Events: every announced change is an `events` row written in the same transaction as the change, handed
+to the subscribers (webhook endpoints, ATS partners) in that transaction too, so what they send goes out
+(through app.outbox) only once the change commits. The scoring core announces; it does not know who
+listens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -10,11 +13,22 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import NotFound
 from app.core.security import new_token
-from app.jobs.runtime import send_after_commit
 from app.models import Event, Organization
-from app.webhooks.service import fan_out
 
 EVENT_ID_PREFIX = "evt_"
+Subscriber = Callable[[Session, Event], None]
+SUBSCRIBERS: dict[str, Subscriber] = {}
+
+
+class SubscribersNotLoaded(RuntimeError):
+    """An event was recorded in a process that loaded no subscriber: its changes would be announced to
+    nobody. Every process that changes data calls `app.worker.load_actors()`, which loads them."""
+
+
+def subscribes(subscriber: Subscriber) -> Subscriber:
+    """Register a function called with every event recorded, inside the event's transaction."""
+    SUBSCRIBERS[f"{subscriber.__module__}.{subscriber.__qualname__}"] = subscriber
+    return subscriber
 
 
 def record_event(session: Session, organization_id: int, event_type: str, payload: dict[str, Any]) -> Event:
@@ -26,8 +40,10 @@ def record_event(session: Session, organization_id: int, event_type: str, payloa
     )
     session.add(event)
     session.flush()
-    for delivery in fan_out(session, event):
-        send_after_commit(session, "deliver_webhook", delivery.id)
+    if not SUBSCRIBERS:
+        raise SubscribersNotLoaded(f"no subscriber is loaded for {event_type}")
+    for subscriber in SUBSCRIBERS.values():
+        subscriber(session, event)
     return event
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound, RateLimited
 from app.events.service import record_event
-from app.integrations.service import schedule_callbacks
 from app.jobs.runtime import send_after_commit
 from app.models import (
     Answer,
@@ -277,8 +276,6 @@ def announce_if_scored(session: Session, attempt: Attempt) -> None:
     if attempt.closed_at is None or attempt.scored_at is not None or pending_gradings(session, attempt):
         return
     attempt.scored_at = utcnow()
-    for callback_id in schedule_callbacks(session, attempt.invitation_id):
-        send_after_commit(session, "call_partner", callback_id)
     record_event(
         session,
         attempt.invitation.organization_id,

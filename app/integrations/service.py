@@ -20,21 +20,22 @@ from app.audit.service import record
 from app.core.config import Settings
 from app.core.errors import NotFound
 from app.core.ids import MAX_ID, parse_id
+from app.events.service import subscribes
 from app.integrations.schemas import GreenhouseCandidate
 from app.invitations.service import create_invitation, email_invitation, get_invitation
+from app.jobs.runtime import send_after_commit
 from app.models import (
     Assessment,
     AssessmentStatus,
     Attempt,
     DeliveryStatus,
+    Event,
     Invitation,
     InvitationStatus,
     PartnerCallback,
     utcnow,
 )
 from app.results.scoring import format_points
-from app.webhooks.outbound import Outcome
-from app.webhooks.service import settle_outgoing
 
 log = logging.getLogger("assay.integrations")
 GREENHOUSE = "greenhouse"
@@ -159,19 +160,17 @@ def record_response_error(session: Session, principal: ApiPrincipal, body: dict[
     record(session, principal, "greenhouse.response_error", None, report=detail)
 
 
-def schedule_callbacks(session: Session, invitation_id: int) -> list[int]:
+@subscribes
+def call_back_when_scored(session: Session, event: Event) -> None:
     """The invitation's result is in: its partner callbacks become due now."""
+    if event.type != "result.scored":
+        return
     callbacks = session.scalars(
         select(PartnerCallback).where(
-            PartnerCallback.invitation_id == invitation_id, PartnerCallback.status == DeliveryStatus.PENDING
+            PartnerCallback.invitation_id == event.payload["invitation_id"],
+            PartnerCallback.status == DeliveryStatus.PENDING,
         )
     ).all()
     for callback in callbacks:
         callback.next_attempt_at = utcnow()
-    session.flush()
-    return [c.id for c in callbacks]
-
-
-def settle_callback(callback: PartnerCallback, outcome: Outcome) -> None:
-    if settle_outgoing(callback, outcome, utcnow()):
-        log.error("Greenhouse callback %s failed for good: %s", callback.id, callback.last_error)
+        send_after_commit(session, "call_partner", callback.id)

@@ -6,7 +6,8 @@ here, and the composition roots (`app/main.py`, `app/worker.py`, `app/cli.py`) l
 A job message only says "look at row N": the row is the truth. Messages are sent after the transaction that
 created their row commits (`send_after_commit`), so a worker never looks for a row it cannot see yet, and a
 rolled-back request sends nothing. A message that cannot be sent (Redis is down) is not an error for the
-request that committed the row: the reconciler sends it again from the row once Redis is back.
+request that committed the row: the reconciler (or, for what is sent out, the outbox sweep) sends it again
+from the row once Redis is back.
 
 Services name the actor they enqueue (`send_after_commit(session, "grade_submission", job_id)`, as Polar's
 `enqueue_job`), so no service imports a `tasks.py`: the actor only has to be loaded when the message is

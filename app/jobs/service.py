@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.models import (
     DeliveryStatus,
     EmailMessage,
-    EmailStatus,
     GradingJob,
     JobStatus,
     PartnerCallback,
@@ -56,7 +55,7 @@ def backlog(session: Session) -> list[Backlog]:
     now = utcnow()
     sources = [
         ("grading", GradingJob.status, GradingJob.created_at, (JobStatus.QUEUED, JobStatus.RUNNING)),
-        ("email", EmailMessage.status, EmailMessage.created_at, (EmailStatus.QUEUED,)),
+        ("email", EmailMessage.status, EmailMessage.created_at, (DeliveryStatus.PENDING,)),
         ("webhook", WebhookDelivery.status, WebhookDelivery.created_at, (DeliveryStatus.PENDING,)),
         ("partner_callback", PartnerCallback.status, PartnerCallback.created_at, (DeliveryStatus.PENDING,)),
     ]

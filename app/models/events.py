@@ -42,11 +42,14 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    HELD = "held"  # kept and never sent: an email while no mail server is configured
 
 
 class RetriedSend:
-    """An HTTP request sent until it succeeds or its retries run out: pending until then, due at
-    `next_attempt_at` (empty: not due), held by one worker until `lease_until`."""
+    """Something sent out (a webhook, a partner callback, an email) until it succeeds or its retries run
+    out: pending until then, due at `next_attempt_at` (empty: not due), held by one worker until
+    `lease_until`. The schedule lives here, in the row, so a broker that loses its messages loses nothing
+    (app.outbox)."""
 
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_column(DeliveryStatus), default=DeliveryStatus.PENDING, index=True
@@ -129,15 +132,9 @@ class IdempotencyKey(IdMixin, CreatedMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class EmailStatus(enum.StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    FAILED = "failed"
-    OUTBOX_ONLY = "outbox_only"
-
-
-class EmailMessage(IdMixin, CreatedMixin, Base):
-    """Every email Assay sends; without SMTP configured, owners read them here instead."""
+class EmailMessage(RetriedSend, IdMixin, CreatedMixin, Base):
+    """Every email Assay sends, retried like a webhook; without SMTP configured it is held here, and owners
+    read it instead."""
 
     __tablename__ = "email_messages"
 
@@ -148,9 +145,3 @@ class EmailMessage(IdMixin, CreatedMixin, Base):
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
-    status: Mapped[EmailStatus] = mapped_column(enum_column(EmailStatus), default=EmailStatus.QUEUED)
-    tries: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    sent_at: Mapped[datetime | None]
-    # While queued: when the reconciler may send it again, because its message may have been lost.
-    lease_until: Mapped[datetime | None]

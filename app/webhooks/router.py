@@ -13,7 +13,6 @@ from app.audit.service import record
 from app.core.ids import PathId
 from app.events.service import event_by_public_id, events_stmt
 from app.http.deps import SessionDep, SettingsDep
-from app.jobs.runtime import send_after_commit
 from app.models import Event, WebhookDelivery, WebhookEndpoint
 from app.webhooks import service
 from app.webhooks.schemas import (
@@ -120,7 +119,6 @@ def redeliver(
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     delivery = service.get_delivery(session, endpoint, delivery_id)
     service.redeliver(session, delivery)
-    send_after_commit(session, "deliver_webhook", delivery.id)
     record(session, principal, "webhook_delivery.redelivered", delivery, event=delivery.event.public_id)
     return DeliveryOut.of(delivery)
 

@@ -1,9 +1,9 @@
 """Webhook endpoints and the delivery of events to them, signed per Standard Webhooks.
 
-Every event row gets one delivery row per subscribed endpoint in the event's own transaction; a job sends
-it after commit. A delivery is tried at once, then again on `RETRY_SCHEDULE` (about three days in all,
-with jitter, later if the receiver sends `Retry-After`). 2xx is success; 410 Gone disables the endpoint;
-an endpoint with no success for `DISABLE_AFTER` is disabled and its organization's owners are emailed.
+Every event row gets one delivery row per subscribed endpoint in the event's own transaction; the outbox
+(app.outbox) sends it after commit and retries it on its schedule (about three days in all). 2xx is
+success; 410 Gone disables the endpoint; an endpoint with no success for `DISABLE_AFTER` is disabled and
+its organization's owners are emailed.
 Each request is logged; any delivery can be sent again with the same `webhook-id`, so receivers that
 deduplicate by it see it once.
 """
@@ -14,31 +14,29 @@ import base64
 import hashlib
 import hmac
 import json
-import random
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.service import list_members
-from app.core import metrics
 from app.core.config import Settings
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.tenancy import get_owned
+from app.events.service import subscribes
+from app.jobs.runtime import send_after_commit
 from app.models import (
-    DeliveryStatus,
     Event,
     Organization,
-    PartnerCallback,
     Role,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     utcnow,
 )
-from app.webhooks.outbound import Outcome, check_url
+from app.outbox.http import check_url
+from app.outbox.service import Outcome, being_sent, send_again
 
 EVENT_TYPES: dict[str, str] = {
     "invitation.created": "A candidate was invited (by a person, the API or an ATS).",
@@ -53,12 +51,7 @@ EVENT_TYPES: dict[str, str] = {
 }
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
 ROTATION_OVERLAP = timedelta(hours=24)
-# After the first try; the sum is about three days.
-RETRY_SCHEDULE = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000))
-JITTER = 0.2
-MAX_RETRY_AFTER = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=3)
-DELIVERY_LEASE = timedelta(minutes=2)
 MAX_DESCRIPTION = 300
 
 
@@ -211,90 +204,15 @@ def fan_out(session: Session, event: Event) -> list[WebhookDelivery]:
     return deliveries
 
 
-# The rows sent over HTTP with retries.
-Outgoing = WebhookDelivery | PartnerCallback
+@subscribes
+def deliver_to_endpoints(session: Session, event: Event) -> None:
+    for delivery in fan_out(session, event):
+        send_after_commit(session, "deliver_webhook", delivery.id)
 
 
-def claim_due(
-    session: Session, model: type[Outgoing], row_id: int, lease: timedelta = DELIVERY_LEASE
-) -> bool:
-    """Take the row's lease if it is pending, due, and nobody holds it: one worker sends it at a time."""
-    now = utcnow()
-    taken = session.execute(
-        update(model)
-        .where(model.id == row_id, *_due(model, now))
-        .values(lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _due(model: type[Outgoing], now: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (
-        model.status == DeliveryStatus.PENDING,
-        model.next_attempt_at <= now,
-        or_(model.lease_until.is_(None), model.lease_until < now),
-    )
-
-
-def due_ids(session: Session, model: type[Outgoing], limit: int = 500) -> list[int]:
-    """Pending rows whose time has come (a retry, or a first message that was lost) that no worker holds."""
-    return list(
-        session.scalars(select(model.id).where(*_due(model, utcnow())).order_by(model.id).limit(limit))
-    )
-
-
-def claim_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
-    if not claim_due(session, WebhookDelivery, delivery_id):
-        return None
-    return session.scalar(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id)
-        .options(selectinload(WebhookDelivery.endpoint), selectinload(WebhookDelivery.event))
-        .execution_options(populate_existing=True)
-    )
-
-
-def settle_outgoing(row: Outgoing, outcome: Outcome, now: datetime) -> bool:
-    """Count the try and schedule what comes next; True when the row failed for good."""
-    row.attempt_count += 1
-    row.lease_until = None
-    row.last_status_code = outcome.status_code
-    row.last_error = outcome.error or ("" if outcome.succeeded else f"HTTP {outcome.status_code}")
-    kind = "webhook" if isinstance(row, WebhookDelivery) else "partner_callback"
-    if outcome.succeeded:
-        row.status, row.delivered_at, row.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
-        metrics.OUTBOUND_DELIVERIES.labels(kind, "delivered").inc()
-        return False
-    delay = None if outcome.status_code == 410 else next_retry(row.attempt_count, outcome.retry_after)
-    if delay is not None:
-        row.next_attempt_at = now + delay
-        metrics.OUTBOUND_DELIVERIES.labels(kind, "will_retry").inc()
-        return False
-    row.status, row.next_attempt_at = DeliveryStatus.FAILED, None
-    metrics.OUTBOUND_DELIVERIES.labels(kind, "gave_up").inc()
-    return True
-
-
-def next_retry(attempt_count: int, retry_after: float | None) -> timedelta | None:
-    """When to try again after `attempt_count` failed tries, or None when the schedule is used up."""
-    if attempt_count > len(RETRY_SCHEDULE):
-        return None
-    base = RETRY_SCHEDULE[attempt_count - 1]
-    delay = base * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - spreading load, not security
-    if retry_after is not None:
-        delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
-    return delay
-
-
-@dataclass(frozen=True)
-class Settled:
-    """What recording an attempt changed, for the caller to act on (emails go out from there)."""
-
-    endpoint_disabled: bool = False
-
-
-def record_attempt(session: Session, delivery: WebhookDelivery, outcome: Outcome) -> Settled:
+def record_attempt(session: Session, delivery: WebhookDelivery, outcome: Outcome, gave_up: bool) -> bool:
+    """Log one request of a delivery the outbox has settled; True when its endpoint is disabled because of
+    it (410 Gone, or the delivery failed for good with no success at the endpoint for `DISABLE_AFTER`)."""
     now = utcnow()
     session.add(
         WebhookAttempt(
@@ -306,15 +224,14 @@ def record_attempt(session: Session, delivery: WebhookDelivery, outcome: Outcome
             error=outcome.error,
         )
     )
-    if not settle_outgoing(delivery, outcome, now):
-        return Settled()
+    if not gave_up:
+        return False
     endpoint = delivery.endpoint
-    if outcome.status_code == 410:
-        return Settled(endpoint_disabled=_disable(endpoint, "the receiver answered 410 Gone"))
+    if outcome.gone:
+        return _disable(endpoint, "the receiver answered 410 Gone")
     if not _succeeded_since(session, endpoint, now - DISABLE_AFTER):
-        reason = f"no successful delivery for {DISABLE_AFTER.days} days"
-        return Settled(endpoint_disabled=_disable(endpoint, reason))
-    return Settled()
+        return _disable(endpoint, f"no successful delivery for {DISABLE_AFTER.days} days")
+    return False
 
 
 def _succeeded_since(session: Session, endpoint: WebhookEndpoint, since: datetime) -> bool:
@@ -333,11 +250,6 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> bool:
         return False
     endpoint.enabled, endpoint.disabled_reason = False, reason
     return True
-
-
-def give_up_on_disabled(delivery: WebhookDelivery) -> None:
-    delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.FAILED, None, None
-    delivery.last_error = f"endpoint disabled: {delivery.endpoint.disabled_reason}"
 
 
 def owner_addresses(session: Session, org: Organization) -> list[str]:
@@ -363,9 +275,9 @@ def redeliver(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send the same event again (same `webhook-id`) as soon as possible, with a fresh retry schedule."""
     if not delivery.endpoint.enabled:
         raise Conflict("This endpoint is disabled; enable it before redelivering.")
-    if delivery.status == DeliveryStatus.PENDING and delivery.lease_until and delivery.lease_until > utcnow():
+    if being_sent(delivery):
         raise Conflict("This delivery is being sent right now.")
-    delivery.status, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.PENDING, utcnow(), None
-    delivery.attempt_count = 0
+    send_again(delivery)
     session.flush()
+    send_after_commit(session, "deliver_webhook", delivery.id)
     return delivery

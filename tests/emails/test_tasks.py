@@ -1,9 +1,11 @@
-"""Email leaves through a real SMTP conversation (aiosmtpd on loopback), or stays in the outbox."""
+"""Email leaves through a real SMTP conversation (aiosmtpd on loopback), retried on the outbox's schedule, or
+is held in the outbox when no mail server is configured."""
 
 from __future__ import annotations
 
 import email
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from email.message import Message
 
 import pytest
@@ -14,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.emails.service import queue_email
-from app.emails.tasks import DeliveryFailed, deliver_email
+from app.emails.tasks import deliver_email
 from app.jobs.runtime import use_job_context
-from app.models import EmailMessage, EmailStatus
+from app.models import DeliveryStatus, utcnow
+from app.outbox.service import RETRY_SCHEDULE
 from tests import factories
 from tests.ports import free_port
 
@@ -26,6 +29,16 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[Envelope, Message]] = []
+
+    refused: tuple[str, ...] = ()  # recipients the server refuses for good
+
+    async def handle_RCPT(
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
@@ -80,7 +93,8 @@ def test_an_email_is_delivered_once_as_html_and_text(
     assert "http://x/password/reset/abc<script>" in parts["text/plain"]
     assert "abc&lt;script&gt;" in parts["text/html"] and "<script>" not in parts["text/html"]
     session.refresh(message)
-    assert message.status == EmailStatus.SENT and message.sent_at is not None and message.tries == 1
+    assert message.status == DeliveryStatus.SUCCEEDED and message.delivered_at is not None
+    assert message.attempt_count == 1
 
 
 def test_without_smtp_the_message_stays_in_the_outbox(session: Session, run_jobs: Callable[[], int]) -> None:
@@ -91,10 +105,10 @@ def test_without_smtp_the_message_stays_in_the_outbox(session: Session, run_jobs
     session.commit()
     run_jobs()
     session.refresh(message)
-    assert message.status == EmailStatus.OUTBOX_ONLY
+    assert message.status == DeliveryStatus.HELD
 
 
-def test_a_refused_connection_is_recorded_and_retried_until_it_gives_up(
+def test_a_refused_connection_is_recorded_and_retried_on_the_schedule_until_it_gives_up(
     session: Session, session_factory, settings_for, backend: str
 ) -> None:
     use_job_context(_with_smtp(settings_for, backend, free_port()), session_factory)  # nobody listens
@@ -103,12 +117,36 @@ def test_a_refused_connection_is_recorded_and_retried_until_it_gives_up(
         session, to="a@example.com", template="password_reset", context={}, organization=org
     )
     session.commit()
-    for _ in range(4):
-        with pytest.raises(DeliveryFailed):
-            deliver_email.fn(message.id)
-    deliver_email.fn(message.id)  # the fifth try is the last: no more retries
-    row = session.get(EmailMessage, message.id)
-    session.refresh(row)
-    assert row is not None and row.status == EmailStatus.FAILED and row.tries == 5
-    assert "ConnectionRefusedError" in row.last_error
+    deliver_email.fn(message.id)
+    session.refresh(message)
+    assert message.status == DeliveryStatus.PENDING and "ConnectionRefusedError" in message.last_error
+    wait = message.next_attempt_at - utcnow()  # type: ignore[operator]
+    assert timedelta(seconds=3) < wait < timedelta(seconds=7), "the schedule's first step, with jitter"
+    deliver_email.fn(message.id)  # not due yet: not tried
+    session.refresh(message)
+    assert message.attempt_count == 1
+    # The last step of the schedule, about three days on: the try after it is the last.
+    message.attempt_count, message.next_attempt_at = len(RETRY_SCHEDULE), utcnow()
+    session.commit()
+    deliver_email.fn(message.id)
+    session.refresh(message)
+    assert message.status == DeliveryStatus.FAILED and message.next_attempt_at is None
+    use_job_context(None, None)
+
+
+def test_a_recipient_the_server_refuses_is_not_tried_again(
+    session: Session, session_factory, settings_for, backend: str, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp_server
+    inbox.refused = ("nobody@example.com",)
+    use_job_context(_with_smtp(settings_for, backend, port), session_factory)
+    _, org = factories.owner(session)
+    message = queue_email(
+        session, to="nobody@example.com", template="password_reset", context={}, organization=org
+    )
+    session.commit()
+    deliver_email.fn(message.id)
+    session.refresh(message)
+    assert (message.status, message.attempt_count) == (DeliveryStatus.FAILED, 1)
+    assert "SMTPRecipientsRefused" in message.last_error and inbox.messages == []
     use_job_context(None, None)

@@ -100,7 +100,7 @@ class Cluster:
             # Short leases and sweeps, so that recovery takes seconds in a test, not minutes.
             "ASSAY_GRADING_LEASE_SECONDS": "4",
             "ASSAY_RECONCILE_SECONDS": "1",
-            "ASSAY_WEBHOOK_SWEEP_SECONDS": "0.5",
+            "ASSAY_OUTBOX_SWEEP_SECONDS": "0.5",
             "ASSAY_OUTBOUND_ALLOW_LIST": "127.0.0.1",
             **extra,
         }

@@ -79,7 +79,7 @@ def test_backlog_counts_waiting_work_and_its_age(session: Session) -> None:
     assert set(rows) == {
         ("grading", "queued"),
         ("grading", "running"),
-        ("email", "queued"),
+        ("email", "pending"),
         ("webhook", "pending"),
         ("partner_callback", "pending"),
     }
@@ -95,7 +95,7 @@ def test_the_schedule_is_what_the_actors_declare_at_the_intervals_the_settings_g
 
     load_actors()  # as every process that runs jobs does
     settings = Settings(
-        reconcile_seconds=11, deadline_sweep_seconds=12, reminder_sweep_seconds=13, webhook_sweep_seconds=14
+        reconcile_seconds=11, deadline_sweep_seconds=12, reminder_sweep_seconds=13, outbox_sweep_seconds=14
     )
     declared = {p.actor.actor_name: p.interval for p in Scheduler(settings, session_factory).periodic}
     assert declared == {
@@ -103,8 +103,7 @@ def test_the_schedule_is_what_the_actors_declare_at_the_intervals_the_settings_g
         "close_overdue_attempts": 12,
         "send_due_reminders": 13,
         "expire_invitations": 13,
-        "send_due_webhooks": 14,
-        "send_due_callbacks": 14,
+        "send_due_outbox": 14,
     }
 
 
@@ -115,5 +114,4 @@ def test_the_reconciler_knows_every_kind_of_work_whose_message_can_be_lost() -> 
     load_actors()
     assert {(r.kind, r.actor_name) for r in RECONCILERS} == {
         ("grading job", "grade_submission"),
-        ("email", "deliver_email"),
-    }
+    }, "outbox kinds are the outbox sweep's (tests/outbox)"

@@ -11,14 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import run_samples
-from app.emails.service import queue_email
 from app.grading import tasks as grading_tasks
 from app.grading.service import MAX_TRIES
 from app.jobs.runtime import broker, send_after_commit
 from app.jobs.tasks import reconcile_jobs
 from app.models import (
-    EmailMessage,
-    EmailStatus,
     GradeResult,
     GradingJob,
     JobStatus,
@@ -112,26 +109,6 @@ def test_a_stopping_worker_hands_back_what_it_holds(
     assert run_jobs() == 1, "sent again at once, not after its lease"
     session.expire_all()
     assert job.status == JobStatus.DONE and _results(session, sample_run) == 1
-
-
-def test_a_queued_email_whose_message_was_lost_is_sent_again(
-    session: Session, run_jobs: Callable[[], int]
-) -> None:
-    _, org = factories.owner(session)
-    message = queue_email(
-        session, to="c@example.com", template="password_reset", context={"url": "u"}, organization=org
-    )
-    session.commit()
-    broker.flush_all()
-    reconcile_jobs.fn()
-    assert run_jobs() == 0, "within its lease the job may still be retrying it"
-    message.lease_until = utcnow() - timedelta(seconds=1)
-    session.commit()
-    reconcile_jobs.fn()
-    assert run_jobs() == 1
-    session.expire_all()
-    assert message.status == EmailStatus.OUTBOX_ONLY  # no SMTP in tests: delivered to the outbox
-    assert session.scalar(select(func.count()).select_from(EmailMessage)) >= 1
 
 
 def test_a_broker_that_is_down_does_not_fail_the_commit(

@@ -118,7 +118,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         # Partner callbacks go to a receiver on loopback, which only an operator allow-list opens.
         "ASSAY_OUTBOUND_ALLOW_LIST": "127.0.0.1",
         "ASSAY_GREENHOUSE_CALLBACK_HOSTS": "127.0.0.1",
-        "ASSAY_WEBHOOK_SWEEP_SECONDS": "0.5",
+        "ASSAY_OUTBOX_SWEEP_SECONDS": "0.5",
     }
     log = tmp / "server.log"
     with log.open("w") as out:

@@ -1,10 +1,9 @@
 """Webhook deliveries against a real local receiver: signatures checked by the Standard Webhooks reference
 library, retries with backoff and Retry-After, 410 and days of failure disabling the endpoint, the
-delivery log, redelivery with the same id, and destinations refused as SSRF."""
+delivery log, redelivery with the same id, and a loopback receiver refused without the allow-list."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,9 +16,9 @@ from standardwebhooks import Webhook
 from app.core.config import Settings
 from app.events.service import record_event
 from app.models import DeliveryStatus, EmailMessage, Organization, WebhookDelivery, WebhookEndpoint, utcnow
+from app.outbox.service import RETRY_SCHEDULE
+from app.outbox.tasks import send_due_outbox
 from app.webhooks import service
-from app.webhooks.outbound import UnsafeDestination, check_url, resolve_safely
-from app.webhooks.tasks import send_due_webhooks
 from tests.webhooks.conftest import Receiver
 
 RunJobs = Callable[[], int]
@@ -99,16 +98,16 @@ def test_failures_are_retried_with_backoff_and_logged_until_one_succeeds(
     assert delivery.status == DeliveryStatus.PENDING and delivery.last_status_code == 500
     first_wait = delivery.next_attempt_at - utcnow()  # type: ignore[operator]
     assert timedelta(seconds=3) < first_wait < timedelta(seconds=7), "5 s, with jitter"
-    send_due_webhooks.send()
+    send_due_outbox.send()
     run_jobs()
     assert len(receiver.received) == 1, "not due yet: nothing sent"
     _make_due(session)
-    send_due_webhooks.send()
+    send_due_outbox.send()
     run_jobs()
     (delivery,) = _deliveries(session, endpoint)
     assert delivery.next_attempt_at - utcnow() > timedelta(seconds=7100), "Retry-After beats the 5 min step"  # type: ignore[operator]
     _make_due(session)
-    send_due_webhooks.send()
+    send_due_outbox.send()
     run_jobs()
     (delivery,) = _deliveries(session, endpoint)
     assert delivery.status == DeliveryStatus.SUCCEEDED
@@ -168,9 +167,9 @@ def test_an_endpoint_failing_for_days_is_disabled_when_its_retries_run_out(
     _announce(session, org)
     run_jobs()
     # Skip ahead to the last retry of the schedule (about three days later).
-    session.execute(update(WebhookDelivery).values(attempt_count=len(service.RETRY_SCHEDULE)))
+    session.execute(update(WebhookDelivery).values(attempt_count=len(RETRY_SCHEDULE)))
     _make_due(session)
-    send_due_webhooks.send()
+    send_due_outbox.send()
     run_jobs()
     (delivery,) = _deliveries(session, endpoint)
     assert delivery.status == DeliveryStatus.FAILED and not delivery.endpoint.enabled
@@ -190,20 +189,13 @@ def test_a_failed_delivery_of_an_endpoint_that_recently_worked_does_not_disable_
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.status == DeliveryStatus.PENDING)
-        .values(attempt_count=len(service.RETRY_SCHEDULE))
+        .values(attempt_count=len(RETRY_SCHEDULE))
     )
     _make_due(session)
-    send_due_webhooks.send()
+    send_due_outbox.send()
     run_jobs()
     statuses = [d.status for d in _deliveries(session, endpoint)]
     assert statuses == [DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED] and endpoint.enabled
-
-
-def test_the_schedule_spans_about_three_days() -> None:
-    total = sum(service.RETRY_SCHEDULE, timedelta())
-    assert timedelta(days=2.5) < total < timedelta(days=3.5)
-    steps = service.RETRY_SCHEDULE
-    assert all(a <= b for a, b in itertools.pairwise(steps)), "each wait at least as long as the last"
 
 
 def test_only_subscribed_event_types_are_delivered(
@@ -214,54 +206,6 @@ def test_only_subscribed_event_types_are_delivered(
     _announce(session, org, "result.scored")
     run_jobs()
     assert [json.loads(r.body)["type"] for r in receiver.received] == ["result.scored"]
-
-
-# ---- SSRF ----------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1/x",
-        "http://localhost:8000/x",
-        "http://api.localhost/x",
-        "http://localhost./x",
-        "http://10.1.2.3/x",
-        "http://192.168.0.10/x",
-        "http://172.16.5.4/x",
-        "http://169.254.169.254/latest/meta-data/",
-        "http://100.64.0.1/x",
-        "http://0.0.0.0/x",
-        "http://[::1]/x",
-        "http://[::ffff:127.0.0.1]/x",
-        "http://[fd00::1]/x",
-        "http://224.0.0.1/x",
-        "ftp://example.com/x",
-        "http://user:pw@example.com/x",
-        "not a url",
-    ],
-)
-def test_private_local_and_odd_destinations_are_refused(settings: Settings, url: str) -> None:
-    with pytest.raises(UnsafeDestination):
-        check_url(url, settings)
-
-
-def test_names_resolving_to_private_addresses_are_refused_at_send_time(settings: Settings) -> None:
-    for url in ("http://127.1/x", "http://2130706433/x", "http://0x7f.0.0.1/x"):
-        with pytest.raises(UnsafeDestination, match="private or local"):
-            resolve_safely(url, settings)
-
-
-def test_production_sends_only_https_and_the_allow_list_opens_named_hosts(settings: Settings) -> None:
-    production = settings.model_copy(update={"environment": "production"})
-    with pytest.raises(UnsafeDestination, match="https://"):
-        check_url("http://hooks.example.com/x", production)
-    assert check_url("https://hooks.example.com/x", production) == ("hooks.example.com", 443)
-    internal = settings.model_copy(update={"outbound_allow_list": ["10.0.0.0/8", "*.corp.internal"]})
-    assert check_url("http://10.2.3.4:9000/x", internal) == ("10.2.3.4", 9000)
-    assert check_url("http://hooks.corp.internal/x", internal)[0] == "hooks.corp.internal"
-    with pytest.raises(UnsafeDestination):
-        check_url("http://192.168.1.1/x", internal)
 
 
 def test_a_loopback_receiver_gets_nothing_without_the_allow_list(

@@ -1,5 +1,5 @@
-"""Requests Assay makes to addresses its users give it (webhook endpoints, partner callbacks), made safe
-against server-side request forgery.
+"""The outbox's HTTP client: requests Assay makes to addresses its users give it (webhook endpoints, partner
+callbacks), made safe against server-side request forgery.
 
 A destination must resolve only to public addresses: loopback, private, link-local (cloud metadata lives
 at 169.254.169.254), carrier-grade NAT, multicast and reserved ranges are refused unless the operator's
@@ -16,7 +16,6 @@ import ipaddress
 import re
 import socket
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,28 +24,16 @@ import httpx2 as httpx
 from app.core.config import Settings
 from app.core.db import storable
 from app.core.errors import FieldError, ValidationFailed
+from app.outbox.service import Outcome, failure
 
 EXCERPT_CHARS = 1000
-USER_AGENT = "Assay-Webhooks/1"
+USER_AGENT = "Assay/1"
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UnsafeDestination(ValidationFailed):
     def __init__(self, message: str, field: str = "url") -> None:
         super().__init__(message, errors=[FieldError(field, message)])
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status_code: int | None
-    latency_ms: int
-    excerpt: str = ""
-    error: str = ""
-    retry_after: float | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def _on_allow_list(host: str, address: IpAddress | None, allow_list: list[str]) -> bool:
@@ -129,7 +116,7 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], setting
     try:
         address = resolve_safely(url, settings)
     except UnsafeDestination as refused:
-        return Outcome(None, elapsed(), error=refused.message)
+        return Outcome(False, latency_ms=elapsed(), error=refused.message)
     parts = urlsplit(url)
     pinned_host = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{pinned_host}:{parts.port}" if parts.port else pinned_host
@@ -145,10 +132,14 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], setting
                 extensions={"sni_hostname": parts.hostname or ""},
             )
     except httpx.HTTPError as exc:
-        return Outcome(None, elapsed(), error=storable(f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS]))
+        return failure(exc, latency_ms=elapsed())
+    succeeded = 200 <= response.status_code < 300
     return Outcome(
-        response.status_code,
-        elapsed(),
+        succeeded,
+        status_code=response.status_code,
+        latency_ms=elapsed(),
         excerpt=storable(response.text[:EXCERPT_CHARS]),
+        error="" if succeeded else f"HTTP {response.status_code}",
         retry_after=_retry_after(response),
+        gone=response.status_code == 410,
     )
