@@ -33,20 +33,16 @@ from app.models import (
     IntegrityEvent,
     Invitation,
     InvitationStatus,
-    QuestionType,
     QuestionVersion,
     Submission,
     SubmissionKind,
     utcnow,
 )
-from app.questions.generators import fill, generate
+from app.questions.kinds import Draw, ScoredBy, kind_of
+from app.questions.kinds.coding import MAX_SOURCE_CHARS
 from app.questions.service import QuestionSpecModel, spec_of
-from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written, question_adapter
+from app.questions.spec import question_adapter
 from app.results.scoring import refresh_score, score_summary
-
-MAX_TEXT_CHARS = 20_000
-MAX_SOURCE_CHARS = 50_000
-MAX_NUMBER_CHARS = 40
 
 
 def start_attempt(session: Session, invitation: Invitation) -> Attempt:
@@ -74,15 +70,6 @@ def start_attempt(session: Session, invitation: Invitation) -> Attempt:
     return attempt
 
 
-def option_order(attempt: Attempt, item: AssessmentItem, option_ids: list[str]) -> list[str]:
-    """Per-attempt, stable order: a reload shows the same order, two candidates rarely share one."""
-    if not item.assessment.shuffle_options:
-        return option_ids
-    shuffled = list(option_ids)
-    random.Random(f"{attempt.seed}:{item.id}").shuffle(shuffled)  # noqa: S311 - ordering, not security
-    return shuffled
-
-
 def items_in_order(attempt: Attempt) -> list[AssessmentItem]:
     """The order this candidate sees: sections stay in order; with shuffling on, the questions inside each
     section come in a per-attempt order that a reload keeps."""
@@ -102,62 +89,9 @@ def _clean_value(item: AssessmentItem, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_value(item_id: int, spec: QuestionSpecModel, raw: dict[str, Any]) -> dict[str, Any]:
-    """The answer as stored: checked against the question (known options, a parseable number, a bounded
-    text), normalized (choices sorted and unique, an empty choice as null)."""
-    field = f"items.{item_id}"
-    if isinstance(spec, McqSingle):
-        choice = raw.get("choice")
-        if choice in (None, ""):
-            return {"choice": None}
-        if not isinstance(choice, str) or choice not in {o.id for o in spec.options}:
-            raise ValidationFailed(
-                "Unknown option.", errors=[FieldError(field, f"{str(choice)[:40]!r} is not an option")]
-            )
-        return {"choice": choice}
-    if isinstance(spec, McqMulti):
-        choices = raw.get("choices") or []
-        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-            raise ValidationFailed(
-                "Choices must be a list of option ids.", errors=[FieldError(field, "bad type")]
-            )
-        known = {o.id for o in spec.options}
-        unknown = [c for c in choices if c not in known]
-        if unknown:
-            raise ValidationFailed(
-                "Unknown option.", errors=[FieldError(field, f"{unknown} are not options")]
-            )
-        return {"choices": sorted(set(choices))}
-    if isinstance(spec, Numeric):
-        return {"number": _clean_number(field, raw.get("number"))}
-    key, limit = ("source", MAX_SOURCE_CHARS) if isinstance(spec, Coding) else ("text", MAX_TEXT_CHARS)
-    text = raw.get(key) or ""
-    if not isinstance(text, str):
-        raise ValidationFailed("The answer must be text.", errors=[FieldError(field, "bad type")])
-    if len(text) > limit:
-        raise ValidationFailed(
-            "The answer is too long.", errors=[FieldError(field, f"at most {limit} characters")]
-        )
-    if "\x00" in text:  # never typed; it would make the code ungradable (Python refuses it in source)
-        raise ValidationFailed(
-            "The answer contains a NUL character.", errors=[FieldError(field, "remove the NUL character")]
-        )
-    return {key: text}
-
-
-def _clean_number(field: str, raw: object) -> str | None:
-    """A numeric answer is kept as the candidate typed it (so nothing is lost to rounding), once it parses."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    text = str(raw).strip().replace("\u2212", "-")  # a typographic minus pasted from the prompt
-    try:
-        number = float(text)
-    except ValueError:
-        number = float("nan")
-    if len(text) > MAX_NUMBER_CHARS or number != number or number in (float("inf"), float("-inf")):
-        raise ValidationFailed(
-            "The answer must be a number.", errors=[FieldError(field, f"{text[:20]!r} is not a number")]
-        )
-    return text
+    """The answer as stored: checked against the question by its kind (known options, a parseable number, a
+    bounded text), normalized (choices sorted and unique, an empty choice as null)."""
+    return kind_of(spec.type).clean(spec, raw, f"items.{item_id}")
 
 
 def _ensure_open(attempt: Attempt, now: datetime, grace: timedelta) -> None:
@@ -337,31 +271,11 @@ def record_signals(
     return len(signals)
 
 
-def numeric_variant(attempt: Attempt, item: AssessmentItem, spec: Numeric) -> tuple[str, float]:
-    """The prompt with this candidate's parameters, and the answer to it."""
-    generated = generate(spec.generator, attempt.seed, item.id)
-    return fill(spec.prompt, generated.params), generated.answer
-
-
 def auto_points(attempt: Attempt, item: AssessmentItem, value: dict[str, Any]) -> float | None:
     """Points earned automatically, or None when they are not (yet) known: written answers are scored by a
     person, coding answers by the grader."""
     spec = spec_of(item.question_version)
-    if isinstance(spec, Written | Coding):
-        return None
-    if isinstance(spec, Numeric):
-        if value.get("number") is None:
-            return 0.0
-        _, answer = numeric_variant(attempt, item, spec)
-        allowed = spec.tolerance.abs + spec.tolerance.rel * abs(answer)
-        return item.points if abs(float(value["number"]) - answer) <= allowed else 0.0
-    if isinstance(spec, McqSingle):
-        return item.points if value.get("choice") in spec.correct_ids else 0.0
-    chosen = set(value.get("choices") or [])
-    hits = len(chosen & spec.correct_ids)
-    false_alarms = len(chosen - spec.correct_ids)
-    # Each wrong tick cancels a right one, so ticking everything earns nothing.
-    return item.points * max(0.0, (hits - false_alarms) / len(spec.correct_ids))
+    return kind_of(spec.type).auto_points(spec, value, item.points, Draw.of(attempt, item))
 
 
 def _grade_final_code(session: Session, attempt: Attempt, item: AssessmentItem, answer: Answer) -> None:
@@ -385,7 +299,7 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
     answers = {a.item_id: a for a in attempt.answers}
     for item in items:
         answer = answers.get(item.id)
-        if answer is not None and item.question_version.type == QuestionType.CODING:
+        if answer is not None and kind_of(item.question_version.type).scored_by == ScoredBy.GRADER:
             _grade_final_code(session, attempt, item, answer)
             continue
         points = auto_points(attempt, item, answer.value if answer else {})

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Answer, AssessmentItem, Attempt, ManualScore, QuestionType
+from app.models import Answer, AssessmentItem, Attempt, ManualScore
+from app.questions.kinds import ScoredBy, kind_of
 
 # Points are stored as computed and shown (and sent) to this many decimals.
 POINTS_DECIMALS = 2
@@ -35,12 +36,12 @@ def item_points(
     item: AssessmentItem, answer: Answer | None, manual: ManualScore | None, *, closed: bool
 ) -> float | None:
     """Points earned on one item of an attempt, or None while they are not known yet."""
-    kind = item.question_version.type
-    if kind == QuestionType.WRITTEN:
+    kind = kind_of(item.question_version.type)
+    if kind.scored_by == ScoredBy.PERSON:
         if manual is not None:
             return manual.points
-        text = (answer.value.get("text") or "") if answer else ""
-        return 0.0 if closed and not text.strip() else None
+        # Nothing written: nothing for a person to score.
+        return 0.0 if closed and not (answer and kind.is_answered(answer.value)) else None
     if not closed:
         return None
     if answer is None:
@@ -141,15 +142,15 @@ def score_attempt(attempt: Attempt, manual: Sequence[ManualScore]) -> Scored:
         score=Score(
             earned=sum(p for p in points.values() if p is not None),
             max_points=assessment.max_points,
-            needs_review=sum(1 for i in unknown if i.question_version.type == QuestionType.WRITTEN)
-            if closed
-            else 0,
-            grading=sum(1 for i in unknown if i.question_version.type == QuestionType.CODING)
-            if closed
-            else 0,
+            needs_review=sum(1 for i in unknown if _scored_by(i) == ScoredBy.PERSON) if closed else 0,
+            grading=sum(1 for i in unknown if _scored_by(i) == ScoredBy.GRADER) if closed else 0,
             pass_mark_pct=assessment.pass_mark_pct,
         ),
     )
+
+
+def _scored_by(item: AssessmentItem) -> ScoredBy:
+    return kind_of(item.question_version.type).scored_by
 
 
 def manual_scores(session: Session, attempt_ids: Sequence[int]) -> dict[int, list[ManualScore]]:

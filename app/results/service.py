@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Principal
-from app.attempts.service import items_in_order, numeric_variant, option_order
+from app.attempts.service import items_in_order
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.grading.service import latest_final
@@ -34,12 +34,13 @@ from app.models import (
     InvitationStatus,
     ManualScore,
     Organization,
-    QuestionType,
     Submission,
     utcnow,
 )
+from app.questions.kinds import Draw, ScoredBy, kind_of
+from app.questions.kinds.choice import OptionLine
 from app.questions.service import spec_of
-from app.questions.spec import Coding, McqMulti, McqSingle, Numeric, Written
+from app.questions.spec import Written
 from app.results.scoring import (
     POINTS_DECIMALS,
     Part,
@@ -64,16 +65,6 @@ STATUS_WORDS = {
 
 
 # ---- one candidate's report ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OptionLine:
-    id: str
-    text: str
-    correct: bool
-    chosen: bool
-    explanation: str
-    misconception: str | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +120,7 @@ class ItemReport:
     @property
     def state(self) -> str:
         if self.points is None:
-            if self.kind == QuestionType.WRITTEN:
+            if kind_of(self.kind).scored_by == ScoredBy.PERSON:
                 return "needs review"
             return "grading" if self.code is not None else "in progress"
         if not self.answered:
@@ -241,39 +232,12 @@ def _item_report(
         "max_points": item.points,
         "seconds": seconds,
     }
-    if isinstance(spec, McqSingle | McqMulti):
-        chosen = {value.get("choice")} if isinstance(spec, McqSingle) else set(value.get("choices") or [])
-        by_id = {o.id: o for o in spec.options}
-        options = [
-            OptionLine(o.id, o.text, o.correct, o.id in chosen, o.explanation, o.misconception)
-            for o in (by_id[i] for i in option_order(attempt, item, list(by_id)))
-        ]
-        return ItemReport(**base, answered=bool(chosen - {None}), options=options)
-    if isinstance(spec, Numeric):
-        prompt, expected = numeric_variant(attempt, item, spec)
-        numeric = {
-            "prompt": prompt,
-            "given": value.get("number"),
-            "expected": expected,
-            "allowed": spec.tolerance.abs + spec.tolerance.rel * abs(expected),
-            "unit": spec.unit,
-        }
-        return ItemReport(
-            **base, answered=value.get("number") is not None, numeric=numeric, explanation=spec.explanation
-        )
-    if isinstance(spec, Written):
-        text = value.get("text") or ""
-        return ItemReport(
-            **base,
-            answered=bool(text.strip()),
-            text=text,
-            rubric=[c.model_dump() for c in spec.rubric],
-            manual=scored.manual.get(item.id),
-            explanation=spec.reference_answer,
-        )
-    assert isinstance(spec, Coding)
-    code = _code_report(session, attempt, item, answer)
-    return ItemReport(**base, answered=bool(code.source.strip()), code=code)
+    kind = kind_of(spec.type)
+    fields = kind.report(spec, value, Draw.of(attempt, item))
+    if kind.scored_by == ScoredBy.GRADER:
+        code = _code_report(session, attempt, item, answer)
+        fields |= {"answered": bool(code.source.strip()), "code": code}
+    return ItemReport(**base, **fields, manual=scored.manual.get(item.id))
 
 
 def _concept_links(items: list[ItemReport]) -> list[ConceptLink]:

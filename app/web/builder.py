@@ -20,11 +20,9 @@ from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId, parse_id
 from app.http.deps import CurrentPrincipal, SessionDep
 from app.models import Assessment, AssessmentStatus, QuestionType
-from app.questions.generators import fill, generate
+from app.questions.kinds import Draw
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
-from app.questions.spec import Coding, Numeric
-from app.web.pages import page, redirect
-from grader import get_task
+from app.web.pages import page, question_view, redirect
 
 router = APIRouter()
 
@@ -411,20 +409,7 @@ def preview(
 ) -> Response:
     version = get_version(session, question_version_id)
     spec = spec_of(version)
-    # The same fields the candidate page renders, for a stand-in item with the bank's points.
+    # What the candidate page renders, for a stand-in item with the bank's points, options in their order.
     item = SimpleNamespace(id=0, points=version.points)
-    prompt = (
-        fill(spec.prompt, generate(spec.generator, PREVIEW_SEED, 0).params)
-        if isinstance(spec, Numeric)
-        else spec.prompt
-    )
-    view: dict[str, Any] = {
-        "item": item,
-        "position": 1,
-        "spec": spec,
-        "prompt": prompt,
-        "task": get_task(spec.task) if isinstance(spec, Coding) else None,
-        "options": getattr(spec, "options", []),
-        "value": {},
-    }
+    view = question_view(spec, Draw(PREVIEW_SEED, item.id, shuffle_options=False), item=item, position=1)
     return page(request, "preview.html", principal, version=version, view=view)

@@ -8,12 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from app.attempts.service import (
     items_in_order,
-    numeric_variant,
-    option_order,
     save_answer,
     start_attempt,
     submit_attempt,
@@ -22,18 +19,15 @@ from app.core.errors import Gone, ValidationFailed
 from app.http.deps import InvitationDep, SessionDep, SettingsDep
 from app.invitations.service import ensure_can_start
 from app.models import (
-    AssessmentItem,
     Attempt,
     Invitation,
     InvitationStatus,
     Organization,
-    QuestionType,
     utcnow,
 )
+from app.questions.kinds import KINDS, Draw, kind_of
 from app.questions.service import spec_of
-from app.questions.spec import Coding, Numeric
-from app.web.pages import templates
-from grader import get_task
+from app.web.pages import question_view, templates
 
 router = APIRouter(prefix="/i/{token}")
 
@@ -46,13 +40,7 @@ def _attempt_or_landing(invitation: Invitation, token: str) -> Attempt | Redirec
     return invitation.attempt
 
 
-KIND_NAMES = {
-    QuestionType.MCQ_SINGLE.value: "multiple choice",
-    QuestionType.MCQ_MULTI.value: "multiple answer",
-    QuestionType.NUMERIC.value: "numeric",
-    QuestionType.WRITTEN.value: "written",
-    QuestionType.CODING.value: "coding",
-}
+KIND_NAMES = {kind.type.value: kind.label for kind in KINDS.values()}
 
 
 @router.get("")
@@ -90,25 +78,18 @@ def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
     answers = {a.item_id: a for a in attempt.answers}
     views = []
     for position, item in enumerate(items_in_order(attempt), start=1):
-        spec = spec_of(item.question_version)
-        options = getattr(spec, "options", [])
-        by_id = {o.id: o for o in options}
         answer = answers.get(item.id)
         views.append(
-            {
-                "item": item,
-                "position": position,
-                "section_title": item.section.title if item.section else "Questions",
-                "spec": spec,
-                "prompt": numeric_variant(attempt, item, spec)[0]
-                if isinstance(spec, Numeric)
-                else spec.prompt,
-                "task": get_task(spec.task) if isinstance(spec, Coding) else None,
-                "options": [by_id[i] for i in option_order(attempt, item, list(by_id))],
-                "value": answer.value if answer else {},
-                "revision": answer.revision if answer else 0,
-                "flagged": answer.flagged if answer else False,
-            }
+            question_view(
+                spec_of(item.question_version),
+                Draw.of(attempt, item),
+                item=item,
+                position=position,
+                section_title=item.section.title if item.section else "Questions",
+                value=answer.value if answer else {},
+                revision=answer.revision if answer else 0,
+                flagged=answer.flagged if answer else False,
+            )
         )
     return views
 
@@ -166,8 +147,10 @@ async def save_or_submit(
     existing = {a.item_id: a.value for a in attempt.answers}
     refused: list[str] = []
     for position, item in enumerate(items_in_order(attempt), start=1):
-        value = _form_value(item, form)
-        untouched = item.id not in existing and (not any(value.values()) or value == _unanswered(item))
+        spec = spec_of(item.question_version)
+        kind = kind_of(spec.type)
+        value = kind.from_form([str(v) for v in form.getlist(f"item_{item.id}")])
+        untouched = item.id not in existing and (not kind.is_answered(value) or value == kind.blank(spec))
         if value == existing.get(item.id) or untouched:
             continue
         try:
@@ -182,26 +165,6 @@ async def save_or_submit(
     if refused:
         return RedirectResponse(f"/i/{token}/attempt?refused={','.join(refused)}", status_code=303)
     return RedirectResponse(f"/i/{token}/attempt?saved=1", status_code=303)
-
-
-def _form_value(item: AssessmentItem, form: FormData) -> dict[str, Any]:
-    key = f"item_{item.id}"
-    kind = item.question_version.type
-    if kind == QuestionType.MCQ_MULTI:
-        return {"choices": [str(v) for v in form.getlist(key)]}
-    if kind == QuestionType.MCQ_SINGLE:
-        return {"choice": str(form.get(key) or "") or None}
-    if kind == QuestionType.NUMERIC:
-        return {"number": str(form.get(key) or "").strip() or None}
-    if kind == QuestionType.CODING:
-        return {"source": str(form.get(key) or "")}
-    return {"text": str(form.get(key) or "")}
-
-
-def _unanswered(item: AssessmentItem) -> dict[str, Any] | None:
-    """What the page shows before any answer: the starter code of a coding item."""
-    spec = spec_of(item.question_version)
-    return {"source": get_task(spec.task).starter} if isinstance(spec, Coding) else None
 
 
 @router.get("/done")

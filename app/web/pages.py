@@ -14,6 +14,8 @@ from markupsafe import Markup
 
 from app.accounts.principal import Principal
 from app.core.markdown import render_markdown
+from app.questions.kinds import Draw, kind_of
+from app.questions.spec import AnyQuestion
 from app.results.scoring import format_points
 from app.web.code_review import reviewable
 from app.web.csrf import CSRF_FIELD, csrf_token
@@ -65,6 +67,20 @@ NOTICES = {
     "candidate_erased": "The candidate's personal data is erased; their scores stay in the statistics.",
     "regrading": "The code is being graded again; this page shows the result when it is done.",
 }
+
+
+def question_view(spec: AnyQuestion, draw: Draw, **fields: Any) -> dict[str, Any]:
+    """What a kind's `question` macro renders (app/web/templates/kinds/): the same on the attempt page and in
+    the recruiters' preview."""
+    kind = kind_of(spec.type)
+    return {
+        "spec": spec,
+        "prompt": kind.prompt(spec, draw),
+        "options": kind.options(spec, draw),
+        "value": {},
+        **kind.extras(spec),
+        **fields,
+    }
 
 
 def page(

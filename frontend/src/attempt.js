@@ -1,7 +1,8 @@
 // The attempt page's client. The page works without it (one form, a Save button); this script adds
 // one-question-at-a-time navigation, autosave that never loses or reorders work, the server-clock timer,
-// flags, the code editor with sample runs, word counts with a Markdown preview, and integrity signals.
-import { createEditor } from "./editor.js";
+// flags, sample runs and submissions of code, and integrity signals; each question kind's own behaviour
+// (the code editor, word counts with a Markdown preview…) is in kinds.js.
+import { KINDS } from "./kinds.js";
 
 const config = JSON.parse(document.getElementById("attempt-config").textContent);
 const form = document.getElementById("attempt-form");
@@ -36,46 +37,15 @@ function itemOf(section) {
 }
 
 function valueOf(item) {
-  const name = `item_${item.id}`;
-  const inputs = [...form.elements].filter((el) => el.name === name);
-  switch (item.type) {
-    case "mcq_single": {
-      const checked = inputs.find((el) => el.checked);
-      return { choice: checked ? checked.value : null };
-    }
-    case "mcq_multi":
-      return { choices: inputs.filter((el) => el.checked).map((el) => el.value) };
-    case "numeric":
-      return { number: inputs[0].value.trim() || null };
-    case "coding":
-      return { source: item.editor ? item.editor.getValue() : inputs[0].value };
-    default:
-      return { text: inputs[0].value };
-  }
+  return KINDS[item.type].read(item);
 }
 
 function showValue(item, value) {
-  const name = `item_${item.id}`;
-  const inputs = [...form.elements].filter((el) => el.name === name);
-  if (item.type === "mcq_single") inputs.forEach((el) => (el.checked = el.value === value.choice));
-  else if (item.type === "mcq_multi") inputs.forEach((el) => (el.checked = (value.choices || []).includes(el.value)));
-  else if (item.type === "numeric") inputs[0].value = value.number || "";
-  else if (item.type === "coding") {
-    inputs[0].value = value.source || "";
-    if (item.editor) item.editor.setValue(value.source || "");
-  } else {
-    inputs[0].value = value.text || "";
-    updateWordCount(item);
-  }
+  KINDS[item.type].show(item, value);
 }
 
 function isAnswered(item) {
-  const value = valueOf(item);
-  if (item.type === "mcq_single") return value.choice !== null;
-  if (item.type === "mcq_multi") return value.choices.length > 0;
-  if (item.type === "numeric") return value.number !== null;
-  if (item.type === "coding") return item.revision > 0 && value.source.trim() !== "";
-  return value.text.trim() !== "";
+  return KINDS[item.type].answered(item, valueOf(item));
 }
 
 // ----------------------------------------------------------------------------------------------- autosave
@@ -444,43 +414,6 @@ window.addEventListener("blur", () => signal({ kind: "window_blur" }));
 window.addEventListener("focus", () => signal({ kind: "window_focus" }));
 window.addEventListener("pagehide", () => sendSignals(true));
 
-// --------------------------------------------------------------------------------------- written answers
-
-function countWords(text) {
-  return (text.match(/\S+/g) || []).length;
-}
-
-function updateWordCount(item) {
-  const area = item.section.querySelector("textarea");
-  const counter = item.section.querySelector(".word-count");
-  const max = Number(area.dataset.maxWords);
-  const words = countWords(area.value);
-  counter.textContent = `${words} / ${max} words` + (words > max ? " (over the suggested length)" : "");
-  counter.classList.toggle("over", words > max);
-}
-
-async function togglePreview(item, showPreview) {
-  const area = item.section.querySelector("textarea");
-  const preview = item.section.querySelector(".markdown-preview");
-  item.section.querySelector(".tab-write").setAttribute("aria-pressed", String(!showPreview));
-  item.section.querySelector(".tab-preview").setAttribute("aria-pressed", String(showPreview));
-  area.hidden = showPreview;
-  preview.hidden = !showPreview;
-  if (!showPreview) return area.focus();
-  preview.textContent = "Loading the preview…";
-  try {
-    const response = await fetch(`${config.api}/preview`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text: area.value }),
-    });
-    if (!response.ok) throw new Error(String(response.status));
-    preview.innerHTML = (await response.json()).html; // rendered and sanitized by the server
-  } catch (failed) {
-    preview.textContent = "The preview is not available right now; your text is unchanged.";
-  }
-}
-
 // ------------------------------------------------------------------------------------------- coding tasks
 
 const RESULT_LABELS = {
@@ -572,6 +505,23 @@ async function runCode(item, kind, buttons) {
 
 // ------------------------------------------------------------------------------------------------- set-up
 
+// What a question kind may use of the page (frontend/src/kinds.js).
+const page = {
+  api: config.api,
+  changed,
+  signal,
+  runCode,
+  position: (item) => questions.indexOf(item.section) + 1,
+  watch(item) {
+    item.section.addEventListener("input", () => changed(item));
+    item.section.addEventListener("change", () => changed(item));
+    item.section.addEventListener("paste", (event) => {
+      const text = event.clipboardData ? event.clipboardData.getData("text") : "";
+      signal({ kind: "paste", item_id: item.id, length: text.length });
+    });
+  },
+};
+
 for (const section of questions) {
   const item = {
     id: Number(section.dataset.itemId),
@@ -591,31 +541,7 @@ for (const section of questions) {
   section.querySelector(".prev").addEventListener("click", () => go(questions[questions.indexOf(section) - 1]));
   section.querySelector(".next").addEventListener("click", () => go(questions[questions.indexOf(section) + 1] || review));
 
-  if (item.type === "coding") {
-    const area = section.querySelector("textarea");
-    item.editor = createEditor(area, {
-      label: `Code for question ${questions.indexOf(section) + 1}`,
-      onChange: () => changed(item),
-      onPaste: (length) => signal({ kind: "paste", item_id: item.id, length }),
-    });
-    const buttons = [section.querySelector(".run-samples"), section.querySelector(".submit-code")];
-    buttons[0].addEventListener("click", () => runCode(item, "sample", buttons));
-    buttons[1].addEventListener("click", () => runCode(item, "final", buttons));
-  } else {
-    section.addEventListener("input", () => changed(item));
-    section.addEventListener("change", () => changed(item));
-    section.addEventListener("paste", (event) => {
-      const text = event.clipboardData ? event.clipboardData.getData("text") : "";
-      signal({ kind: "paste", item_id: item.id, length: text.length });
-    });
-  }
-  if (item.type === "written") {
-    const area = section.querySelector("textarea");
-    area.addEventListener("input", () => updateWordCount(item));
-    updateWordCount(item);
-    section.querySelector(".tab-write").addEventListener("click", () => togglePreview(item, false));
-    section.querySelector(".tab-preview").addEventListener("click", () => togglePreview(item, true));
-  }
+  KINDS[item.type].setUp(item, page);
 }
 
 for (const item of state.values()) item.known = JSON.stringify(valueOf(item));

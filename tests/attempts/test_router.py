@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.attempts.router import MAX_BODY_BYTES
-from app.attempts.service import MAX_TEXT_CHARS
 from app.models import AssessmentItem, Attempt, IntegrityEvent, QuestionType, utcnow
+from app.questions.kinds.written import MAX_TEXT_CHARS
 from tests import factories
 
 TAB = "tab-0123456789"

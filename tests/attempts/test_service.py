@@ -11,8 +11,6 @@ from app.attempts.answers import ClientSave
 from app.attempts.service import (
     auto_points,
     items_in_order,
-    numeric_variant,
-    option_order,
     save_answer,
     save_answer_fast,
     start_attempt,
@@ -21,6 +19,9 @@ from app.attempts.service import (
 from app.core.errors import Gone, NotFound, ValidationFailed
 from app.invitations.service import IssuedInvitation
 from app.models import InvitationStatus, QuestionType, utcnow
+from app.questions.kinds import Draw
+from app.questions.kinds.choice import option_order
+from app.questions.kinds.numeric import variant
 from app.questions.service import spec_of
 from tests import factories
 
@@ -194,8 +195,8 @@ def test_option_order_is_stable_per_attempt_and_varies_between_attempts(session:
         attempt = start_attempt(
             session, factories.invitation(session, org, assessment, f"c{n}@example.com").invitation
         )
-        first = option_order(attempt, item, ids)
-        assert option_order(attempt, item, ids) == first and sorted(first) == sorted(ids)
+        first = option_order(Draw.of(attempt, item), ids)
+        assert option_order(Draw.of(attempt, item), ids) == first and sorted(first) == sorted(ids)
         orders.add(tuple(first))
     assert len(orders) > 1
 
@@ -223,15 +224,15 @@ def test_shuffled_questions_stay_in_their_sections_in_a_stable_per_attempt_order
 def test_numeric_answers_are_scored_against_the_candidates_own_parameters(session: Session, attempt) -> None:
     item = item_of(attempt, QuestionType.NUMERIC)
     spec = spec_of(item.question_version)
-    prompt, answer = numeric_variant(attempt, item, spec)  # type: ignore[arg-type]
-    assert "{{" not in prompt and prompt == numeric_variant(attempt, item, spec)[0]  # type: ignore[arg-type]
+    prompt, answer = variant(spec, Draw.of(attempt, item))  # type: ignore[arg-type]
+    assert "{{" not in prompt and prompt == variant(spec, Draw.of(attempt, item))[0]  # type: ignore[arg-type]
     assert auto_points(attempt, item, {"number": repr(answer)}) == item.points
     assert auto_points(attempt, item, {"number": str(answer + 1 + abs(answer))}) == 0
     assert auto_points(attempt, item, {"number": None}) == 0
     prompts = set()
     for seed in range(10):  # other candidates, other parameters
         attempt.seed = seed
-        prompts.add(numeric_variant(attempt, item, spec)[0])  # type: ignore[arg-type]
+        prompts.add(variant(spec, Draw.of(attempt, item))[0])  # type: ignore[arg-type]
     assert len(prompts) >= 8
 
 

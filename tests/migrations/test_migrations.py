@@ -53,3 +53,37 @@ def test_check_detects_drift(backend: str, settings_for) -> None:
             check(engine)
     finally:
         engine.dispose()
+
+
+def test_emails_join_the_outbox_with_their_state_kept(backend: str, settings_for) -> None:
+    """Revision 8d4a6c2e9b1f: every old email status maps to the outbox's, a queued message is due at once,
+    and the downgrade maps them back."""
+    from sqlalchemy import text
+
+    engine = make_engine(settings_for(backend))
+    old = {"queued": "pending", "sent": "succeeded", "failed": "failed", "outbox_only": "held"}
+    try:
+        upgrade(engine, "5c1e2d9f0a7b")
+        with engine.begin() as conn:
+            for status in old:
+                conn.execute(
+                    text(
+                        "INSERT INTO email_messages (to_address, subject, text_body, html_body, status,"
+                        " tries, last_error, created_at) VALUES (:to, 's', 't', 'h', :status, 1, '', :at)"
+                    ),
+                    {"to": f"{status}@example.com", "status": status, "at": "2026-12-01 10:00:00+00:00"},
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT to_address, status, attempt_count, next_attempt_at FROM email_messages")
+            ).all()
+        assert {r.to_address.split("@")[0]: r.status for r in rows} == old
+        assert all(r.attempt_count == 1 for r in rows)
+        assert [r.to_address for r in rows if r.next_attempt_at is not None] == ["queued@example.com"]
+        downgrade(engine, "5c1e2d9f0a7b")
+        with engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT to_address, status FROM email_messages")).tuples().all())
+        assert back == {f"{status}@example.com": status for status in old}
+    finally:
+        engine.dispose()
