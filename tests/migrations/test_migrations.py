@@ -83,7 +83,8 @@ def test_emails_join_the_outbox_with_their_state_kept(backend: str, settings_for
         assert [r.to_address for r in rows if r.next_attempt_at is not None] == ["queued@example.com"]
         downgrade(engine, "5c1e2d9f0a7b")
         with engine.connect() as conn:
-            back = dict(conn.execute(text("SELECT to_address, status FROM email_messages")).tuples().all())
+            rows = conn.execute(text("SELECT to_address, status FROM email_messages")).all()
+        back = {r.to_address: r.status for r in rows}
         assert back == {f"{status}@example.com": status for status in old}
     finally:
         engine.dispose()
