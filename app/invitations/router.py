@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import and_, not_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
@@ -28,7 +28,7 @@ from app.invitations.schemas import (
     InvitationOut,
     InvitationQuery,
 )
-from app.models import Candidate, Invitation, InvitationStatus, utcnow
+from app.models import Candidate, Invitation
 
 candidates_router = APIRouter(prefix="/candidates", tags=["Candidates"])
 invitations_router = APIRouter(prefix="/invitations", tags=["Invitations"])
@@ -113,12 +113,7 @@ def list_invitations(
     if query.external_ref is not None:
         stmt = stmt.where(Invitation.external_ref == query.external_ref)
     if query.status is not None:
-        # An unused link past its expiry is expired even before the sweep has marked it.
-        lapsed = and_(Invitation.status == InvitationStatus.SENT, Invitation.expires_at <= utcnow())
-        if query.status == InvitationStatus.EXPIRED:
-            stmt = stmt.where((Invitation.status == InvitationStatus.EXPIRED) | lapsed)
-        else:
-            stmt = stmt.where(Invitation.status == query.status, not_(lapsed))
+        stmt = stmt.where(Invitation.current_status == query.status)
     rows, has_more = fetch_page(session, stmt, Invitation.id, query)
     return Page(data=[_out(i, settings) for i in rows], has_more=has_more)
 

@@ -150,12 +150,12 @@ def invitation_for_token(session: Session, token: str) -> Invitation:
     )
     if invitation is None:
         raise NotFound("This invitation link is not valid. Check that you copied the whole link.")
-    expire_if_due(session, invitation)
     return invitation
 
 
 def expire_if_due(session: Session, invitation: Invitation) -> bool:
-    """Mark an unused link past its expiry as expired, announcing it once."""
+    """Mark an unused link past its expiry as expired, announcing it once. Only the sweep does: reading an
+    invitation (a candidate opening the link) never writes, and `current_status` already reads as expired."""
     if invitation.current_status == invitation.status:  # only a lapse past expiry makes them differ
         return False
     invitation.status = invitation.current_status
@@ -191,8 +191,9 @@ def ensure_can_start(invitation: Invitation) -> None:
         InvitationStatus.CANCELLED: "This invitation was withdrawn by the recruiter.",
         InvitationStatus.COMPLETED: "You have already completed this assessment. Thank you!",
     }
-    if invitation.status in messages:
-        raise Gone(messages[invitation.status])
+    status = invitation.current_status
+    if status in messages:
+        raise Gone(messages[status])
 
 
 def list_invitations(session: Session, org: Organization, assessment: Assessment) -> list[Invitation]:

@@ -6,7 +6,8 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, and_, case, literal
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.assessments import Assessment
@@ -72,11 +73,19 @@ class Invitation(OrgOwned, CreatedMixin, Base):
         """The assessment's time limit with this candidate's extra time."""
         return self.assessment.duration_minutes * (1 + self.extra_time_pct / 100)
 
-    @property
+    @hybrid_property
     def current_status(self) -> InvitationStatus:
-        """The status as of now: a link past its expiry reads as expired even before a job has marked it."""
+        """The status as of now: a link past its expiry reads as expired before the sweep has marked it.
+        The one rule, for rows in Python and in queries alike (`where(Invitation.current_status == …)`)."""
         if self.status == InvitationStatus.SENT and self.expires_at <= utcnow():
             return InvitationStatus.EXPIRED
         return self.status
+
+    @current_status.inplace.expression
+    @classmethod
+    def _current_status_in_sql(cls) -> ColumnElement[InvitationStatus]:
+        lapsed = and_(cls.status == InvitationStatus.SENT, cls.expires_at <= utcnow())
+        expired = literal(InvitationStatus.EXPIRED, cls.__table__.c.status.type)
+        return case((lapsed, expired), else_=cls.status)
 
     attempt: Mapped[Attempt | None] = relationship(back_populates="invitation")

@@ -166,3 +166,36 @@ def test_a_started_invitation_cannot_be_cancelled(session: Session) -> None:
     start_attempt(session, issued.invitation)
     with pytest.raises(Conflict, match="started"):
         invitations.cancel_invitation(session, issued.invitation)
+
+
+def test_current_status_is_one_rule_in_python_and_in_queries(session: Session) -> None:
+    """A link past its expiry reads as expired before the sweep marks it, in a row and in a query alike."""
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, per_type=1)
+    made = [factories.invitation(session, org, assessment, f"c{n}@example.com").invitation for n in range(5)]
+    made[1].expires_at = utcnow() - timedelta(seconds=1)  # lapsed, not yet swept
+    made[2].status = InvitationStatus.STARTED
+    made[2].expires_at = utcnow() - timedelta(seconds=1)  # started before it lapsed: still started
+    made[3].status = InvitationStatus.CANCELLED
+    made[4].status = InvitationStatus.EXPIRED  # swept
+    session.flush()
+    in_python = {i.id: i.current_status for i in made}
+    in_sql = dict(
+        session.execute(
+            select(Invitation.id, Invitation.current_status).where(Invitation.id.in_(in_python))
+        ).all()
+    )
+    assert in_sql == in_python
+    assert [in_python[i.id] for i in made] == [
+        InvitationStatus.SENT,
+        InvitationStatus.EXPIRED,
+        InvitationStatus.STARTED,
+        InvitationStatus.CANCELLED,
+        InvitationStatus.EXPIRED,
+    ]
+    expired = session.scalars(
+        select(Invitation.id).where(
+            Invitation.id.in_(in_python), Invitation.current_status == InvitationStatus.EXPIRED
+        )
+    ).all()
+    assert sorted(expired) == sorted([made[1].id, made[4].id])
