@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Principal
 from app.accounts.service import create_owner, create_user
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
@@ -32,6 +33,11 @@ SECRET_KEY = TEST_SECRET_KEY  # what the test settings use
 
 def owner(session: Session, email: str = "owner@acme.test", org: str = "Acme") -> tuple[User, Organization]:
     return create_owner(session, email=email, password=PASSWORD, org_name=org)
+
+
+def principal(user: User, org: Organization, role: Role = Role.OWNER) -> Principal:
+    """The user acting in the organization, as a signed-in page request would."""
+    return Principal(user=user, organization=org, role=role, session_id=0)
 
 
 def published_assessment(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ from app.core.errors import NotFound
 from app.core.ids import MAX_ID, parse_id
 from app.events.service import subscribes
 from app.integrations.schemas import GreenhouseCandidate
-from app.invitations.service import create_invitation, email_invitation, get_invitation
+from app.invitations.service import Invitee, get_invitation, invite
 from app.jobs.runtime import send_after_commit
 from app.models import (
     Assessment,
@@ -81,19 +80,19 @@ def send_test(
     assessment = get_assessment(session, principal.organization, _numeric_id(partner_test_id, "test"))
     if assessment.status != AssessmentStatus.PUBLISHED:
         raise NotFound("test not found: list_tests names the tests you can send")
-    issued = create_invitation(
+    issued = invite(
         session,
-        principal.organization,
+        principal,
         assessment,
-        email=candidate.email,
-        first_name=candidate.preferred_name or candidate.first_name or "",
-        last_name=candidate.last_name or "",
-        ttl=timedelta(days=settings.invitation_ttl_days),
-        secret_key=settings.secret_key.get_secret_value(),
+        Invitee(
+            candidate.email, candidate.preferred_name or candidate.first_name or "", candidate.last_name or ""
+        ),
+        settings=settings,
+        send_email=True,
         external_ref=(candidate.greenhouse_profile_url or "")[:200] or None,
+        via=GREENHOUSE,
     )
     invitation = issued.invitation
-    email_invitation(session, invitation, issued.link(settings.base_url))
     if callback_url and callback_host_allowed(callback_url, settings):
         session.add(
             PartnerCallback(
@@ -105,7 +104,6 @@ def send_test(
         )
     elif callback_url:
         log.warning("Greenhouse callback to a host not allow-listed was not kept: %s", callback_url)
-    record(session, principal, "greenhouse.test_sent", invitation, email=invitation.candidate.email)
     session.flush()
     return invitation
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -130,24 +129,18 @@ def create_invitation(
     session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: InvitationCreate
 ) -> InvitationOut:
     assessment = get_assessment(session, principal.organization, body.assessment_id)
-    issued = service.create_invitation(
+    person = body.candidate
+    issued = service.invite(
         session,
-        principal.organization,
+        principal,
         assessment,
-        email=body.candidate.email,
-        first_name=body.candidate.first_name,
-        last_name=body.candidate.last_name,
-        ttl=timedelta(days=settings.invitation_ttl_days),
-        secret_key=settings.secret_key.get_secret_value(),
-        extra_time_pct=body.extra_time_pct,
+        service.Invitee(person.email, person.first_name, person.last_name, body.extra_time_pct),
+        settings=settings,
+        send_email=body.send_email,
         expires_at=body.expires_at,
         external_ref=body.external_ref,
     )
-    link = issued.link(settings.base_url)
-    if body.send_email:
-        service.email_invitation(session, issued.invitation, link)
-    record(session, principal, "invitation.created", issued.invitation, email=body.candidate.email)
-    return InvitationOut.of(issued.invitation, link, f"{settings.base_url}/api/v1")
+    return InvitationOut.of(issued.invitation, issued.link(settings.base_url), f"{settings.base_url}/api/v1")
 
 
 @invitations_router.post("/{invitation_id}/cancel", summary="Cancel an unused invitation")
@@ -155,8 +148,7 @@ def cancel_invitation(
     session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: PathId
 ) -> InvitationOut:
     invitation = service.get_invitation(session, principal.organization, invitation_id)
-    service.cancel_invitation(session, invitation)
-    record(session, principal, "invitation.cancelled", invitation)
+    service.cancel_invitation(session, principal, invitation)
     return _out(invitation, settings)
 
 
@@ -165,12 +157,5 @@ def resend_invitation(
     session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, invitation_id: PathId
 ) -> InvitationOut:
     invitation = service.get_invitation(session, principal.organization, invitation_id)
-    service.resend_invitation(
-        session,
-        invitation,
-        ttl=timedelta(days=settings.invitation_ttl_days),
-        secret_key=settings.secret_key.get_secret_value(),
-        base_url=settings.base_url,
-    )
-    record(session, principal, "invitation.resent", invitation)
+    service.resend_invitation(session, principal, invitation, settings=settings)
     return _out(invitation, settings)

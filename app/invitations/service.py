@@ -11,6 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from app.accounts.principal import Actor, Principal
+from app.audit.service import record
+from app.core.config import Settings
 from app.core.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.core.security import derived_token, digests_match, new_token, token_digest
 from app.core.tenancy import get_owned
@@ -120,6 +123,54 @@ def create_invitation(
         },
     )
     return IssuedInvitation(invitation=invitation, token=token)
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Who is invited, as a recruiter, an API client, an ATS or a CSV row names them."""
+
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    extra_time_pct: int = 0
+
+
+def invite(
+    session: Session,
+    actor: Actor,
+    assessment: Assessment,
+    invitee: Invitee,
+    *,
+    settings: Settings,
+    send_email: bool,
+    ttl: timedelta | None = None,
+    expires_at: datetime | None = None,
+    external_ref: str | None = None,
+    via: str = "",
+) -> IssuedInvitation:
+    """Invite one person, whichever door it comes through (a recruiter's page or CSV file, the API, an ATS):
+    the invitation is created and announced, emailed when asked, and audited beside it, the same way."""
+    issued = create_invitation(
+        session,
+        actor.organization,
+        assessment,
+        email=invitee.email,
+        first_name=invitee.first_name,
+        last_name=invitee.last_name,
+        extra_time_pct=invitee.extra_time_pct,
+        ttl=ttl or timedelta(days=settings.invitation_ttl_days),
+        secret_key=settings.secret_key.get_secret_value(),
+        expires_at=expires_at,
+        external_ref=external_ref,
+        created_by=actor.user if isinstance(actor, Principal) else None,
+    )
+    if send_email:
+        email_invitation(session, issued.invitation, issued.link(settings.base_url))
+    detail = {"email": issued.invitation.candidate.email, "emailed": send_email} | (
+        {"via": via} if via else {}
+    )
+    record(session, actor, "invitation.created", issued.invitation, **detail)
+    return issued
 
 
 def _new_link_token(invitation: Invitation, secret_key: str) -> str:
@@ -256,30 +307,38 @@ def _ensure_unused(invitation: Invitation, action: str) -> None:
         raise Conflict(f"This invitation is {status.value}: only a link not yet used can be {action}.")
 
 
-def cancel_invitation(session: Session, invitation: Invitation) -> None:
+def cancel_invitation(session: Session, actor: Actor, invitation: Invitation) -> None:
     _ensure_unused(invitation, "cancelled")
     invitation.status = InvitationStatus.CANCELLED
     invitation.cancelled_at = utcnow()
     record_event(
         session, invitation.organization_id, "invitation.cancelled", {"invitation_id": invitation.id}
     )
+    record(session, actor, "invitation.cancelled", invitation)
     session.flush()
 
 
-def resend_invitation(
-    session: Session, invitation: Invitation, *, ttl: timedelta, secret_key: str, base_url: str
-) -> str:
-    """Email the link again, valid for at least `ttl` from now. The same link when it can be rebuilt (the
-    candidate may already have the first email open); otherwise a new one, and the old stops working."""
+def resend_invitation(session: Session, actor: Actor, invitation: Invitation, *, settings: Settings) -> str:
+    """Email the link again, valid for at least the configured lifetime from now. The same link when it can be
+    rebuilt (the candidate may already have the first email open); otherwise a new one, and the old stops
+    working."""
     _ensure_unused(invitation, "sent again")
     now = utcnow()
+    secret_key, base_url = settings.secret_key.get_secret_value(), settings.base_url
     invitation.status = InvitationStatus.SENT
-    invitation.expires_at = max(invitation.expires_at, now + ttl)
+    invitation.expires_at = max(invitation.expires_at, now + timedelta(days=settings.invitation_ttl_days))
     invitation.sent_at, invitation.reminded_at = now, None
     link = rebuild_link(invitation, secret_key, base_url)
     if link is None:
         link = _link(base_url, _new_link_token(invitation, secret_key))
     email_invitation(session, invitation, link)
+    record(
+        session,
+        actor,
+        "invitation.resent",
+        invitation,
+        expires_at=invitation.expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+    )
     session.flush()
     return link
 
@@ -446,35 +505,25 @@ def _check_row(line: int, cells: dict[str, str], seen: dict[str, int], open_emai
 
 def invite_from_csv(
     session: Session,
-    org: Organization,
+    actor: Actor,
     assessment: Assessment,
     data: bytes,
     *,
-    ttl: timedelta,
-    secret_key: str,
-    base_url: str,
+    settings: Settings,
     send_email: bool,
-    created_by: User | None = None,
+    ttl: timedelta | None = None,
 ) -> CsvReport:
+    """Everyone on a checked file is invited as one by one would be (each audited); a file with mistakes
+    invites nobody."""
     report = parse_candidates_csv(session, assessment, data)
     if not report.ok:
         return report
     for row in report.rows:
         if row.skipped:
             continue
-        issued = create_invitation(
-            session,
-            org,
-            assessment,
-            email=row.email,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            extra_time_pct=row.extra_time_pct,
-            ttl=ttl,
-            secret_key=secret_key,
-            created_by=created_by,
+        invitee = Invitee(row.email, row.first_name, row.last_name, row.extra_time_pct)
+        issued = invite(
+            session, actor, assessment, invitee, settings=settings, send_email=send_email, ttl=ttl, via="csv"
         )
-        if send_email:
-            email_invitation(session, issued.invitation, issued.link(base_url))
         report.invited.append(issued.invitation)
     return report

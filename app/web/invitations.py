@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from app.assessments.service import get_assessment
-from app.audit.service import record
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId
 from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
@@ -50,33 +49,24 @@ def invite(
     principal.require_editor()
     assessment = get_assessment(session, principal.organization, assessment_id)
     try:
-        issued = invitations.create_invitation(
+        issued = invitations.invite(
             session,
-            principal.organization,
+            principal,
             assessment,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            extra_time_pct=extra_time_pct,
+            invitations.Invitee(email, first_name, last_name, extra_time_pct),
+            settings=settings,
+            send_email=send_email,
             ttl=_expiry(expires_in_days, settings),
-            secret_key=settings.secret_key.get_secret_value(),
-            created_by=principal.user,
         )
     except AppError as exc:
         return overview(request, session, principal, assessment, error=exc)
-    link = issued.link(settings.base_url)
-    if send_email:
-        invitations.email_invitation(session, issued.invitation, link)
-    record(
-        session, principal, "invitation.created", issued.invitation, email=issued.invitation.candidate.email
-    )
     return overview(
         request,
         session,
         principal,
         assessment,
         issued=issued,
-        new_link=link,
+        new_link=issued.link(settings.base_url),
         emailed=send_email,
         status_code=201,
     )
@@ -103,19 +93,15 @@ async def invite_csv(
             )
         report = invitations.invite_from_csv(
             session,
-            principal.organization,
+            principal,
             assessment,
             data,
-            ttl=_expiry(expires_in_days, settings),
-            secret_key=settings.secret_key.get_secret_value(),
-            base_url=settings.base_url,
+            settings=settings,
             send_email=send_email,
-            created_by=principal.user,
+            ttl=_expiry(expires_in_days, settings),
         )
     except AppError as exc:
         return overview(request, session, principal, assessment, error=exc)
-    if report.invited:
-        record(session, principal, "invitations.imported", assessment, count=len(report.invited))
     return overview(
         request,
         session,
@@ -131,8 +117,7 @@ async def invite_csv(
 def cancel(session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId) -> Response:
     principal.require_editor()
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)
-    invitations.cancel_invitation(session, invitation)
-    record(session, principal, "invitation.cancelled", invitation)
+    invitations.cancel_invitation(session, principal, invitation)
     return redirect(f"/assessments/{invitation.assessment_id}", "invitation_cancelled")
 
 
@@ -142,16 +127,5 @@ def resend(
 ) -> Response:
     principal.require_editor()
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)
-    invitations.resend_invitation(
-        session,
-        invitation,
-        ttl=timedelta(days=settings.invitation_ttl_days),
-        secret_key=settings.secret_key.get_secret_value(),
-        base_url=settings.base_url,
-    )
-    record(session, principal, "invitation.resent", invitation, expires_at=_iso(invitation.expires_at))
+    invitations.resend_invitation(session, principal, invitation, settings=settings)
     return redirect(f"/assessments/{invitation.assessment_id}", "invitation_resent")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")

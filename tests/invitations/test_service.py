@@ -10,28 +10,27 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.attempts.service import start_attempt
+from app.core.config import Settings
 from app.core.errors import Conflict, Gone
 from app.invitations import service as invitations
-from app.models import EmailMessage, Invitation, InvitationStatus, utcnow
+from app.models import AuditEntry, EmailMessage, Invitation, InvitationStatus, utcnow
 from tests import factories
 
 TTL = timedelta(days=7)
 BASE = "http://testserver"
+SETTINGS = Settings(
+    _env_file=None,  # type: ignore[call-arg]
+    base_url=BASE,
+    invitation_ttl_days=TTL.days,
+    secret_key=factories.SECRET_KEY,
+)
 
 
-def _import(session: Session, data: bytes, **kwargs: object) -> invitations.CsvReport:
-    _, org = factories.owner(session)
+def _import(session: Session, data: bytes) -> invitations.CsvReport:
+    user, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, per_type=1)
     return invitations.invite_from_csv(
-        session,
-        org,
-        assessment,
-        data,
-        ttl=TTL,
-        secret_key=factories.SECRET_KEY,
-        base_url=BASE,
-        send_email=True,
-        **kwargs,  # type: ignore[arg-type]
+        session, factories.principal(user, org), assessment, data, settings=SETTINGS, send_email=True, ttl=TTL
     )
 
 
@@ -92,17 +91,15 @@ def test_a_file_that_is_not_a_candidate_list_is_explained(
 
 
 def test_candidates_with_an_open_invitation_are_skipped_not_invited_twice(session: Session) -> None:
-    _, org = factories.owner(session)
+    user, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, per_type=1)
     factories.invitation(session, org, assessment, email="ada@example.com")
     report = invitations.invite_from_csv(
         session,
-        org,
+        factories.principal(user, org),
         assessment,
         b"email\nada@example.com\nbob@example.com\n",
-        ttl=TTL,
-        secret_key=factories.SECRET_KEY,
-        base_url=BASE,
+        settings=SETTINGS,
         send_email=False,
     )
     assert report.ok and [r.skipped != "" for r in report.rows] == [True, False]
@@ -139,33 +136,32 @@ def test_a_link_from_before_a_secret_key_change_is_not_rebuilt_wrongly(session: 
 
 
 def test_resend_extends_an_expired_link_and_cancel_ends_it(session: Session) -> None:
-    _, org = factories.owner(session)
+    user, org = factories.owner(session)
+    actor = factories.principal(user, org)
     assessment = factories.published_assessment(session, org, per_type=1)
     issued = factories.invitation(session, org, assessment)
     invitation = issued.invitation
     invitation.expires_at = utcnow() - timedelta(hours=1)
     assert invitation.current_status == InvitationStatus.EXPIRED
-    link = invitations.resend_invitation(
-        session, invitation, ttl=TTL, secret_key=factories.SECRET_KEY, base_url=BASE
-    )
+    link = invitations.resend_invitation(session, actor, invitation, settings=SETTINGS)
     assert link == issued.link(BASE) and invitation.current_status == InvitationStatus.SENT
     assert invitation.expires_at > utcnow() + TTL - timedelta(minutes=1)
-    invitations.cancel_invitation(session, invitation)
+    invitations.cancel_invitation(session, actor, invitation)
     with pytest.raises(Gone, match="withdrawn"):
         invitations.ensure_can_start(invitations.invitation_for_token(session, issued.token))
     with pytest.raises(Conflict):
-        invitations.resend_invitation(
-            session, invitation, ttl=TTL, secret_key=factories.SECRET_KEY, base_url=BASE
-        )
+        invitations.resend_invitation(session, actor, invitation, settings=SETTINGS)
+    trail = session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(invitation.id))).all()
+    assert sorted(trail) == ["invitation.cancelled", "invitation.resent"]
 
 
 def test_a_started_invitation_cannot_be_cancelled(session: Session) -> None:
-    _, org = factories.owner(session)
+    user, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, per_type=1)
     issued = factories.invitation(session, org, assessment)
     start_attempt(session, issued.invitation)
     with pytest.raises(Conflict, match="started"):
-        invitations.cancel_invitation(session, issued.invitation)
+        invitations.cancel_invitation(session, factories.principal(user, org), issued.invitation)
 
 
 def test_current_status_is_one_rule_in_python_and_in_queries(session: Session) -> None:

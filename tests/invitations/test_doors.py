@@ -1,0 +1,84 @@
+"""One use case behind every door: a recruiter's page, a CSV file, the REST API and Greenhouse all invite
+through `invitations.service.invite`, so each leaves the same trail (the event, the email when asked, the
+audit entry naming who acted and through which door)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.api.service import authenticate_key, create_api_key
+from app.core.config import Settings
+from app.integrations.schemas import GreenhouseCandidate
+from app.integrations.service import send_test
+from app.models import AuditEntry, Candidate, EmailMessage, Event, Invitation, QuestionType
+from tests import factories
+from tests.api.conftest import Api
+from tests.forms import post_form, sign_in
+
+
+def _trail(session: Session, email: str) -> tuple[dict[str, object], int, int]:
+    """The invitation's audit detail, and how many events and emails it left."""
+    session.expire_all()
+    invitation = session.scalars(
+        select(Invitation).join(Candidate).where(Candidate.email == email)
+    ).one()
+    entry = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "invitation.created", AuditEntry.target_id == str(invitation.id)
+        )
+    ).one()
+    events = session.scalars(select(Event).where(Event.type == "invitation.created")).all()
+    announced = sum(1 for e in events if e.payload["invitation_id"] == invitation.id)
+    emails = session.scalars(select(EmailMessage).where(EmailMessage.to_address == email)).all()
+    return entry.detail, announced, len(emails)
+
+
+def test_every_door_invites_the_same_way(
+    client: TestClient, session: Session, api: Api, settings: Settings
+) -> None:
+    kinds = (QuestionType.MCQ_SINGLE,)
+    assessment = factories.published_assessment(session, api.org, types=kinds, per_type=1)
+    session.commit()
+
+    sign_in(client, "owner@example.com", factories.PASSWORD)
+    page = post_form(
+        client,
+        f"/assessments/{assessment.id}/invitations",
+        {"email": "page@example.com", "send_email": "true"},
+    )
+    assert page.status_code == 201, page.text
+    csv = post_form(
+        client,
+        f"/assessments/{assessment.id}/invitations/csv",
+        {"send_email": "true"},
+        files={"file": ("c.csv", b"email\ncsv@example.com\n", "text/csv")},
+    )
+    assert csv.status_code == 201, csv.text
+    made = api.post(
+        "/invitations",
+        json={"assessment_id": assessment.id, "candidate": {"email": "api@example.com"}, "send_email": True},
+    )
+    assert made.status_code == 201, made.text
+    key = create_api_key(session, api.org, name="gh", scopes=["invitations:write"], created_by=None)[1]
+    send_test(
+        session,
+        authenticate_key(session, key),
+        partner_test_id=str(assessment.id),
+        candidate=GreenhouseCandidate(email="gh@example.com", first_name="G", last_name="H"),
+        callback_url=None,
+        settings=settings,
+    )
+    session.commit()
+
+    doors = {
+        "page@example.com": None,
+        "csv@example.com": "csv",
+        "api@example.com": None,
+        "gh@example.com": "greenhouse",
+    }
+    for email, via in doors.items():
+        detail, announced, emails = _trail(session, email)
+        expected = {"email": email, "emailed": True} | ({"via": via} if via else {})
+        assert (detail, announced, emails) == (expected, 1, 1), email
