@@ -289,14 +289,14 @@ def api_keys_create(
     name: Annotated[str, typer.Option(help="What the key is for, e.g. Greenhouse")] = "",
 ) -> None:
     """Create a key and print it once: it is stored only as a digest."""
+    from app.accounts.principal import Operator
     from app.accounts.service import find_organization
     from app.api.service import create_api_key
 
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
-        row, key = create_api_key(
-            session, find_organization(session, org), name=name, scopes=scopes, created_by=None
-        )
+        operator = Operator(find_organization(session, org))
+        row, key = create_api_key(session, operator, name=name, scopes=scopes)
     typer.echo(key)
     typer.echo(
         f"key {row.prefix}…{row.last_four} with scopes {', '.join(row.scopes)}; it is not shown again",
@@ -327,12 +327,13 @@ def api_keys_revoke(
     key_id: Annotated[int, typer.Argument(help="The id `assay api-keys list` shows")],
 ) -> None:
     """Stop a key from working, at once."""
+    from app.accounts.principal import Operator
     from app.accounts.service import find_organization
     from app.api.service import revoke_api_key
 
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
-        row = revoke_api_key(session, find_organization(session, org), key_id)
+        row = revoke_api_key(session, Operator(find_organization(session, org)), key_id)
     typer.echo(f"key {row.prefix}…{row.last_four} revoked")
 
 
@@ -348,16 +349,15 @@ def candidates_export(
 ) -> None:
     """Everything held on a candidate, as JSON: details, invitations, answers with every revision, code,
     scores and comments, page events, emails sent."""
+    from app.accounts.principal import Operator
     from app.accounts.service import find_organization
-    from app.audit.service import record_operator
     from app.candidates import service
 
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
         organization = find_organization(session, org)
         person = service.find(session, organization, candidate)
-        document = service.export_candidate(session, organization, person).model_dump_json(indent=2)
-        record_operator(session, organization, "candidate.exported", person)
+        document = service.export_candidate(session, Operator(organization), person).model_dump_json(indent=2)
         if output is None:
             typer.echo(document)
             return
@@ -376,8 +376,8 @@ def candidates_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Erase a candidate's personal data for good; their scores stay in the statistics, attached to nobody."""
+    from app.accounts.principal import Operator
     from app.accounts.service import find_organization
-    from app.audit.service import record_operator
     from app.candidates import service
 
     with database() as (_, engine, session):
@@ -387,8 +387,7 @@ def candidates_erase(
         name = f"{person.full_name} <{person.email}>"
         if not yes and not typer.confirm(f"Erase everything {organization.name} holds on {name}?"):
             raise fail("nothing was erased")
-        erased = service.erase_candidate(session, organization, person)
-        record_operator(session, organization, "candidate.erased", person)
+        erased = service.erase_candidate(session, Operator(organization), person)
     typer.echo(
         f"erased {name}: {erased.invitations} invitations, {erased.answers} answers, "
         f"{erased.submissions} code runs, {erased.emails} emails; "
@@ -428,10 +427,11 @@ def grading_retry(
 ) -> None:
     """Grade again submissions whose grading failed. A running worker (or the server, in the embedded
     set-up) picks them up at once, or at its next reconciliation if the message cannot be sent from here."""
+    from app.accounts.principal import Operator
     from app.accounts.service import find_organization
     from app.core.ids import MAX_ID
     from app.grading.service import failed_submissions, retry_grading
-    from app.models import Submission
+    from app.models import Attempt, Organization, Submission
 
     if bool(submissions) == all_failed:
         raise fail("name the submissions to retry, or say --all-failed", code=2)
@@ -448,7 +448,11 @@ def grading_retry(
                     raise fail(f"no submission {submission_id}")
                 chosen.append(submission)
         for submission in chosen:
-            retry_grading(session, submission)
+            attempt = session.get(Attempt, submission.attempt_id)
+            assert attempt is not None  # the submission's foreign key
+            owner = session.get(Organization, attempt.invitation.organization_id)
+            assert owner is not None
+            retry_grading(session, Operator(owner), submission)
         retried = [submission.id for submission in chosen]
     typer.echo(f"queued again: {', '.join(map(str, retried)) or 'nothing had failed'}")
 

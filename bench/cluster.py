@@ -21,6 +21,7 @@ import httpx2 as httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.accounts.principal import Operator
 from app.accounts.service import create_organization
 from app.assessments.service import create_assessment, publish_assessment
 from app.core.config import Settings
@@ -87,9 +88,13 @@ def invite_candidates(sessions: sessionmaker[Session], count: int, *, coding_tas
         )
         chosen = [first(QuestionType.WRITTEN), first(QuestionType.MCQ_SINGLE), coding]
         assessment = create_assessment(
-            session, org, title="Load", duration_minutes=120, question_version_ids=[v.id for v in chosen]
+            session,
+            Operator(org),
+            title="Load",
+            duration_minutes=120,
+            question_version_ids=[v.id for v in chosen],
         )
-        publish_assessment(session, assessment)
+        publish_assessment(session, Operator(org), assessment)
         items = {item.question_version.type.value: item.id for item in assessment.items}
         candidates = [
             Candidate(

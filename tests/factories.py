@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.principal import Principal
+from app.accounts.principal import Operator, Principal
 from app.accounts.service import create_owner, create_user
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
@@ -40,6 +41,24 @@ def principal(user: User, org: Organization, role: Role = Role.OWNER) -> Princip
     return Principal(user=user, organization=org, role=role, session_id=0)
 
 
+def operator(session: Session, of: Organization | Assessment) -> Operator:
+    """The host's operator acting in an organization (or an assessment's): for setting up test data."""
+    if isinstance(of, Assessment):
+        found = session.get(Organization, of.organization_id)
+        assert found is not None
+        of = found
+    return Operator(of)
+
+
+def owner_of(session: Session, org: Organization) -> Principal:
+    """The organization's owner, acting."""
+    membership = session.scalars(
+        select(Membership).where(Membership.organization_id == org.id, Membership.role == Role.OWNER)
+    ).first()
+    assert membership is not None, "the organization has no owner"
+    return principal(membership.user, org)
+
+
 def published_assessment(
     session: Session,
     org: Organization,
@@ -57,9 +76,13 @@ def published_assessment(
             for version in [v for v in versions if v.type == kind][:per_type]
         ]
     assessment = create_assessment(
-        session, org, title="Screen", duration_minutes=minutes, question_version_ids=[v.id for v in versions]
+        session,
+        operator(session, org),
+        title="Screen",
+        duration_minutes=minutes,
+        question_version_ids=[v.id for v in versions],
     )
-    return publish_assessment(session, assessment)
+    return publish_assessment(session, operator(session, assessment), assessment)
 
 
 def coding_assessment(
@@ -73,9 +96,13 @@ def coding_assessment(
         if spec_of(v).task == task  # type: ignore[union-attr]
     )
     assessment = create_assessment(
-        session, org, title="Code screen", duration_minutes=minutes, question_version_ids=[mcq.id, coding.id]
+        session,
+        operator(session, org),
+        title="Code screen",
+        duration_minutes=minutes,
+        question_version_ids=[mcq.id, coding.id],
     )
-    return publish_assessment(session, assessment)
+    return publish_assessment(session, operator(session, assessment), assessment)
 
 
 def invitation(

@@ -140,3 +140,23 @@ def test_no_service_or_job_module_reaches_up_to_the_edge() -> None:
         if name.endswith((".service", ".tasks"))
     }
     assert {name: found for name, found in reaching_up.items() if found} == {}
+
+
+def _edge(name: str) -> bool:
+    """Routers, pages and the request edge: they translate requests, the services act."""
+    return name.startswith(("app.web.", "app.http.")) or name.endswith(".router")
+
+
+def test_the_edge_leaves_auditing_to_the_services() -> None:
+    """A change is audited by the service that makes it, beside its event, whichever door it came through:
+    no router or page writes the audit trail itself."""
+    writers = {
+        name
+        for name, path in modules().items()
+        if _edge(name)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module == "app.audit.service"
+        and any(alias.name in ("record", "_add") for alias in node.names)
+    }
+    assert writers == set()

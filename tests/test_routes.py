@@ -44,7 +44,7 @@ def _everything_reachable(client: TestClient, session: Session) -> tuple[Assessm
     assessment = factories.published_assessment(session, org, per_type=1)
     issued = factories.invitation(session, org, assessment)
     start_attempt(session, issued.invitation)
-    _, key = create_api_key(session, org, name="all", scopes=list(SCOPES), created_by=None)
+    _, key = create_api_key(session, factories.operator(session, org), name="all", scopes=list(SCOPES))
     session.commit()
     sign_in(client, "owner@acme.test", factories.PASSWORD)
     return assessment, issued, key
@@ -135,7 +135,9 @@ def test_no_read_writes_domain_data(client: TestClient, session: Session, engine
     expired = factories.invitation(session, org, assessment, "late@example.com")
     expired.invitation.expires_at = utcnow() - timedelta(minutes=1)
     settings = client.app.state.settings  # type: ignore[attr-defined]
-    endpoint = create_endpoint(session, org, url="https://hooks.example.com/in", settings=settings)
+    endpoint = create_endpoint(
+        session, factories.owner_of(session, org), url="https://hooks.example.com/in", settings=settings
+    )
     attempt = issued.invitation.attempt
     assert attempt is not None
     coding = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)

@@ -62,5 +62,18 @@ class ApiPrincipal:
             raise Forbidden(f"This API key lacks the {scope!r} scope. Create a key that has it.")
 
 
-# Whoever performs a change: a signed-in person or an API key.
-Actor = Principal | ApiPrincipal
+@dataclass(frozen=True)
+class Operator:
+    """The host's operator, acting through the `assay` command or the first-run set-up: no user or key."""
+
+    organization: Organization
+    ip: str = ""
+
+
+# Whoever performs a change: a signed-in person, an API key, or the host's operator.
+Actor = Principal | ApiPrincipal | Operator
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The person behind a change, when a person made it."""
+    return actor.user if isinstance(actor, Principal) else None

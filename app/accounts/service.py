@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Principal
+from app.audit.service import record
+from app.core.config import Settings
 from app.core.errors import (
     Conflict,
     FieldError,
@@ -21,7 +23,7 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
-from app.emails.service import valid_address
+from app.emails.service import queue_email, valid_address
 from app.models import Membership, Organization, Role, User, UserSession, UserToken, UserTokenKind, utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -102,9 +104,17 @@ class SignIn:
 
 
 def authenticate(
-    session: Session, *, email: str, password: str, max_failures: int, ttl: timedelta, user_agent: str = ""
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    max_failures: int,
+    ttl: timedelta,
+    user_agent: str = "",
+    ip: str = "",
 ) -> SignIn:
-    """Check credentials and open a server-side session. The message never says which part was wrong."""
+    """Check credentials and open a server-side session (audited). The message never says which part was
+    wrong."""
     now = utcnow()
     user = session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is not None and user.locked_until is not None and user.locked_until > now:
@@ -126,7 +136,9 @@ def authenticate(
         raise Unauthenticated("This account does not belong to any organization.")
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return open_session(session, user, membership, ttl=ttl, user_agent=user_agent)
+    signed_in = open_session(session, user, membership, ttl=ttl, user_agent=user_agent)
+    record(session, principal_for(signed_in, ip=ip), "signed_in", user)
+    return signed_in
 
 
 def open_session(
@@ -218,7 +230,9 @@ def change_password(session: Session, principal: Principal, *, current: str, new
             errors=[FieldError("current_password", "does not match your current password")],
         )
     _set_password(user, new)
-    return revoke_user_sessions(session, user.id, keep_session_id=principal.session_id)
+    signed_out = revoke_user_sessions(session, user.id, keep_session_id=principal.session_id)
+    record(session, principal, "password.changed", user, other_sessions_ended=signed_out)
+    return signed_out
 
 
 def _set_password(user: User, password: str) -> None:
@@ -323,7 +337,11 @@ def _check_can_grant(principal: Principal, role: Role) -> None:
         raise Forbidden("Only an owner can make someone an owner.")
 
 
-def invite_teammate(session: Session, principal: Principal, *, email: str, role: Role, ttl: timedelta) -> str:
+def invite_teammate(
+    session: Session, principal: Principal, *, email: str, role: Role, settings: Settings
+) -> str:
+    """Invite someone to the team by email, with a link valid for `team_invite_days`; audited. Returns the
+    link's token."""
     _check_can_grant(principal, role)
     email = valid_address(email, "The email is not valid.")
     already = session.scalar(
@@ -333,14 +351,30 @@ def invite_teammate(session: Session, principal: Principal, *, email: str, role:
     )
     if already is not None:
         raise Conflict(f"{email} is already a member of {principal.organization.name}.")
-    return _issue_token(
+    days = settings.team_invite_days
+    token = _issue_token(
         session,
         UserTokenKind.TEAM_INVITE,
         email=email,
-        ttl=ttl,
+        ttl=timedelta(days=days),
         organization=principal.organization,
         role=role,
     )
+    queue_email(
+        session,
+        to=email,
+        template="team_invite",
+        context={
+            "inviter": principal.user.display_name or principal.user.email,
+            "company": principal.organization.name,
+            "role": role.value,
+            "days": days,
+            "link": f"{settings.base_url}/join/{token}",
+        },
+        organization=principal.organization,
+    )
+    record(session, principal, "member.invited", None, email=email, role=role.value)
+    return token
 
 
 def accept_team_invite(
@@ -372,6 +406,23 @@ def accept_team_invite(
     row.used_at = utcnow()
     session.flush()
     return user, membership
+
+
+def join_team(
+    session: Session,
+    token: str,
+    *,
+    password: str,
+    display_name: str,
+    ttl: timedelta,
+    user_agent: str = "",
+    ip: str = "",
+) -> SignIn:
+    """Accept a team invitation and sign in as the new member (audited)."""
+    user, membership = accept_team_invite(session, token, password=password, display_name=display_name)
+    signed_in = open_session(session, user, membership, ttl=ttl, user_agent=user_agent)
+    record(session, principal_for(signed_in, ip=ip), "member.joined", membership, role=membership.role.value)
+    return signed_in
 
 
 def get_membership(session: Session, principal: Principal, membership_id: int) -> Membership:
@@ -412,12 +463,22 @@ def change_role(session: Session, principal: Principal, membership: Membership, 
     _check_can_change(session, principal, membership)
     _check_can_grant(principal, role)
     previous, membership.role = membership.role, role
+    record(
+        session,
+        principal,
+        "member.role_changed",
+        membership,
+        email=membership.user.email,
+        previous=previous.value,
+        role=role.value,
+    )
     session.flush()
     return previous
 
 
 def remove_member(session: Session, principal: Principal, membership: Membership) -> None:
     _check_can_change(session, principal, membership)
+    record(session, principal, "member.removed", None, email=membership.user.email)
     # Their sessions in this organization end now; sessions in their other organizations stay.
     revoke_user_sessions(session, membership.user_id, organization_id=membership.organization_id)
     session.delete(membership)

@@ -16,11 +16,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.principal import ApiPrincipal
+from app.accounts.principal import Actor, ApiPrincipal, acting_user
+from app.audit.service import record
 from app.core.errors import FieldError, Unauthenticated, ValidationFailed
 from app.core.security import digests_match, token_digest
 from app.core.tenancy import get_owned
-from app.models import ApiKey, Organization, User, utcnow
+from app.models import ApiKey, Organization, utcnow
 
 KEY_PREFIX = "ak_live_"
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -80,9 +81,9 @@ def parse_scopes(raw: list[str] | str) -> list[str]:
 
 
 def create_api_key(
-    session: Session, org: Organization, *, name: str, scopes: list[str] | str, created_by: User | None
+    session: Session, actor: Actor, *, name: str, scopes: list[str] | str
 ) -> tuple[ApiKey, str]:
-    """The new row and the key itself, which exists nowhere else once returned: show it once."""
+    """The new row and the key itself, which exists nowhere else once returned: show it once. Audited."""
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationFailed(
@@ -91,8 +92,9 @@ def create_api_key(
         )
     body = KEY_PREFIX + "".join(secrets.choice(BASE62) for _ in range(RANDOM_CHARS))
     key = body + _checksum(body)
+    created_by = acting_user(actor)
     row = ApiKey(
-        organization_id=org.id,
+        organization_id=actor.organization.id,
         name=name,
         prefix=_lookup_prefix(key),
         last_four=key[-4:],
@@ -102,6 +104,7 @@ def create_api_key(
     )
     session.add(row)
     session.flush()
+    record(session, actor, "api_key.created", row, scopes=row.scopes, name=row.name)
     return row, key
 
 
@@ -129,8 +132,9 @@ def list_api_keys(session: Session, org: Organization) -> list[ApiKey]:
     )
 
 
-def revoke_api_key(session: Session, org: Organization, key_id: int) -> ApiKey:
-    row = get_owned(session, ApiKey, org, key_id)
+def revoke_api_key(session: Session, actor: Actor, key_id: int) -> ApiKey:
+    row = get_owned(session, ApiKey, actor.organization, key_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        record(session, actor, "api_key.revoked", row)
     return row

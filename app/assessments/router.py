@@ -13,7 +13,6 @@ from app.api.deps import AssessmentsRead, AssessmentsWrite
 from app.api.schemas import Page, fetch_page
 from app.assessments import service
 from app.assessments.schemas import AssessmentCreate, AssessmentOut, AssessmentQuery, AssessmentUpdate
-from app.audit.service import record
 from app.core.ids import PathId
 from app.http.deps import SessionDep
 from app.models import Assessment
@@ -47,7 +46,7 @@ def create_assessment(
 ) -> AssessmentOut:
     assessment = service.create_assessment(
         session,
-        principal.organization,
+        principal,
         title=body.title,
         duration_minutes=body.duration_minutes,
         question_version_ids=body.question_version_ids,
@@ -56,7 +55,6 @@ def create_assessment(
     )
     if body.pass_mark_pct is not None:
         assessment.pass_mark_pct = body.pass_mark_pct
-    record(session, principal, "assessment.created", assessment, title=assessment.title)
     return AssessmentOut.of(assessment)
 
 
@@ -65,18 +63,9 @@ def update_assessment(
     session: SessionDep, principal: AssessmentsWrite, assessment_id: PathId, body: AssessmentUpdate
 ) -> AssessmentOut:
     assessment = service.get_assessment(session, principal.organization, assessment_id)
-    current = service.AssessmentSettings(
-        title=assessment.title,
-        duration_minutes=assessment.duration_minutes,
-        description=assessment.description,
-        role=assessment.role,
-        pass_mark_pct=assessment.pass_mark_pct,
-        show_score_to_candidate=assessment.show_score_to_candidate,
-        shuffle_items=assessment.shuffle_items,
-        shuffle_options=assessment.shuffle_options,
-    )
     # A field sent as null clears it (the pass mark); a field left out keeps its value.
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    service.update_settings(session, assessment, dataclasses.replace(current, **changes))
-    record(session, principal, "assessment.settings_changed", assessment, fields=sorted(changes))
+    service.update_settings(
+        session, principal, assessment, dataclasses.replace(service.settings_of(assessment), **changes)
+    )
     return AssessmentOut.of(assessment)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.principal import Actor, acting_user
+from app.audit.service import record
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.errors import FieldError as FE
 from app.core.tenancy import get_owned
@@ -73,17 +76,39 @@ def get_assessment(session: Session, org: Organization, assessment_id: int) -> A
 
 def create_assessment(
     session: Session,
-    org: Organization,
+    actor: Actor,
     *,
     title: str,
     duration_minutes: int,
     question_version_ids: Sequence[int],
-    created_by: User | None = None,
     description: str = "",
     role: str = "",
 ) -> Assessment:
     """A draft with one section per kind of question (concepts, calculations, written, coding), in the order
     given; with no questions, an empty draft to fill from the bank."""
+    assessment = _new_draft(
+        session,
+        actor,
+        title=title,
+        duration_minutes=duration_minutes,
+        question_version_ids=question_version_ids,
+        description=description,
+        role=role,
+    )
+    record(session, actor, "assessment.created", assessment, title=assessment.title)
+    return assessment
+
+
+def _new_draft(
+    session: Session,
+    actor: Actor,
+    *,
+    title: str,
+    duration_minutes: int,
+    question_version_ids: Sequence[int],
+    description: str,
+    role: str,
+) -> Assessment:
     title = title.strip()
     problems = _settings_problems(
         AssessmentSettings(title=title, duration_minutes=duration_minutes, role=role, description=description)
@@ -98,8 +123,9 @@ def create_assessment(
     if problems:
         raise ValidationFailed("The assessment could not be created.", errors=problems)
 
+    created_by = acting_user(actor)
     assessment = Assessment(
-        organization_id=org.id,
+        organization_id=actor.organization.id,
         title=title,
         description=description.strip(),
         duration_minutes=duration_minutes,
@@ -125,6 +151,19 @@ def create_assessment(
         )
     session.flush()
     return assessment
+
+
+def edit_draft(
+    session: Session,
+    actor: Actor,
+    assessment: Assessment,
+    action: str,
+    change: Callable[[Session, Assessment], object],
+    **detail: Any,
+) -> None:
+    """One change to a draft's sections or questions (the functions below), audited as `action`."""
+    change(session, assessment)
+    record(session, actor, action, assessment, **detail)
 
 
 def _ensure_draft(assessment: Assessment) -> None:
@@ -178,11 +217,28 @@ class AssessmentSettings:
     shuffle_options: bool = True
 
 
-def update_settings(session: Session, assessment: Assessment, settings: AssessmentSettings) -> Assessment:
+def settings_of(assessment: Assessment) -> AssessmentSettings:
+    return AssessmentSettings(
+        title=assessment.title,
+        duration_minutes=assessment.duration_minutes,
+        description=assessment.description,
+        role=assessment.role,
+        pass_mark_pct=assessment.pass_mark_pct,
+        show_score_to_candidate=assessment.show_score_to_candidate,
+        shuffle_items=assessment.shuffle_items,
+        shuffle_options=assessment.shuffle_options,
+    )
+
+
+def update_settings(
+    session: Session, actor: Actor, assessment: Assessment, settings: AssessmentSettings
+) -> Assessment:
     _ensure_draft(assessment)
     problems = _settings_problems(settings)
     if problems:
         raise ValidationFailed("The settings were not saved.", errors=problems)
+    before = dataclasses.asdict(settings_of(assessment))
+    changed = sorted(k for k, v in dataclasses.asdict(settings).items() if before[k] != v)
     assessment.title = settings.title.strip()
     assessment.description = settings.description.strip()
     assessment.role = settings.role
@@ -191,6 +247,7 @@ def update_settings(session: Session, assessment: Assessment, settings: Assessme
     assessment.show_score_to_candidate = settings.show_score_to_candidate
     assessment.shuffle_items = settings.shuffle_items
     assessment.shuffle_options = settings.shuffle_options
+    record(session, actor, "assessment.settings_changed", assessment, fields=changed)
     session.flush()
     return assessment
 
@@ -339,7 +396,7 @@ def set_points(session: Session, assessment: Assessment, item_id: int, points: f
     session.flush()
 
 
-def publish_assessment(session: Session, assessment: Assessment) -> Assessment:
+def publish_assessment(session: Session, actor: Actor, assessment: Assessment) -> Assessment:
     """Freeze the draft. Publishing a new version archives the version it replaces: links already sent for
     it keep working, new invitations use this one."""
     if assessment.status != AssessmentStatus.DRAFT:
@@ -356,6 +413,7 @@ def publish_assessment(session: Session, assessment: Assessment) -> Assessment:
         previous.status, previous.archived_at = AssessmentStatus.ARCHIVED, now
         _announce(session, previous, "assessment.archived", replaced_by=assessment.id)
     _announce(session, assessment, "assessment.published")
+    record(session, actor, "assessment.published", assessment, version=assessment.version)
     session.flush()
     return assessment
 
@@ -369,11 +427,12 @@ def _announce(session: Session, assessment: Assessment, event_type: str, **extra
     )
 
 
-def archive_assessment(session: Session, assessment: Assessment) -> Assessment:
+def archive_assessment(session: Session, actor: Actor, assessment: Assessment) -> Assessment:
     if assessment.status != AssessmentStatus.PUBLISHED:
         raise Conflict(f"only a published assessment can be archived; this one is {assessment.status.value}")
     assessment.status, assessment.archived_at = AssessmentStatus.ARCHIVED, utcnow()
     _announce(session, assessment, "assessment.archived")
+    record(session, actor, "assessment.archived", assessment)
     session.flush()
     return assessment
 
@@ -408,24 +467,26 @@ def _copy(session: Session, source: Assessment, *, title: str, created_by: User 
     return copy
 
 
-def new_version(session: Session, assessment: Assessment, created_by: User | None = None) -> Assessment:
+def new_version(session: Session, actor: Actor, assessment: Assessment) -> Assessment:
     """A draft copy of a published assessment to edit; the published one is untouched until it replaces it."""
     if assessment.status == AssessmentStatus.DRAFT:
         raise Conflict("a draft can be edited directly")
     newer = session.scalar(select(Assessment.id).where(Assessment.previous_version_id == assessment.id))
     if newer is not None:
         raise Conflict(f"version {assessment.version + 1} of this assessment already exists (#{newer})")
-    draft = _copy(session, assessment, title=assessment.title, created_by=created_by)
+    draft = _copy(session, assessment, title=assessment.title, created_by=acting_user(actor))
     draft.version = assessment.version + 1
     draft.previous_version_id = assessment.id
     session.flush()
+    record(session, actor, "assessment.new_version", draft, previous=assessment.id, version=draft.version)
     return draft
 
 
-def duplicate_assessment(
-    session: Session, assessment: Assessment, created_by: User | None = None
-) -> Assessment:
-    return _copy(session, assessment, title=f"Copy of {assessment.title}"[:200], created_by=created_by)
+def duplicate_assessment(session: Session, actor: Actor, assessment: Assessment) -> Assessment:
+    title = f"Copy of {assessment.title}"[:200]
+    copy = _copy(session, assessment, title=title, created_by=acting_user(actor))
+    record(session, actor, "assessment.duplicated", copy, source=assessment.id)
+    return copy
 
 
 def version_history(session: Session, assessment: Assessment) -> list[Assessment]:
@@ -497,13 +558,7 @@ SHORT_TYPES = (QuestionType.MCQ_SINGLE, QuestionType.MCQ_MULTI, QuestionType.NUM
 
 
 def compose(
-    session: Session,
-    org: Organization,
-    *,
-    role: str,
-    duration_minutes: int,
-    mix: DifficultyMix,
-    created_by: User | None = None,
+    session: Session, actor: Actor, *, role: str, duration_minutes: int, mix: DifficultyMix
 ) -> Assessment:
     """A balanced draft for `role`: one coding task, one written answer, then concept and calculation
     questions spread over the topics and the difficulty mix until the time is used. Deterministic, so the
@@ -582,13 +637,14 @@ def compose(
         raise ValidationFailed(
             "No bank question fits this role and duration.", errors=[FE("role", "no questions for this role")]
         )
-    assessment = create_assessment(
+    assessment = _new_draft(
         session,
-        org,
+        actor,
         title=f"{ROLES[role]} screen ({duration_minutes} min)",
         duration_minutes=duration_minutes,
         question_version_ids=[v.id for v in chosen],
-        created_by=created_by,
+        description="",
         role=role,
     )
+    record(session, actor, "assessment.composed", assessment, role=role, minutes=duration_minutes)
     return assessment

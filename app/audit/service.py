@@ -8,35 +8,30 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.principal import Actor, Principal
+from app.accounts.principal import Actor, ApiPrincipal, Operator, Principal
 from app.models import ApiKey, AuditEntry, Organization, User, utcnow
 
 
 def record(
     session: Session,
-    principal: Actor,
+    actor: Actor,
     action: str,
     target: Any = None,
     **detail: Any,
 ) -> AuditEntry:
     """`target` is any row with an `id`; its table name says what kind of thing it is."""
+    if isinstance(actor, Operator):
+        detail = {**detail, "via": "command line"}
     return _add(
         session,
-        principal.organization,
+        actor.organization,
         action,
         target,
         detail,
-        user_id=principal.user.id if isinstance(principal, Principal) else None,
-        api_key_id=None if isinstance(principal, Principal) else principal.api_key.id,
-        ip=principal.ip,
+        user_id=actor.user.id if isinstance(actor, Principal) else None,
+        api_key_id=actor.api_key.id if isinstance(actor, ApiPrincipal) else None,
+        ip=actor.ip,
     )
-
-
-def record_operator(
-    session: Session, organization: Organization, action: str, target: Any = None, **detail: Any
-) -> AuditEntry:
-    """A change made with the `assay` command on the server: no user or key acted, the host's operator did."""
-    return _add(session, organization, action, target, {**detail, "via": "command line"})
 
 
 def _add(

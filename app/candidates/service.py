@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, and_, cast, delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.principal import Actor
+from app.audit.service import record
 from app.candidates.schemas import (
     AnswerData,
     AnswerRevisionData,
@@ -102,10 +104,12 @@ def _sent_to(candidate: Candidate) -> ColumnElement[bool]:
     )
 
 
-def export_candidate(session: Session, org: Organization, candidate: Candidate) -> CandidateExport:
+def export_candidate(session: Session, actor: Actor, candidate: Candidate) -> CandidateExport:
+    """Everything held on the person (an owner's or the operator's right of access request); audited."""
+    record(session, actor, "candidate.exported", candidate)
     return CandidateExport(
         exported_at=utcnow(),
-        organization=org.name,
+        organization=actor.organization.name,
         candidate=CandidateData(
             id=candidate.id,
             email=candidate.email,
@@ -228,7 +232,7 @@ class Erasure:
     emails: int
 
 
-def erase_candidate(session: Session, org: Organization, candidate: Candidate) -> Erasure:
+def erase_candidate(session: Session, actor: Actor, candidate: Candidate) -> Erasure:
     """Erase the person, keep the statistics (see the module's docstring). Refused while they are taking an
     assessment or a final grading of theirs is still running: what is being written cannot be erased yet."""
     if candidate.erased_at is not None:
@@ -247,7 +251,7 @@ def erase_candidate(session: Session, org: Organization, candidate: Candidate) -
     invitation_ids = [i.id for i in invitations]
     attempt_ids = [a.id for a in attempts]
     emails = session.execute(delete(EmailMessage).where(_sent_to(candidate)))
-    _forget_in_logs(session, org, candidate, invitation_ids)
+    _forget_in_logs(session, actor.organization, candidate, invitation_ids)
     for invitation in invitations:
         if invitation.status == InvitationStatus.SENT:
             invitation.status, invitation.cancelled_at = InvitationStatus.CANCELLED, now
@@ -276,6 +280,7 @@ def erase_candidate(session: Session, org: Organization, candidate: Candidate) -
     candidate.email = f"erased-{candidate.id}@{ERASED_ADDRESS_DOMAIN}"
     candidate.first_name = candidate.last_name = ""
     candidate.erased_at = now
+    record(session, actor, "candidate.erased", candidate)
     session.flush()
     return Erasure(
         invitations=len(invitations),

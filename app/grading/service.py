@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Actor
+from app.audit.service import record
 from app.core.errors import Conflict, NotFound, RateLimited
 from app.events.service import record_event
 from app.jobs.runtime import send_after_commit
@@ -344,10 +346,14 @@ def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any
     return view
 
 
-def retry_grading(session: Session, submission: Submission) -> None:
-    """Grade a submission whose grading failed again, once this transaction commits."""
+def retry_grading(session: Session, actor: Actor, submission: Submission) -> None:
+    """Grade a submission whose grading failed again, once this transaction commits; audited."""
     job = reopen_failed(session, submission)
     send_after_commit(session, "grade_submission", job.id)
+    attempt = session.get(Attempt, submission.attempt_id)
+    assert attempt is not None  # the submission's foreign key
+    detail = {"item_id": submission.item_id, "submission_id": submission.id}
+    record(session, actor, "grading.retried", attempt.invitation, **detail)
 
 
 def queue_submission(

@@ -11,9 +11,7 @@ from sqlalchemy.orm import selectinload
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
 from app.api.schemas import Page, fetch_page
 from app.assessments.service import get_assessment
-from app.audit.service import record
 from app.core.config import Settings
-from app.core.errors import Conflict
 from app.core.ids import PathId
 from app.core.tenancy import get_owned
 from app.http.deps import SessionDep, SettingsDep
@@ -58,18 +56,11 @@ def get_candidate(session: SessionDep, principal: CandidatesRead, candidate_id: 
 def create_candidate(
     session: SessionDep, principal: CandidatesWrite, body: CandidateIn, response: Response
 ) -> CandidateOut:
-    existed = service.find_candidate(session, principal.organization, body.email) is not None
-    candidate = service.get_or_create_candidate(
-        session,
-        principal.organization,
-        email=body.email,
-        first_name=body.first_name,
-        last_name=body.last_name,
+    candidate, new = service.add_candidate(
+        session, principal, email=body.email, first_name=body.first_name, last_name=body.last_name
     )
-    if existed:
+    if not new:
         response.status_code = 200
-    else:
-        record(session, principal, "candidate.created", candidate)
     return CandidateOut.of(candidate)
 
 
@@ -78,13 +69,9 @@ def update_candidate(
     session: SessionDep, principal: CandidatesWrite, candidate_id: PathId, body: CandidateUpdate
 ) -> CandidateOut:
     candidate = get_owned(session, Candidate, principal.organization, candidate_id)
-    if candidate.erased_at is not None:
-        raise Conflict("This candidate's data was erased; invite the person again to start afresh.")
-    if body.first_name is not None:
-        candidate.first_name = body.first_name.strip()
-    if body.last_name is not None:
-        candidate.last_name = body.last_name.strip()
-    record(session, principal, "candidate.updated", candidate)
+    service.rename_candidate(
+        session, principal, candidate, first_name=body.first_name, last_name=body.last_name
+    )
     return CandidateOut.of(candidate)
 
 

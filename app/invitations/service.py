@@ -68,6 +68,34 @@ def get_or_create_candidate(
     return candidate
 
 
+def add_candidate(
+    session: Session, actor: Actor, *, email: str, first_name: str = "", last_name: str = ""
+) -> tuple[Candidate, bool]:
+    """The organization's candidate with this email, made if new (and audited); names given are applied.
+    True when it was made."""
+    new = find_candidate(session, actor.organization, email) is None
+    candidate = get_or_create_candidate(
+        session, actor.organization, email=email, first_name=first_name, last_name=last_name
+    )
+    if new:
+        record(session, actor, "candidate.created", candidate)
+    return candidate, new
+
+
+def rename_candidate(
+    session: Session, actor: Actor, candidate: Candidate, *, first_name: str | None, last_name: str | None
+) -> Candidate:
+    if candidate.erased_at is not None:
+        raise Conflict("This candidate's data was erased; invite the person again to start afresh.")
+    if first_name is not None:
+        candidate.first_name = first_name.strip()
+    if last_name is not None:
+        candidate.last_name = last_name.strip()
+    record(session, actor, "candidate.updated", candidate)
+    session.flush()
+    return candidate
+
+
 def create_invitation(
     session: Session,
     org: Organization,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Operator
 from app.accounts.service import create_owner, user_count
 from app.assessments.service import create_assessment, publish_assessment
 from app.core.errors import Conflict
@@ -38,16 +39,17 @@ def seed_demo(
     if not mcqs or not written:
         raise Conflict("the question bank is empty: run `assay bank sync` first")
     picked = [v.id for v in mcqs[:SAMPLE_MCQ_COUNT]] + [written[0].id]
+    operator = Operator(org)
     assessment = create_assessment(
         session,
-        org,
+        operator,
         title=SAMPLE_TITLE,
         duration_minutes=20,
         question_version_ids=picked,
-        created_by=created_by,
         description="A short sample to try Assay: concept questions and one written answer.",
     )
-    publish_assessment(session, assessment)
+    assessment.created_by_id = created_by.id if created_by else None
+    publish_assessment(session, operator, assessment)
     issued = create_invitation(
         session,
         org,

@@ -17,8 +17,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.principal import Principal
+from app.accounts.principal import Actor, Principal
 from app.attempts.service import items_in_order
+from app.audit.service import record
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.events.service import record_event
 from app.grading.service import latest_final
@@ -424,6 +425,7 @@ def score_written_answer(
     manual.points, manual.rubric, manual.comment = total, points, comment.strip()[:5000]
     manual.scorer_id, manual.scored_at = principal.user.id, utcnow()
     session.flush()
+    record(session, principal, "answer.scored", invitation, item_id=item.id, points=manual.points)
     refresh_score(session, attempt)
     record_event(
         session,
@@ -523,6 +525,13 @@ def filter_and_sort(
         }[sort if sort in SORT_KEYS else "invited"]
 
     return sorted(filter(keep, rows), key=key, reverse=descending)
+
+
+def export_results(session: Session, actor: Actor, assessment: Assessment) -> str:
+    """The assessment's results as CSV (personal data leaving Assay: audited)."""
+    rows = results_table(session, actor.organization, assessment)
+    record(session, actor, "results.exported", assessment, candidates=len(rows))
+    return export_csv(assessment, rows)
 
 
 def export_csv(assessment: Assessment, rows: list[CandidateRow]) -> str:

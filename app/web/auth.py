@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
-from app.audit.service import record
 from app.core.config import Settings
 from app.core.errors import FieldError, Gone, RateLimited, Unauthenticated, ValidationFailed
 from app.core.rate_limits import RateLimits
@@ -80,6 +79,7 @@ def login(
             max_failures=settings.login_max_failures,
             ttl=_ttl(settings),
             user_agent=request.headers.get("user-agent", ""),
+            ip=client_ip(request),
         )
     except (Unauthenticated, RateLimited) as exc:
         # The failure counter must persist even though we answer with an error page.
@@ -95,8 +95,6 @@ def login(
         )
         response.headers.update(exc.headers)  # Retry-After when rate-limited
         return response
-    principal = accounts.principal_for(signed_in, ip=client_ip(request))
-    record(session, principal, "signed_in", signed_in.user)
     return _signed_in(RedirectResponse(_safe_next(next), status_code=303), settings, signed_in.token)
 
 
@@ -198,7 +196,7 @@ def change_password(
 ) -> Response:
     try:
         _check_confirmation(new_password, confirm_password)
-        signed_out = accounts.change_password(session, principal, current=current_password, new=new_password)
+        accounts.change_password(session, principal, current=current_password, new=new_password)
     except ValidationFailed as exc:
         return page(
             request,
@@ -208,7 +206,6 @@ def change_password(
             memberships=accounts.memberships_of(session, principal.user),
             errors=exc.errors,
         )
-    record(session, principal, "password.changed", principal.user, other_sessions_ended=signed_out)
     return redirect("/account", "password_changed")
 
 
@@ -258,8 +255,14 @@ def join(
     display_name: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        user, membership = accounts.accept_team_invite(
-            session, token, password=password, display_name=display_name
+        signed_in = accounts.join_team(
+            session,
+            token,
+            password=password,
+            display_name=display_name,
+            ttl=_ttl(settings),
+            user_agent=request.headers.get("user-agent", ""),
+            ip=client_ip(request),
         )
     except ValidationFailed as exc:
         return page(
@@ -270,9 +273,4 @@ def join(
             errors=exc.errors,
             **_team_invite_context(session, token),
         )
-    signed_in = accounts.open_session(
-        session, user, membership, ttl=_ttl(settings), user_agent=request.headers.get("user-agent", "")
-    )
-    principal = accounts.principal_for(signed_in, ip=client_ip(request))
-    record(session, principal, "member.joined", membership, role=membership.role.value)
     return _signed_in(redirect("/", "joined"), settings, signed_in.token)

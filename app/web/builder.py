@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
 from app.assessments import service as assessments
-from app.audit.service import record
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId, parse_id
 from app.http.deps import CurrentPrincipal, SessionDep
@@ -79,18 +78,16 @@ def create_assessment(
     try:
         assessment = assessments.create_assessment(
             session,
-            principal.organization,
+            principal,
             title=title,
             duration_minutes=duration_minutes,
             role=role,
             question_version_ids=question_version_ids or [],
-            created_by=principal.user,
         )
     except AppError as exc:
         return _new_page(
             request, principal, errors=exc.errors, form={"title": title, "duration_minutes": duration_minutes}
         )
-    record(session, principal, "assessment.created", assessment, title=assessment.title)
     return redirect(f"/assessments/{assessment.id}/edit")
 
 
@@ -109,12 +106,7 @@ def compose_assessment(
     mix = assessments.DifficultyMix(easy=easy, medium=medium, hard=hard)
     try:
         assessment = assessments.compose(
-            session,
-            principal.organization,
-            role=role,
-            duration_minutes=duration_minutes,
-            mix=mix,
-            created_by=principal.user,
+            session, principal, role=role, duration_minutes=duration_minutes, mix=mix
         )
     except AppError as exc:
         return _new_page(
@@ -129,7 +121,6 @@ def compose_assessment(
                 "hard": hard,
             },
         )
-    record(session, principal, "assessment.composed", assessment, role=role, minutes=duration_minutes)
     return redirect(f"/assessments/{assessment.id}/edit", "composed")
 
 
@@ -169,7 +160,7 @@ def builder_page(
 
 @dataclass(frozen=True)
 class BuilderEdit:
-    """One change to a draft from the builder: apply it, audit it, and come back to the builder, where a
+    """One change to a draft from the builder, audited by the service, then back to the builder, where a
     refused change is explained."""
 
     request: Request
@@ -178,16 +169,23 @@ class BuilderEdit:
     assessment_id: int
 
     def apply(self, change: Callable[[Session, Assessment], object], action: str, **detail: Any) -> Response:
+        """A change to the draft's sections or questions."""
+        return self.run(
+            lambda session, assessment: assessments.edit_draft(
+                session, self.principal, assessment, action, change, **detail
+            )
+        )
+
+    def run(self, use_case: Callable[[Session, Assessment], object]) -> Response:
         assessment = _draft(self.session, self.principal, self.assessment_id)
         try:
-            change(self.session, assessment)
+            use_case(self.session, assessment)
         except AppError as exc:
             self.session.rollback()
             assessment = assessments.get_assessment(
                 self.session, self.principal.organization, self.assessment_id
             )
             return _builder(self.request, self.session, self.principal, assessment, exc)
-        record(self.session, self.principal, action, assessment, **detail)
         return redirect(f"/assessments/{self.assessment_id}/edit", "saved")
 
 
@@ -222,7 +220,7 @@ def save_settings(
         shuffle_items=shuffle_items,
         shuffle_options=shuffle_options,
     )
-    return edit.apply(lambda s, a: assessments.update_settings(s, a, settings), "assessment.settings_changed")
+    return edit.run(lambda s, a: assessments.update_settings(s, edit.principal, a, settings))
 
 
 def _optional_number(text: str, field: str) -> float | None:
@@ -325,36 +323,32 @@ def publish(
 ) -> Response:
     assessment = _draft(session, principal, assessment_id)
     try:
-        assessments.publish_assessment(session, assessment)
+        assessments.publish_assessment(session, principal, assessment)
     except AppError as exc:
         if assessment.status != AssessmentStatus.DRAFT:
             raise
         return _builder(request, session, principal, assessment, exc)
-    record(session, principal, "assessment.published", assessment, version=assessment.version)
     return redirect(f"/assessments/{assessment.id}", "published")
 
 
 @router.post("/assessments/{assessment_id}/archive")
 def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
-    assessments.archive_assessment(session, assessment)
-    record(session, principal, "assessment.archived", assessment)
+    assessments.archive_assessment(session, principal, assessment)
     return redirect(f"/assessments/{assessment.id}", "archived")
 
 
 @router.post("/assessments/{assessment_id}/new-version")
 def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
-    draft = assessments.new_version(session, assessment, principal.user)
-    record(session, principal, "assessment.new_version", draft, previous=assessment.id, version=draft.version)
+    draft = assessments.new_version(session, principal, assessment)
     return redirect(f"/assessments/{draft.id}/edit", "new_version")
 
 
 @router.post("/assessments/{assessment_id}/duplicate")
 def duplicate(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
-    copy = assessments.duplicate_assessment(session, assessment, principal.user)
-    record(session, principal, "assessment.duplicated", copy, source=assessment.id)
+    copy = assessments.duplicate_assessment(session, principal, assessment)
     return redirect(f"/assessments/{copy.id}/edit", "duplicated")
 
 

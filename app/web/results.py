@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.principal import Principal
 from app.assessments.service import get_assessment, summarize, version_history
-from app.audit.service import record
 from app.candidates import service as candidates
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId
@@ -102,11 +101,9 @@ def assessment_page(
 @router.get("/assessments/{assessment_id}/results.csv")
 def export(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
-    rows = results.results_table(session, principal.organization, assessment)
-    record(session, principal, "results.exported", assessment, candidates=len(rows))
     filename = f"assay-results-{assessment.id}-v{assessment.version}.csv"
     return Response(
-        results.export_csv(assessment, rows),
+        results.export_results(session, principal, assessment),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -219,7 +216,7 @@ async def score_written(
     try:
         if problems:
             raise ValidationFailed("The score was not saved.", errors=problems)
-        manual = results.score_written_answer(
+        results.score_written_answer(
             session,
             principal,
             invitation,
@@ -230,7 +227,6 @@ async def score_written(
     except AppError as exc:
         session.rollback()
         return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
-    record(session, principal, "answer.scored", invitation, item_id=item_id, points=manual.points)
     return redirect(f"/invitations/{invitation_id}#item-{item_id}", "scored")
 
 
@@ -243,11 +239,10 @@ def regrade_code(
     invitation = get_invitation(session, principal.organization, invitation_id)
     try:
         submission = results.final_code_submission(session, invitation, item_id)
-        retry_grading(session, submission)
+        retry_grading(session, principal, submission)
     except AppError as exc:
         session.rollback()
         return _report_page(request, session, principal, invitation_id, error=exc, error_item=item_id)
-    record(session, principal, "grading.retried", invitation, item_id=item_id, submission_id=submission.id)
     return redirect(f"/invitations/{invitation_id}#item-{item_id}", "regrading")
 
 
@@ -256,8 +251,7 @@ def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitatio
     """Everything held on the invitation's candidate, as a JSON download (owners only: it is all of it)."""
     principal.require_owner()
     candidate = get_invitation(session, principal.organization, invitation_id).candidate
-    document = candidates.export_candidate(session, principal.organization, candidate)
-    record(session, principal, "candidate.exported", candidate)
+    document = candidates.export_candidate(session, principal, candidate)
     filename = f"candidate-{candidate.id}-{document.exported_at:%Y%m%d}.json"
     return Response(
         document.model_dump_json(indent=2),
@@ -282,9 +276,8 @@ def erase_candidate(
                 "Nothing was erased.",
                 errors=[FieldError("confirm_email", "type the candidate's email address exactly to confirm")],
             )
-        candidates.erase_candidate(session, principal.organization, candidate)
+        candidates.erase_candidate(session, principal, candidate)
     except AppError as exc:
         session.rollback()
         return _report_page(request, session, principal, invitation_id, error=exc)
-    record(session, principal, "candidate.erased", candidate)
     return redirect(f"/invitations/{invitation_id}", "candidate_erased")

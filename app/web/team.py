@@ -3,7 +3,6 @@ outbox."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -12,10 +11,10 @@ from fastapi.responses import Response
 from app.accounts import service as accounts
 from app.accounts.principal import Principal
 from app.api.service import SCOPES, create_api_key, list_api_keys, revoke_api_key
-from app.audit.service import audit_log, record
+from app.audit.service import audit_log
 from app.core.errors import AppError
 from app.core.ids import PathId
-from app.emails.service import outbox, outbox_message_of, queue_email
+from app.emails.service import outbox, outbox_message_of
 from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
 from app.models import Role
 from app.web.pages import page, redirect
@@ -53,26 +52,10 @@ def invite_teammate(
     email: Annotated[str, Form(max_length=320)],
     role: Annotated[Role, Form()],
 ) -> Response:
-    days = settings.team_invite_days
     try:
-        token = accounts.invite_teammate(session, principal, email=email, role=role, ttl=timedelta(days=days))
+        accounts.invite_teammate(session, principal, email=email, role=role, settings=settings)
     except AppError as exc:
         return _team_page(request, session, principal, error=exc)
-    invited = email.strip().lower()
-    queue_email(
-        session,
-        to=invited,
-        template="team_invite",
-        context={
-            "inviter": principal.user.display_name or principal.user.email,
-            "company": principal.organization.name,
-            "role": role.value,
-            "days": days,
-            "link": f"{settings.base_url}/join/{token}",
-        },
-        organization=principal.organization,
-    )
-    record(session, principal, "member.invited", None, email=invited, role=role.value)
     return redirect("/team", "teammate_invited")
 
 
@@ -86,18 +69,9 @@ def change_role(
 ) -> Response:
     membership = accounts.get_membership(session, principal, membership_id)
     try:
-        previous = accounts.change_role(session, principal, membership, role)
+        accounts.change_role(session, principal, membership, role)
     except AppError as exc:
         return _team_page(request, session, principal, error=exc)
-    record(
-        session,
-        principal,
-        "member.role_changed",
-        membership,
-        email=membership.user.email,
-        previous=previous.value,
-        role=role.value,
-    )
     return redirect("/team", "role_changed")
 
 
@@ -106,12 +80,10 @@ def remove_member(
     request: Request, session: SessionDep, principal: CurrentPrincipal, membership_id: PathId
 ) -> Response:
     membership = accounts.get_membership(session, principal, membership_id)
-    email = membership.user.email
     try:
         accounts.remove_member(session, principal, membership)
     except AppError as exc:
         return _team_page(request, session, principal, error=exc)
-    record(session, principal, "member.removed", None, email=email)
     return redirect("/team", "member_removed")
 
 
@@ -176,18 +148,14 @@ def create_key(
 ) -> Response:
     principal.require_team_manager()
     try:
-        row, key = create_api_key(
-            session, principal.organization, name=name, scopes=scopes or [], created_by=principal.user
-        )
+        _, key = create_api_key(session, principal, name=name, scopes=scopes or [])
     except AppError as exc:
         return _api_keys_page(request, session, principal, error=exc)
-    record(session, principal, "api_key.created", row, scopes=row.scopes, name=row.name)
     return _api_keys_page(request, session, principal, new_key=key)
 
 
 @router.post("/api-keys/{api_key_id}/revoke")
 def revoke_key(session: SessionDep, principal: CurrentPrincipal, api_key_id: PathId) -> Response:
     principal.require_team_manager()
-    row = revoke_api_key(session, principal.organization, api_key_id)
-    record(session, principal, "api_key.revoked", row)
+    revoke_api_key(session, principal, api_key_id)
     return redirect("/api-keys", "key_revoked")

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from app.api.deps import WebhooksManage
 from app.api.schemas import ListQuery, Page, fetch_page
-from app.audit.service import record
 from app.core.ids import PathId
 from app.events.service import event_by_public_id, events_stmt
 from app.http.deps import SessionDep, SettingsDep
@@ -44,13 +43,12 @@ def create_endpoint(
 ) -> EndpointWithSecret:
     endpoint = service.create_endpoint(
         session,
-        principal.organization,
+        principal,
         url=body.url,
         settings=settings,
         description=body.description,
         event_types=body.event_types,
     )
-    record(session, principal, "webhook_endpoint.created", endpoint, url=endpoint.url)
     return EndpointWithSecret.of(endpoint)
 
 
@@ -70,6 +68,7 @@ def update_endpoint(
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     service.update_endpoint(
         session,
+        principal,
         endpoint,
         settings=settings,
         url=body.url,
@@ -77,15 +76,13 @@ def update_endpoint(
         event_types=body.event_types,
         enabled=body.enabled,
     )
-    record(session, principal, "webhook_endpoint.updated", endpoint, fields=sorted(body.model_fields_set))
     return EndpointOut.of(endpoint)
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Delete a webhook endpoint and its delivery log")
 def delete_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id: PathId) -> Response:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
-    record(session, principal, "webhook_endpoint.deleted", endpoint, url=endpoint.url)
-    session.delete(endpoint)
+    service.delete_endpoint(session, principal, endpoint)
     return Response(status_code=204)
 
 
@@ -94,8 +91,7 @@ def delete_endpoint(session: SessionDep, principal: WebhooksManage, endpoint_id:
 )
 def rotate_secret(session: SessionDep, principal: WebhooksManage, endpoint_id: PathId) -> EndpointWithSecret:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
-    service.rotate_secret(session, endpoint)
-    record(session, principal, "webhook_endpoint.secret_rotated", endpoint)
+    service.rotate_secret(session, principal, endpoint)
     return EndpointWithSecret.of(endpoint)
 
 
@@ -118,8 +114,7 @@ def redeliver(
 ) -> DeliveryOut:
     endpoint = service.get_endpoint(session, principal.organization, endpoint_id)
     delivery = service.get_delivery(session, endpoint, delivery_id)
-    service.redeliver(session, delivery)
-    record(session, principal, "webhook_delivery.redelivered", delivery, event=delivery.event.public_id)
+    service.redeliver(session, principal, delivery)
     return DeliveryOut.of(delivery)
 
 

@@ -20,7 +20,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.principal import Actor
 from app.accounts.service import list_members
+from app.audit.service import record
 from app.core.config import Settings
 from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.tenancy import get_owned
@@ -121,7 +123,7 @@ def _description(text: str) -> str:
 
 def create_endpoint(
     session: Session,
-    org: Organization,
+    actor: Actor,
     *,
     url: str,
     settings: Settings,
@@ -130,7 +132,7 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     check_url(url, settings)
     endpoint = WebhookEndpoint(
-        organization_id=org.id,
+        organization_id=actor.organization.id,
         url=url,
         description=_description(description),
         secret=new_secret(),
@@ -138,6 +140,7 @@ def create_endpoint(
     )
     session.add(endpoint)
     session.flush()
+    record(session, actor, "webhook_endpoint.created", endpoint, url=endpoint.url)
     return endpoint
 
 
@@ -157,6 +160,7 @@ def get_endpoint(session: Session, org: Organization, endpoint_id: int) -> Webho
 
 def update_endpoint(
     session: Session,
+    actor: Actor,
     endpoint: WebhookEndpoint,
     *,
     settings: Settings,
@@ -175,14 +179,30 @@ def update_endpoint(
     if enabled is not None and enabled != endpoint.enabled:
         endpoint.enabled = enabled
         endpoint.disabled_reason = "" if enabled else "disabled through the API"
+    given = {"url": url, "description": description, "event_types": event_types, "enabled": enabled}
+    record(
+        session,
+        actor,
+        "webhook_endpoint.updated",
+        endpoint,
+        fields=sorted(k for k, v in given.items() if v is not None),
+    )
     session.flush()
     return endpoint
 
 
-def rotate_secret(session: Session, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+def delete_endpoint(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> None:
+    """The endpoint goes with its delivery log."""
+    record(session, actor, "webhook_endpoint.deleted", endpoint, url=endpoint.url)
+    session.delete(endpoint)
+    session.flush()
+
+
+def rotate_secret(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """A new secret signs from now on; the old one also signs for `ROTATION_OVERLAP`."""
     endpoint.previous_secret, endpoint.secret = endpoint.secret, new_secret()
     endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    record(session, actor, "webhook_endpoint.secret_rotated", endpoint)
     session.flush()
     return endpoint
 
@@ -271,13 +291,14 @@ def get_delivery(session: Session, endpoint: WebhookEndpoint, delivery_id: int) 
     return delivery
 
 
-def redeliver(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
+def redeliver(session: Session, actor: Actor, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send the same event again (same `webhook-id`) as soon as possible, with a fresh retry schedule."""
     if not delivery.endpoint.enabled:
         raise Conflict("This endpoint is disabled; enable it before redelivering.")
     if being_sent(delivery):
         raise Conflict("This delivery is being sent right now.")
     send_again(delivery)
+    record(session, actor, "webhook_delivery.redelivered", delivery, event=delivery.event.public_id)
     session.flush()
     send_after_commit(session, "deliver_webhook", delivery.id)
     return delivery

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.accounts.principal import Principal
+from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, Gone, Unauthenticated, ValidationFailed
 from app.models import Membership, Organization, Role, User, utcnow
 from tests import factories
 
 TTL = timedelta(hours=1)
+TEAM = Settings(_env_file=None, team_invite_days=1, base_url="http://testserver")  # type: ignore[call-arg]
 
 
 def _sign_in(session: Session, email: str, password: str = factories.PASSWORD) -> tuple[str, Principal]:
@@ -67,7 +69,9 @@ def _org_with(session: Session, role: Role) -> tuple[Organization, Principal]:
 
 def test_a_new_teammate_joins_with_the_invited_role(session: Session) -> None:
     org, admin = _org_with(session, Role.ADMIN)
-    token = accounts.invite_teammate(session, admin, email="New@Example.com", role=Role.RECRUITER, ttl=TTL)
+    token = accounts.invite_teammate(
+        session, admin, email="New@Example.com", role=Role.RECRUITER, settings=TEAM
+    )
     with pytest.raises(ValidationFailed, match="at least 10"):
         accounts.accept_team_invite(session, token, password="short")
     user, membership = accounts.accept_team_invite(
@@ -81,13 +85,15 @@ def test_a_new_teammate_joins_with_the_invited_role(session: Session) -> None:
     with pytest.raises(Gone):
         accounts.accept_team_invite(session, token, password="a long password")
     with pytest.raises(Conflict, match="already a member"):
-        accounts.invite_teammate(session, admin, email="new@example.com", role=Role.VIEWER, ttl=TTL)
+        accounts.invite_teammate(session, admin, email="new@example.com", role=Role.VIEWER, settings=TEAM)
 
 
 def test_an_existing_account_proves_it_is_theirs_to_join_a_second_organization(session: Session) -> None:
     factories.owner(session, email="both@example.org", org="Globex")
     _, acme_admin = _org_with(session, Role.ADMIN)
-    token = accounts.invite_teammate(session, acme_admin, email="both@example.org", role=Role.VIEWER, ttl=TTL)
+    token = accounts.invite_teammate(
+        session, acme_admin, email="both@example.org", role=Role.VIEWER, settings=TEAM
+    )
     with pytest.raises(ValidationFailed, match="not the password"):
         accounts.accept_team_invite(session, token, password="guessing the password")
     user, _ = accounts.accept_team_invite(session, token, password=factories.PASSWORD)
@@ -103,7 +109,7 @@ def test_an_existing_account_proves_it_is_theirs_to_join_a_second_organization(s
 def test_only_owners_and_admins_manage_the_team(session: Session, role: Role) -> None:
     _, me = _org_with(session, role)
     with pytest.raises(Forbidden):
-        accounts.invite_teammate(session, me, email="x@example.com", role=Role.VIEWER, ttl=TTL)
+        accounts.invite_teammate(session, me, email="x@example.com", role=Role.VIEWER, settings=TEAM)
 
 
 def test_admins_cannot_make_or_touch_owners_and_the_last_owner_stays(session: Session) -> None:
@@ -113,7 +119,7 @@ def test_admins_cannot_make_or_touch_owners_and_the_last_owner_stays(session: Se
     _, boss = _sign_in(session, "owner@acme.test")
     owner_membership = _membership(session, org, owner)
     with pytest.raises(Forbidden, match="Only an owner"):
-        accounts.invite_teammate(session, admin, email="x@example.com", role=Role.OWNER, ttl=TTL)
+        accounts.invite_teammate(session, admin, email="x@example.com", role=Role.OWNER, settings=TEAM)
     with pytest.raises(Forbidden):
         accounts.change_role(session, admin, owner_membership, Role.VIEWER)
     with pytest.raises(Forbidden):

@@ -42,7 +42,9 @@ class Api:
 
 
 def new_key(session: Session, org: Organization, scopes: list[str] | None = None) -> str:
-    _, key = create_api_key(session, org, name="test", scopes=scopes or list(SCOPES), created_by=None)
+    _, key = create_api_key(
+        session, factories.operator(session, org), name="test", scopes=scopes or list(SCOPES)
+    )
     session.commit()
     return key
 

@@ -39,7 +39,12 @@ def objects(session: Session, api: Api, settings: Any) -> dict[str, str]:
     assessment = factories.published_assessment(
         session, api.org, types=(QuestionType.MCQ_SINGLE,), per_type=1
     )
-    endpoint = create_endpoint(session, api.org, url="https://hooks.example.com/assay", settings=settings)
+    endpoint = create_endpoint(
+        session,
+        factories.owner_of(session, api.org),
+        url="https://hooks.example.com/assay",
+        settings=settings,
+    )
     issued = factories.invitation(session, api.org, assessment)  # its event makes a delivery to the endpoint
     session.commit()
     delivery = api.get(f"/webhook_endpoints/{endpoint.id}/deliveries").json()["data"][0]

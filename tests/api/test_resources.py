@@ -59,7 +59,9 @@ def test_candidates_are_created_once_per_email_and_renamed(api: Api) -> None:
 def test_an_erased_candidate_reads_as_erased_and_cannot_be_renamed(api: Api, session: Session) -> None:
     made = api.post("/candidates", json={"email": "grace@example.com", "first_name": "Grace"}).json()
     assert made["erased_at"] is None
-    candidates.erase_candidate(session, api.org, session.get_one(Candidate, made["id"]))
+    candidates.erase_candidate(
+        session, factories.operator(session, api.org), session.get_one(Candidate, made["id"])
+    )
     session.commit()
     read = api.get(f"/candidates/{made['id']}").json()
     assert read["erased_at"] and read["first_name"] == "" and "grace" not in read["email"]

@@ -17,7 +17,11 @@ def _draft(session: Session, org: Organization) -> Assessment:
     mcqs = current_versions(session, types=[QuestionType.MCQ_SINGLE])[:3]
     written = current_versions(session, types=[QuestionType.WRITTEN])[:1]
     return assessments.create_assessment(
-        session, org, title="Draft", duration_minutes=30, question_version_ids=[v.id for v in mcqs + written]
+        session,
+        factories.operator(session, org),
+        title="Draft",
+        duration_minutes=30,
+        question_version_ids=[v.id for v in mcqs + written],
     )
 
 
@@ -90,12 +94,14 @@ def test_settings_are_checked_and_saved(session: Session) -> None:
     with pytest.raises(ValidationFailed) as refused:
         assessments.update_settings(
             session,
+            factories.operator(session, org),
             draft,
             assessments.AssessmentSettings(title=" ", duration_minutes=2, pass_mark_pct=120, role="wizard"),
         )
     assert {e.field for e in refused.value.errors} == {"title", "duration_minutes", "pass_mark_pct", "role"}
     assessments.update_settings(
         session,
+        factories.operator(session, org),
         draft,
         assessments.AssessmentSettings(
             title="ML screen",
@@ -119,13 +125,15 @@ def test_a_published_assessment_is_frozen_and_edits_make_a_new_version(session: 
     _, org = factories.owner(session)
     draft = _draft(session, org)
     draft.pass_mark_pct = 50
-    published = assessments.publish_assessment(session, draft)
+    published = assessments.publish_assessment(session, factories.operator(session, draft), draft)
     with pytest.raises(Conflict, match="frozen"):
         assessments.remove_item(session, published, published.items[0].id)
     with pytest.raises(Conflict, match="frozen"):
-        assessments.update_settings(session, published, assessments.AssessmentSettings("x", 30))
+        assessments.update_settings(
+            session, factories.operator(session, org), published, assessments.AssessmentSettings("x", 30)
+        )
 
-    v2 = assessments.new_version(session, published)
+    v2 = assessments.new_version(session, factories.operator(session, published), published)
     assert (v2.status, v2.version, v2.previous_version_id, v2.pass_mark_pct) == (
         AssessmentStatus.DRAFT,
         2,
@@ -134,23 +142,24 @@ def test_a_published_assessment_is_frozen_and_edits_make_a_new_version(session: 
     )
     assert _layout(v2) == _layout(published)
     with pytest.raises(Conflict, match="already exists"):
-        assessments.new_version(session, published)
+        assessments.new_version(session, factories.operator(session, published), published)
     assessments.remove_item(session, v2, v2.items[0].id)
     assert len(published.items) == 4  # the published version is untouched
-    assessments.publish_assessment(session, v2)
+    assessments.publish_assessment(session, factories.operator(session, v2), v2)
     assert published.status == AssessmentStatus.ARCHIVED  # replaced: no new invitations for it
     assert [a.version for a in assessments.version_history(session, published)] == [1, 2]
 
 
 def test_duplicate_and_archive(session: Session) -> None:
     _, org = factories.owner(session)
-    published = assessments.publish_assessment(session, _draft(session, org))
-    copy = assessments.duplicate_assessment(session, published)
+    draft = _draft(session, org)
+    published = assessments.publish_assessment(session, factories.operator(session, org), draft)
+    copy = assessments.duplicate_assessment(session, factories.operator(session, published), published)
     assert copy.title == "Copy of Draft" and copy.status == AssessmentStatus.DRAFT and copy.version == 1
     assert _layout(copy) == _layout(published) and copy.previous_version_id is None
     with pytest.raises(Conflict):
-        assessments.archive_assessment(session, copy)
-    assessments.archive_assessment(session, published)
+        assessments.archive_assessment(session, factories.operator(session, copy), copy)
+    assessments.archive_assessment(session, factories.operator(session, published), published)
     assert published.status == AssessmentStatus.ARCHIVED and published.archived_at is not None
 
 
@@ -162,7 +171,9 @@ def test_compose_proposes_a_balanced_assessment_that_fits_the_time(
 ) -> None:
     _, org = factories.owner(session)
     mix = assessments.DifficultyMix(easy=30, medium=50, hard=20)
-    draft = assessments.compose(session, org, role=role, duration_minutes=minutes, mix=mix)
+    draft = assessments.compose(
+        session, factories.operator(session, org), role=role, duration_minutes=minutes, mix=mix
+    )
     versions = [i.question_version for i in draft.items]
     kinds = [v.type for v in versions]
     assert kinds.count(QuestionType.CODING) == 1 and kinds.count(QuestionType.WRITTEN) == 1
@@ -175,7 +186,9 @@ def test_compose_proposes_a_balanced_assessment_that_fits_the_time(
     medium_share = sum(v.difficulty == 2 for v in short) / len(short)
     assert 0.3 <= medium_share <= 0.7
     # The same request proposes the same draft.
-    again = assessments.compose(session, org, role=role, duration_minutes=minutes, mix=mix)
+    again = assessments.compose(
+        session, factories.operator(session, org), role=role, duration_minutes=minutes, mix=mix
+    )
     assert _titles(again) == _titles(draft)
 
 
@@ -183,6 +196,10 @@ def test_compose_explains_what_it_cannot_do(session: Session) -> None:
     _, org = factories.owner(session)
     with pytest.raises(ValidationFailed) as refused:
         assessments.compose(
-            session, org, role="astronaut", duration_minutes=10, mix=assessments.DifficultyMix(0, 0, 0)
+            session,
+            factories.operator(session, org),
+            role="astronaut",
+            duration_minutes=10,
+            mix=assessments.DifficultyMix(0, 0, 0),
         )
     assert {e.field for e in refused.value.errors} == {"role", "duration_minutes", "mix"}

@@ -90,10 +90,9 @@ def _assessment(session: Session, org: Organization) -> Assessment:
         if v.spec["task"] == "bn-forward-train"
     )
     ids = [mcq.id, written.id, coding.id]
-    return publish_assessment(
-        session,
-        create_assessment(session, org, title="Screen", duration_minutes=30, question_version_ids=ids),
-    )
+    actor = factories.operator(session, org)
+    draft = create_assessment(session, actor, title="Screen", duration_minutes=30, question_version_ids=ids)
+    return publish_assessment(session, actor, draft)
 
 
 def _answers(assessment: Assessment, choice: int, text: str) -> dict[int, dict[str, str]]:
@@ -134,7 +133,9 @@ def scene(session: Session, run_jobs: Callable[[], int]) -> Scene:
             url=f"https://app.greenhouse.io/{MARKERS['ATS callback']}",
         )
     )
-    api_key, _ = create_api_key(session, org, name="ATS", scopes="invitations:write", created_by=owner)
+    api_key, _ = create_api_key(
+        session, factories.operator(session, org), name="ATS", scopes="invitations:write"
+    )
     session.add(
         IdempotencyKey(
             api_key_id=api_key.id,
@@ -176,7 +177,7 @@ def test_the_scene_holds_every_marker(session: Session, scene: Scene) -> None:
 
 def test_the_export_holds_all_of_it_and_no_hidden_case(session: Session, scene: Scene) -> None:
     person = candidates.find(session, scene.org, MARKERS["email"].upper())
-    document = candidates.export_candidate(session, scene.org, person)
+    document = candidates.export_candidate(session, factories.operator(session, scene.org), person)
     text = document.model_dump_json()
     missing = [name for name, marker in MARKERS.items() if marker not in text and name != "ATS callback"]
     assert missing == []
@@ -219,7 +220,7 @@ def _statistics(session: Session, scene: Scene) -> list[object]:
 def test_erasure_leaves_nothing_of_the_person_and_every_statistic(session: Session, scene: Scene) -> None:
     before = _statistics(session, scene)
     person = candidates.find(session, scene.org, MARKERS["email"])
-    erased = candidates.erase_candidate(session, scene.org, person)
+    erased = candidates.erase_candidate(session, factories.operator(session, scene.org), person)
     assert (erased.invitations, erased.answers, erased.submissions, erased.emails) == (2, 3, 1, 1)
 
     stored = everything_stored(session)
@@ -234,11 +235,11 @@ def test_erasure_leaves_nothing_of_the_person_and_every_statistic(session: Sessi
     with pytest.raises(NotFound):
         candidates.find(session, scene.org, MARKERS["email"])
     with pytest.raises(Conflict, match="already erased"):
-        candidates.erase_candidate(session, scene.org, person)
+        candidates.erase_candidate(session, factories.operator(session, scene.org), person)
 
 
 def test_the_same_address_invited_again_is_a_new_person(session: Session, scene: Scene) -> None:
-    candidates.erase_candidate(session, scene.org, scene.invitation.candidate)
+    candidates.erase_candidate(session, factories.operator(session, scene.org), scene.invitation.candidate)
     again = factories.invitation(session, scene.org, scene.assessment, email=MARKERS["email"]).invitation
     assert again.candidate.id != scene.invitation.candidate_id and again.candidate.erased_at is None
 
@@ -251,16 +252,16 @@ def test_erasure_waits_for_an_attempt_in_progress_and_for_grading(
     invitation = factories.invitation(session, org, assessment).invitation
     attempt = start_attempt(session, invitation)
     with pytest.raises(Conflict, match="is taking an assessment"):
-        candidates.erase_candidate(session, org, invitation.candidate)
+        candidates.erase_candidate(session, factories.operator(session, org), invitation.candidate)
     coding = assessment.items[1]
     save_answer(session, attempt, coding.id, {"source": "def f(): pass"}, grace=GRACE)
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     session.commit()
     with pytest.raises(Conflict, match="still being graded"):
-        candidates.erase_candidate(session, org, invitation.candidate)
+        candidates.erase_candidate(session, factories.operator(session, org), invitation.candidate)
     run_jobs()
     session.expire_all()
-    candidates.erase_candidate(session, org, invitation.candidate)
+    candidates.erase_candidate(session, factories.operator(session, org), invitation.candidate)
 
 
 def test_another_organization_cannot_find_the_candidate(session: Session, scene: Scene) -> None:

@@ -47,15 +47,16 @@ def test_without_code_the_result_is_scored_at_closing(session: Session) -> None:
     assert scored.payload["max_score"] == assessment.max_points and scored.payload["score"] == 0
 
 
-def test_expiry_is_announced_once_by_the_sweep_or_the_link(session: Session) -> None:
+def test_expiry_is_announced_once_by_the_sweep_not_by_opening_the_link(session: Session) -> None:
     _, org = factories.owner(session)
     assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
     swept = factories.invitation(session, org, assessment, email="a@example.com")
     opened = factories.invitation(session, org, assessment, email="b@example.com")
     for issued in (swept, opened):
         issued.invitation.expires_at = utcnow() - timedelta(seconds=1)
-    assert invitation_for_token(session, opened.token).status == InvitationStatus.EXPIRED
-    assert expire_due_invitations(session) == 1
+    seen = invitation_for_token(session, opened.token)
+    assert (seen.status, seen.current_status) == (InvitationStatus.SENT, InvitationStatus.EXPIRED)
+    assert expire_due_invitations(session) == 2
     assert expire_due_invitations(session) == 0
     expired = session.scalars(select(Event).where(Event.type == "invitation.expired")).all()
     assert sorted(e.payload["invitation_id"] for e in expired) == sorted(
@@ -66,8 +67,9 @@ def test_expiry_is_announced_once_by_the_sweep_or_the_link(session: Session) -> 
 def test_publishing_and_archiving_are_announced(session: Session) -> None:
     _, org = factories.owner(session)
     first = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
-    second = publish_assessment(session, new_version(session, first))
-    archive_assessment(session, second)
+    actor = factories.operator(session, first)
+    second = publish_assessment(session, actor, new_version(session, actor, first))
+    archive_assessment(session, factories.operator(session, second), second)
     announced = [
         (e.type, e.payload["assessment_id"])
         for e in session.scalars(select(Event).where(Event.type.like("assessment.%")).order_by(Event.id))

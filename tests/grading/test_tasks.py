@@ -92,8 +92,10 @@ def test_hostile_output_ends_graded_and_a_failed_grading_can_be_retried(
     session.refresh(run)
     assert run.job is not None and run.job.status == JobStatus.FAILED
     with pytest.raises(Conflict):
-        retry_grading(session, hostile)  # only a failed grading is retried
-    retry_grading(session, run)
+        retry_grading(
+            session, factories.operator(session, attempt.invitation.assessment), hostile
+        )  # only a failed grading is retried
+    retry_grading(session, factories.operator(session, attempt.invitation.assessment), run)
     session.commit()
     session.refresh(run)
     assert run.job is not None and (run.job.status, run.job.tries, run.job.error) == (JobStatus.QUEUED, 0, "")

@@ -31,10 +31,9 @@ def _greenhouse_org(live_server: LiveServer) -> tuple[str, int, int]:
         factories.published_assessment(session, org, types=(QuestionType.NUMERIC,), per_type=1)
         _, key = create_api_key(
             session,
-            org,
+            factories.operator(session, org),
             name="Greenhouse",
             scopes=["assessments:read", "invitations:write", "results:read"],
-            created_by=None,
         )
         session.commit()
         return key, assessment.id, len(assessment.items)
@@ -144,7 +143,8 @@ def test_callbacks_are_kept_only_for_allow_listed_hosts(session: Session, settin
     _, org = factories.owner(session, email="gh@example.com")
     assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
     principal = authenticate_key(
-        session, create_api_key(session, org, name="", scopes=["invitations:write"], created_by=None)[1]
+        session,
+        create_api_key(session, factories.operator(session, org), name="", scopes=["invitations:write"])[1],
     )
     kept = {}
     for n, url in enumerate(

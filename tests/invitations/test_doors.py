@@ -21,9 +21,7 @@ from tests.forms import post_form, sign_in
 def _trail(session: Session, email: str) -> tuple[dict[str, object], int, int]:
     """The invitation's audit detail, and how many events and emails it left."""
     session.expire_all()
-    invitation = session.scalars(
-        select(Invitation).join(Candidate).where(Candidate.email == email)
-    ).one()
+    invitation = session.scalars(select(Invitation).join(Candidate).where(Candidate.email == email)).one()
     entry = session.scalars(
         select(AuditEntry).where(
             AuditEntry.action == "invitation.created", AuditEntry.target_id == str(invitation.id)
@@ -61,7 +59,9 @@ def test_every_door_invites_the_same_way(
         json={"assessment_id": assessment.id, "candidate": {"email": "api@example.com"}, "send_email": True},
     )
     assert made.status_code == 201, made.text
-    key = create_api_key(session, api.org, name="gh", scopes=["invitations:write"], created_by=None)[1]
+    key = create_api_key(
+        session, factories.operator(session, api.org), name="gh", scopes=["invitations:write"]
+    )[1]
     send_test(
         session,
         authenticate_key(session, key),

@@ -151,7 +151,11 @@ def test_resend_extends_an_expired_link_and_cancel_ends_it(session: Session) -> 
         invitations.ensure_can_start(invitations.invitation_for_token(session, issued.token))
     with pytest.raises(Conflict):
         invitations.resend_invitation(session, actor, invitation, settings=SETTINGS)
-    trail = session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(invitation.id))).all()
+    trail = session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.target_type == "invitations", AuditEntry.target_id == str(invitation.id)
+        )
+    ).all()
     assert sorted(trail) == ["invitation.cancelled", "invitation.resent"]
 
 

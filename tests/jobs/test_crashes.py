@@ -54,7 +54,13 @@ def _finished_attempts(cluster: Cluster, count: int, *, pause: float, hook: str 
         _, org = factories.owner(session)
         if hook is not None:
             allow = Settings(_env_file=None, outbound_allow_list=["127.0.0.1"])  # type: ignore[call-arg]
-            create_endpoint(session, org, url=hook, settings=allow, event_types=["result.scored"])
+            create_endpoint(
+                session,
+                factories.owner_of(session, org),
+                url=hook,
+                settings=allow,
+                event_types=["result.scored"],
+            )
         assessment = factories.coding_assessment(session, org)
         jobs = []
         for number in range(count):

@@ -45,9 +45,13 @@ def test_two_written_answers_scored_at_once_both_count_in_the_persisted_score(
         written = current_versions(session, types=[QuestionType.WRITTEN])[:2]
         assert len(written) == 2, "the bank needs two written questions"
         draft = create_assessment(
-            session, org, title="Essays", duration_minutes=30, question_version_ids=[v.id for v in written]
+            session,
+            factories.operator(session, org),
+            title="Essays",
+            duration_minutes=30,
+            question_version_ids=[v.id for v in written],
         )
-        assessment = publish_assessment(session, draft)
+        assessment = publish_assessment(session, factories.operator(session, draft), draft)
         items = list(assessment.items)
         invitation = factories.finished_attempt(
             session, org, assessment, "c@example.com", {i.id: {"text": "An answer."} for i in items}

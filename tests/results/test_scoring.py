@@ -30,9 +30,13 @@ def test_a_written_answer_scored_by_hand_moves_the_one_score_every_reader_shows(
         current_versions(session, types=[QuestionType.WRITTEN])[0],
     ]
     draft = create_assessment(
-        session, org, title="Mixed", duration_minutes=30, question_version_ids=[v.id for v in versions]
+        session,
+        factories.operator(session, org),
+        title="Mixed",
+        duration_minutes=30,
+        question_version_ids=[v.id for v in versions],
     )
-    assessment = publish_assessment(session, draft)
+    assessment = publish_assessment(session, factories.operator(session, draft), draft)
     mcq, written = assessment.items
     invitation = factories.finished_attempt(
         session,
@@ -63,7 +67,7 @@ def test_a_written_answer_scored_by_hand_moves_the_one_score_every_reader_shows(
     assert greenhouse["Score"] == f"{format_points(total)} / {format_points(assessment.max_points)}"
     assert greenhouse["Needs manual review"] == "no"
     assert _percent(attempt) == round(100 * total / assessment.max_points, 1)
-    exported = export_candidate(session, org, invitation.candidate)
+    exported = export_candidate(session, factories.operator(session, org), invitation.candidate)
     assert [i.attempt.score for i in exported.invitations if i.attempt] == [attempt.score]
 
 

@@ -79,10 +79,14 @@ def _written_assessment(session: Session):
         current_versions(session, types=[QuestionType.WRITTEN])[0],
     ]
     draft = create_assessment(
-        session, org, title="Mixed", duration_minutes=30, question_version_ids=[v.id for v in versions]
+        session,
+        factories.operator(session, org),
+        title="Mixed",
+        duration_minutes=30,
+        question_version_ids=[v.id for v in versions],
     )
     draft.pass_mark_pct = 50
-    return org, publish_assessment(session, draft)
+    return org, publish_assessment(session, factories.operator(session, draft), draft)
 
 
 def _correct(item) -> str:
@@ -144,12 +148,11 @@ def test_concept_answers_are_set_beside_what_the_code_does(session: Session, run
     coding = next(
         v for v in current_versions(session, types=[QuestionType.CODING]) if v.spec["task"] == "bn-forward"
     )
-    assessment = publish_assessment(
-        session,
-        create_assessment(
-            session, org, title="Links", duration_minutes=30, question_version_ids=[concept.id, coding.id]
-        ),
+    actor = factories.operator(session, org)
+    draft = create_assessment(
+        session, actor, title="Links", duration_minutes=30, question_version_ids=[concept.id, coding.id]
     )
+    assessment = publish_assessment(session, actor, draft)
     mcq_item, code_item = assessment.items
     batch_stats_code = (
         "import numpy as np\n"
@@ -244,12 +247,11 @@ def test_item_statistics_on_a_known_set_of_answers(session: Session) -> None:
     rest; item 2 by the weak ones. Facility and point-biserial are checked against hand-computed values."""
     _, org = factories.owner(session)
     mcqs = current_versions(session, types=[QuestionType.MCQ_SINGLE])[:4]
-    assessment = publish_assessment(
-        session,
-        create_assessment(
-            session, org, title="Stats", duration_minutes=30, question_version_ids=[v.id for v in mcqs]
-        ),
+    actor = factories.operator(session, org)
+    draft = create_assessment(
+        session, actor, title="Stats", duration_minutes=30, question_version_ids=[v.id for v in mcqs]
     )
+    assessment = publish_assessment(session, actor, draft)
     items = assessment.items
     # rows: which of the 4 items each candidate gets right
     pattern = [

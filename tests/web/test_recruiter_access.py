@@ -55,7 +55,11 @@ def world(session: Session) -> World:
     written = current_versions(session, types=[QuestionType.WRITTEN])[0]
     mcq = current_versions(session, types=[QuestionType.MCQ_SINGLE])[0]
     draft = create_assessment(
-        session, acme, title="Draft", duration_minutes=30, question_version_ids=[mcq.id, written.id]
+        session,
+        factories.operator(session, acme),
+        title="Draft",
+        duration_minutes=30,
+        question_version_ids=[mcq.id, written.id],
     )
     published = factories.published_assessment(session, acme, per_type=1)
     item = next(i for i in published.items if i.question_version.type == QuestionType.WRITTEN)
@@ -67,7 +71,7 @@ def world(session: Session) -> World:
         session, to="x@example.com", template="password_reset", context={"link": "l"}, organization=acme
     )
     membership = next(m for m in acme.memberships if m.user_id == viewer.id)
-    api_key, _ = create_api_key(session, acme, name="ATS", scopes="results:read", created_by=owner)
+    api_key, _ = create_api_key(session, factories.operator(session, acme), name="ATS", scopes="results:read")
     session.commit()
     return World(
         ids={

@@ -102,7 +102,9 @@ def test_no_secret_of_any_flow_is_logged_or_sent_back(live_server: LiveServer) -
     with live_server.sessions() as session:
         org = session.scalar(select(Organization).join(Invitation).order_by(Invitation.id.desc()))
         assert org is not None
-        _, key = create_api_key(session, org, name="ATS", scopes="webhooks:manage", created_by=None)
+        _, key = create_api_key(
+            session, factories.operator(session, org), name="ATS", scopes="webhooks:manage"
+        )
         session.commit()
     wrong_key = key[:-6] + "abcdef"
     with httpx.Client(base_url=f"{live_server.base}/api/v1", timeout=30) as api:

@@ -19,6 +19,7 @@ from app.models import DeliveryStatus, EmailMessage, Organization, WebhookDelive
 from app.outbox.service import RETRY_SCHEDULE
 from app.outbox.tasks import send_due_outbox
 from app.webhooks import service
+from tests import factories
 from tests.webhooks.conftest import Receiver
 
 RunJobs = Callable[[], int]
@@ -27,7 +28,8 @@ RunJobs = Callable[[], int]
 def _endpoint(
     session: Session, org: Organization, settings: Settings, url: str, **kw: object
 ) -> WebhookEndpoint:
-    endpoint = service.create_endpoint(session, org, url=url, settings=settings, **kw)  # type: ignore[arg-type]
+    actor = factories.owner_of(session, org)
+    endpoint = service.create_endpoint(session, actor, url=url, settings=settings, **kw)  # type: ignore[arg-type]
     session.commit()
     return endpoint
 
@@ -72,7 +74,7 @@ def test_during_a_rotation_both_secrets_sign(
 ) -> None:
     endpoint = _endpoint(session, org, allowed, receiver.url)
     old = endpoint.secret
-    service.rotate_secret(session, endpoint)
+    service.rotate_secret(session, factories.owner_of(session, org), endpoint)
     session.commit()
     _announce(session, org)
     run_jobs()

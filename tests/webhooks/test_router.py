@@ -11,6 +11,7 @@ from standardwebhooks import Webhook
 from app.core.config import Settings
 from app.events.service import record_event
 from app.webhooks.service import create_endpoint
+from tests import factories
 from tests.api.conftest import Api
 from tests.webhooks.conftest import Receiver
 
@@ -51,7 +52,8 @@ def test_the_delivery_log_and_redelivery_with_the_same_id(
 ) -> None:
     receiver.script = [(500, {})]
     assert api.post("/webhook_endpoints", json={"url": receiver.url}).status_code == 422, "loopback"
-    made = create_endpoint(session, api.org, url=receiver.url, settings=allowed)  # as the operator allows
+    owner = factories.owner_of(session, api.org)
+    made = create_endpoint(session, owner, url=receiver.url, settings=allowed)  # as the operator allows
     endpoint = {"id": made.id, "secret": made.secret}
     record_event(session, api.org.id, "invitation.created", {"invitation_id": 1})
     session.commit()
