@@ -160,3 +160,16 @@ def test_the_edge_leaves_auditing_to_the_services() -> None:
         and any(alias.name in ("record", "_add") for alias in node.names)
     }
     assert writers == set()
+
+
+def test_pages_declare_the_role_they_need() -> None:
+    """Pages take `Editor`, `TeamManager` or `Owner` (app/http/deps.py) as the API takes scopes, instead of
+    checking the role inside the handler, where one can be forgotten."""
+    checking = {
+        name
+        for name, path in modules().items()
+        if name.startswith("app.web.")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr.startswith("require_")
+    }
+    assert checking == set()

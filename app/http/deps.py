@@ -44,6 +44,31 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+# Pages declare the role they need, as the API's routes declare their scopes: the check runs before the
+# handler, so a handler cannot forget it.
+def editor(principal: CurrentPrincipal) -> Principal:
+    """Recruiters, admins and owners: build assessments, invite, score."""
+    principal.require_editor()
+    return principal
+
+
+def team_manager(principal: CurrentPrincipal) -> Principal:
+    """Admins and owners: the team and API keys."""
+    principal.require_team_manager()
+    return principal
+
+
+def owner(principal: CurrentPrincipal) -> Principal:
+    """Owners: the audit log, the email outbox, a candidate's data."""
+    principal.require_owner()
+    return principal
+
+
+Editor = Annotated[Principal, Depends(editor)]
+TeamManager = Annotated[Principal, Depends(team_manager)]
+Owner = Annotated[Principal, Depends(owner)]
+
+
 # An invitation token as it comes in a candidate link's path.
 TokenPath = Annotated[str, Path(max_length=100)]
 

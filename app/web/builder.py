@@ -17,7 +17,7 @@ from app.accounts.principal import Principal
 from app.assessments import service as assessments
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId, parse_id
-from app.http.deps import CurrentPrincipal, SessionDep
+from app.http.deps import CurrentPrincipal, Editor, SessionDep
 from app.models import Assessment, AssessmentStatus, QuestionType
 from app.questions.kinds import Draw
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
@@ -59,8 +59,7 @@ def _new_page(
 
 
 @router.get("/assessments/new")
-def new_assessment_page(request: Request, principal: CurrentPrincipal) -> Response:
-    principal.require_editor()
+def new_assessment_page(request: Request, principal: Editor) -> Response:
     return _new_page(request, principal)
 
 
@@ -68,13 +67,12 @@ def new_assessment_page(request: Request, principal: CurrentPrincipal) -> Respon
 def create_assessment(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     title: Annotated[str, Form(max_length=200)],
     duration_minutes: Annotated[int, Form()],
     role: Annotated[str, Form(max_length=80)] = "",
     question_version_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
-    principal.require_editor()
     try:
         assessment = assessments.create_assessment(
             session,
@@ -95,14 +93,13 @@ def create_assessment(
 def compose_assessment(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     role: Annotated[str, Form(max_length=80)],
     duration_minutes: Annotated[int, Form()],
     easy: Annotated[int, Form(ge=0, le=100)] = 30,
     medium: Annotated[int, Form(ge=0, le=100)] = 50,
     hard: Annotated[int, Form(ge=0, le=100)] = 20,
 ) -> Response:
-    principal.require_editor()
     mix = assessments.DifficultyMix(easy=easy, medium=medium, hard=hard)
     try:
         assessment = assessments.compose(
@@ -125,7 +122,6 @@ def compose_assessment(
 
 
 def _draft(session: Session, principal: Principal, assessment_id: int) -> Assessment:
-    principal.require_editor()
     return assessments.get_assessment(session, principal.organization, assessment_id)
 
 
@@ -149,9 +145,7 @@ def _builder(
 
 
 @router.get("/assessments/{assessment_id}/edit")
-def builder_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
-) -> Response:
+def builder_page(request: Request, session: SessionDep, principal: Editor, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     if assessment.status != AssessmentStatus.DRAFT:
         return redirect(f"/assessments/{assessment.id}")
@@ -190,7 +184,7 @@ class BuilderEdit:
 
 
 def builder_edit(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
+    request: Request, session: SessionDep, principal: Editor, assessment_id: PathId
 ) -> BuilderEdit:
     return BuilderEdit(request, session, principal, assessment_id)
 
@@ -318,9 +312,7 @@ def remove_item(edit: Edit, item_id: PathId) -> Response:
 
 
 @router.post("/assessments/{assessment_id}/publish")
-def publish(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
-) -> Response:
+def publish(request: Request, session: SessionDep, principal: Editor, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     try:
         assessments.publish_assessment(session, principal, assessment)
@@ -332,21 +324,21 @@ def publish(
 
 
 @router.post("/assessments/{assessment_id}/archive")
-def archive(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
+def archive(session: SessionDep, principal: Editor, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     assessments.archive_assessment(session, principal, assessment)
     return redirect(f"/assessments/{assessment.id}", "archived")
 
 
 @router.post("/assessments/{assessment_id}/new-version")
-def new_version(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
+def new_version(session: SessionDep, principal: Editor, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     draft = assessments.new_version(session, principal, assessment)
     return redirect(f"/assessments/{draft.id}/edit", "new_version")
 
 
 @router.post("/assessments/{assessment_id}/duplicate")
-def duplicate(session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId) -> Response:
+def duplicate(session: SessionDep, principal: Editor, assessment_id: PathId) -> Response:
     assessment = _draft(session, principal, assessment_id)
     copy = assessments.duplicate_assessment(session, principal, assessment)
     return redirect(f"/assessments/{copy.id}/edit", "duplicated")
@@ -389,7 +381,7 @@ def bank(
 def bank_for_assessment(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     assessment_id: PathId,
     filters: Annotated[BankFilter, Query()],
 ) -> Response:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from app.assessments.service import get_assessment
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId
-from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.http.deps import Editor, SessionDep, SettingsDep
 from app.invitations import service as invitations
 from app.web.pages import redirect
 from app.web.results import overview
@@ -37,7 +37,7 @@ def invite(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     assessment_id: PathId,
     email: Annotated[str, Form(max_length=320)],
     first_name: Annotated[str, Form(max_length=120)] = "",
@@ -46,7 +46,6 @@ def invite(
     expires_in_days: Annotated[int | None, Form()] = None,
     send_email: Annotated[bool, Form()] = False,
 ) -> Response:
-    principal.require_editor()
     assessment = get_assessment(session, principal.organization, assessment_id)
     try:
         issued = invitations.invite(
@@ -77,13 +76,12 @@ async def invite_csv(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     assessment_id: PathId,
     file: Annotated[UploadFile, File()],
     expires_in_days: Annotated[int | None, Form()] = None,
     send_email: Annotated[bool, Form()] = False,
 ) -> Response:
-    principal.require_editor()
     assessment = get_assessment(session, principal.organization, assessment_id)
     data = await file.read(MAX_CSV_BYTES + 1)
     try:
@@ -114,18 +112,14 @@ async def invite_csv(
 
 
 @router.post("/invitations/{invitation_id}/cancel")
-def cancel(session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId) -> Response:
-    principal.require_editor()
+def cancel(session: SessionDep, principal: Editor, invitation_id: PathId) -> Response:
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)
     invitations.cancel_invitation(session, principal, invitation)
     return redirect(f"/assessments/{invitation.assessment_id}", "invitation_cancelled")
 
 
 @router.post("/invitations/{invitation_id}/resend")
-def resend(
-    session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal, invitation_id: PathId
-) -> Response:
-    principal.require_editor()
+def resend(session: SessionDep, settings: SettingsDep, principal: Editor, invitation_id: PathId) -> Response:
     invitation = invitations.get_invitation(session, principal.organization, invitation_id)
     invitations.resend_invitation(session, principal, invitation, settings=settings)
     return redirect(f"/assessments/{invitation.assessment_id}", "invitation_resent")

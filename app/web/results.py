@@ -15,7 +15,7 @@ from app.candidates import service as candidates
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId
 from app.grading.service import retry_grading
-from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.http.deps import CurrentPrincipal, Editor, Owner, SessionDep, SettingsDep
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
 from app.results import charts
@@ -199,9 +199,8 @@ def result_page(
 
 @router.post("/invitations/{invitation_id}/items/{item_id}/score")
 async def score_written(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId, item_id: PathId
+    request: Request, session: SessionDep, principal: Editor, invitation_id: PathId, item_id: PathId
 ) -> Response:
-    principal.require_editor()
     invitation = get_invitation(session, principal.organization, invitation_id)
     form = await request.form()
     criteria: dict[str, Any] = {}
@@ -232,10 +231,9 @@ async def score_written(
 
 @router.post("/invitations/{invitation_id}/items/{item_id}/regrade")
 def regrade_code(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId, item_id: PathId
+    request: Request, session: SessionDep, principal: Editor, invitation_id: PathId, item_id: PathId
 ) -> Response:
     """Grade a final submission whose grading failed again (the failure's reason is on the report)."""
-    principal.require_editor()
     invitation = get_invitation(session, principal.organization, invitation_id)
     try:
         submission = results.final_code_submission(session, invitation, item_id)
@@ -247,9 +245,8 @@ def regrade_code(
 
 
 @router.get("/invitations/{invitation_id}/candidate/export")
-def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitation_id: PathId) -> Response:
+def export_candidate(session: SessionDep, principal: Owner, invitation_id: PathId) -> Response:
     """Everything held on the invitation's candidate, as a JSON download (owners only: it is all of it)."""
-    principal.require_owner()
     candidate = get_invitation(session, principal.organization, invitation_id).candidate
     document = candidates.export_candidate(session, principal, candidate)
     filename = f"candidate-{candidate.id}-{document.exported_at:%Y%m%d}.json"
@@ -264,11 +261,10 @@ def export_candidate(session: SessionDep, principal: CurrentPrincipal, invitatio
 def erase_candidate(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: Owner,
     invitation_id: PathId,
     confirm_email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
-    principal.require_owner()
     candidate = get_invitation(session, principal.organization, invitation_id).candidate
     try:
         if confirm_email.strip().lower() != candidate.email:

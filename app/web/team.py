@@ -15,7 +15,7 @@ from app.audit.service import audit_log
 from app.core.errors import AppError
 from app.core.ids import PathId
 from app.emails.service import outbox, outbox_message_of
-from app.http.deps import CurrentPrincipal, SessionDep, SettingsDep
+from app.http.deps import CurrentPrincipal, Owner, SessionDep, SettingsDep, TeamManager
 from app.models import Role
 from app.web.pages import page, redirect
 from app.webhooks.service import list_endpoints
@@ -89,24 +89,19 @@ def remove_member(
 
 @router.get("/audit")
 def audit_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, before: int | None = None
+    request: Request, session: SessionDep, principal: Owner, before: int | None = None
 ) -> Response:
-    principal.require_owner()
     entries = audit_log(session, principal.organization, before_id=before)
     return page(request, "audit.html", principal, entries=entries)
 
 
 @router.get("/outbox")
-def outbox_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
-    principal.require_owner()
+def outbox_page(request: Request, session: SessionDep, principal: Owner) -> Response:
     return page(request, "outbox.html", principal, messages=outbox(session, principal.organization))
 
 
 @router.get("/outbox/{message_id}")
-def outbox_message(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, message_id: PathId
-) -> Response:
-    principal.require_owner()
+def outbox_message(request: Request, session: SessionDep, principal: Owner, message_id: PathId) -> Response:
     message = outbox_message_of(session, principal.organization, message_id)
     return page(request, "outbox_message.html", principal, message=message)
 
@@ -119,7 +114,6 @@ def _api_keys_page(
     new_key: str | None = None,
     error: AppError | None = None,
 ) -> Response:
-    principal.require_team_manager()
     return page(
         request,
         "api_keys.html",
@@ -134,7 +128,7 @@ def _api_keys_page(
 
 
 @router.get("/api-keys")
-def api_keys_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+def api_keys_page(request: Request, session: SessionDep, principal: TeamManager) -> Response:
     return _api_keys_page(request, session, principal)
 
 
@@ -142,11 +136,10 @@ def api_keys_page(request: Request, session: SessionDep, principal: CurrentPrinc
 def create_key(
     request: Request,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: TeamManager,
     name: Annotated[str, Form(max_length=200)] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    principal.require_team_manager()
     try:
         _, key = create_api_key(session, principal, name=name, scopes=scopes or [])
     except AppError as exc:
@@ -155,7 +148,6 @@ def create_key(
 
 
 @router.post("/api-keys/{api_key_id}/revoke")
-def revoke_key(session: SessionDep, principal: CurrentPrincipal, api_key_id: PathId) -> Response:
-    principal.require_team_manager()
+def revoke_key(session: SessionDep, principal: TeamManager, api_key_id: PathId) -> Response:
     revoke_api_key(session, principal, api_key_id)
     return redirect("/api-keys", "key_revoked")
