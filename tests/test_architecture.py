@@ -173,3 +173,18 @@ def test_pages_declare_the_role_they_need() -> None:
         if isinstance(node, ast.Attribute) and node.attr.startswith("require_")
     }
     assert checking == set()
+
+
+def test_queries_live_in_services() -> None:
+    """Routers and pages ask services for rows (or for a statement to page through); they build none. (The
+    request edge's own machinery, app/http, keeps its idempotency table itself.)"""
+    querying = {
+        name
+        for name, path in modules().items()
+        if _edge(name) and not name.startswith("app.http.")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module == "sqlalchemy"
+        and any(alias.name in ("select", "update", "delete", "insert") for alias in node.names)
+    }
+    assert querying == set()

@@ -6,8 +6,6 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.api.deps import AssessmentsRead, AssessmentsWrite
 from app.api.schemas import Page, fetch_page
@@ -24,13 +22,7 @@ router = APIRouter(prefix="/assessments", tags=["Assessments"])
 def list_assessments(
     session: SessionDep, principal: AssessmentsRead, query: Annotated[AssessmentQuery, Query()]
 ) -> Page[AssessmentOut]:
-    stmt = (
-        select(Assessment)
-        .where(Assessment.organization_id == principal.organization.id)
-        .options(selectinload(Assessment.items))
-    )
-    if query.status is not None:
-        stmt = stmt.where(Assessment.status == query.status)
+    stmt = service.assessments_stmt(principal.organization, status=query.status)
     rows, has_more = fetch_page(session, stmt, Assessment.id, query)
     return Page(data=[AssessmentOut.of(a) for a in rows], has_more=has_more)
 

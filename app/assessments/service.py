@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Actor, acting_user
@@ -61,6 +61,14 @@ def list_assessments(session: Session, org: Organization) -> list[Assessment]:
             .order_by(Assessment.created_at.desc(), Assessment.id.desc())
         )
     )
+
+
+def assessments_stmt(org: Organization, *, status: AssessmentStatus | None = None) -> Select[Assessment]:
+    """The organization's assessments (in one state), for a page of the API to take from."""
+    stmt = (
+        select(Assessment).where(Assessment.organization_id == org.id).options(selectinload(Assessment.items))
+    )
+    return stmt if status is None else stmt.where(Assessment.status == status)
 
 
 def get_assessment(session: Session, org: Organization, assessment_id: int) -> Assessment:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
 from app.api.schemas import Page, fetch_page
@@ -35,9 +33,7 @@ invitations_router = APIRouter(prefix="/invitations", tags=["Invitations"])
 def list_candidates(
     session: SessionDep, principal: CandidatesRead, query: Annotated[CandidateQuery, Query()]
 ) -> Page[CandidateOut]:
-    stmt = select(Candidate).where(Candidate.organization_id == principal.organization.id)
-    if query.email:
-        stmt = stmt.where(Candidate.email == query.email.strip().lower())
+    stmt = service.candidates_stmt(principal.organization, email=query.email)
     rows, has_more = fetch_page(session, stmt, Candidate.id, query)
     return Page(data=[CandidateOut.of(c) for c in rows], has_more=has_more)
 
@@ -87,19 +83,13 @@ def list_invitations(
     principal: InvitationsRead,
     query: Annotated[InvitationQuery, Query()],
 ) -> Page[InvitationOut]:
-    stmt = (
-        select(Invitation)
-        .where(Invitation.organization_id == principal.organization.id)
-        .options(selectinload(Invitation.candidate), selectinload(Invitation.attempt))
+    stmt = service.invitations_stmt(
+        principal.organization,
+        assessment_id=query.assessment_id,
+        candidate_id=query.candidate_id,
+        external_ref=query.external_ref,
+        status=query.status,
     )
-    if query.assessment_id is not None:
-        stmt = stmt.where(Invitation.assessment_id == query.assessment_id)
-    if query.candidate_id is not None:
-        stmt = stmt.where(Invitation.candidate_id == query.candidate_id)
-    if query.external_ref is not None:
-        stmt = stmt.where(Invitation.external_ref == query.external_ref)
-    if query.status is not None:
-        stmt = stmt.where(Invitation.current_status == query.status)
     rows, has_more = fetch_page(session, stmt, Invitation.id, query)
     return Page(data=[_out(i, settings) for i in rows], has_more=has_more)
 

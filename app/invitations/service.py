@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.accounts.principal import Actor, Principal
@@ -44,6 +44,37 @@ class IssuedInvitation:
 
     def link(self, base_url: str) -> str:
         return _link(base_url, self.token)
+
+
+def candidates_stmt(org: Organization, *, email: str | None = None) -> Select[Candidate]:
+    """The organization's candidates (the one with an email), for a page of the API to take from."""
+    stmt = select(Candidate).where(Candidate.organization_id == org.id)
+    return stmt.where(Candidate.email == email.strip().lower()) if email else stmt
+
+
+def invitations_stmt(
+    org: Organization,
+    *,
+    assessment_id: int | None = None,
+    candidate_id: int | None = None,
+    external_ref: str | None = None,
+    status: InvitationStatus | None = None,
+) -> Select[Invitation]:
+    """The organization's invitations matching every filter given, for a page of the API to take from."""
+    stmt = (
+        select(Invitation)
+        .where(Invitation.organization_id == org.id)
+        .options(selectinload(Invitation.candidate), selectinload(Invitation.attempt))
+    )
+    if assessment_id is not None:
+        stmt = stmt.where(Invitation.assessment_id == assessment_id)
+    if candidate_id is not None:
+        stmt = stmt.where(Invitation.candidate_id == candidate_id)
+    if external_ref is not None:
+        stmt = stmt.where(Invitation.external_ref == external_ref)
+    if status is not None:
+        stmt = stmt.where(Invitation.current_status == status)
+    return stmt
 
 
 def find_candidate(session: Session, org: Organization, email: str) -> Candidate | None:

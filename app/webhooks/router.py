@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
 
 from app.api.deps import WebhooksManage
 from app.api.schemas import ListQuery, Page, fetch_page
@@ -32,7 +31,7 @@ events_router = APIRouter(prefix="/events", tags=["Events"])
 def list_endpoints(
     session: SessionDep, principal: WebhooksManage, query: Annotated[ListQuery, Query()]
 ) -> Page[EndpointOut]:
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == principal.organization.id)
+    stmt = service.endpoints_stmt(principal.organization)
     rows, has_more = fetch_page(session, stmt, WebhookEndpoint.id, query)
     return Page(data=[EndpointOut.of(e) for e in rows], has_more=has_more)
 

@@ -144,6 +144,10 @@ def create_endpoint(
     return endpoint
 
 
+def endpoints_stmt(org: Organization) -> Select[WebhookEndpoint]:
+    return select(WebhookEndpoint).where(WebhookEndpoint.organization_id == org.id)
+
+
 def list_endpoints(session: Session, org: Organization) -> list[WebhookEndpoint]:
     return list(
         session.scalars(
