@@ -1,6 +1,6 @@
 """The only code that runs inside the sandbox with the candidate. Standalone: it imports nothing from Assay.
 
-Protocol (the supervisor is grader/sandbox.py):
+Protocol (the supervisor is grader/sandbox/process.py):
   * started warm, before any submission: imports NumPy, pays first-use costs, writes a READY frame on the
     result fd (argv[1]), then blocks on stdin;
   * stdin: u64 length of the rest, u32 header length, a JSON header {source, steps, limits, inputs,

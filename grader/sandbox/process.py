@@ -1,56 +1,25 @@
-"""Running candidate code: bubblewrap sandboxes, warm and single-use, behind the `Runner` protocol.
-
-Each sandbox is launched as
-
-    [cgroup join] prlimit <outer limits> setpriv --reuid=<slot uid> … bwrap <namespaces, binds, seccomp>
-        python3 -I -S -B /opt/assay/harness.py <result fd>
-
-* a non-root uid per slot: bwrap run as root would map the sandbox to host root, and per-uid limits stay
-  per candidate;
-* every namespace unshared (no network at all), nested user namespaces disabled, a fresh /proc, read-only
-  binds of only the interpreter, its standard library, the shared libraries and NumPy, empty read-only
-  /tmp and /dev/shm, /dev and the root read-only (nothing writable, so no memory held in files), a cleared
-  environment with BLAS threads set to 1;
-* a seccomp deny-list (grader/seccomp.py) that also keeps the candidate to one process with one thread and
-  refuses every way of holding memory outside its address space (SysV IPC, memfds, enlarged pipes); rlimits
-  outside (prlimit) and tightened inside by the harness once NumPy is imported and before the candidate's
-  code runs;
-* cgroup v2 memory, pids and cpu limits where the host delegates them (`cgroup_support()` says why not).
-
-A pool keeps a few sandboxes started, with NumPy imported, each waiting for exactly one submission and
-discarded after it, so a submission does not pay for interpreter start-up and no state passes between
-candidates. The supervisor enforces wall time, caps every stream it reads, validates results as untrusted
-bytes (grader/output.py, interpret_results), and times speed-checked calls itself (_Clock). Reference
-outputs are never sent in.
-"""
+"""One sandbox's life: starting it, feeding it a request, timing the calls it makes, reading what it writes
+under caps, reaping it, and turning its untrusted output into a RunResult."""
 
 from __future__ import annotations
 
 import ctypes
 import fcntl
-import io
-import itertools
-import json
 import os
 import queue
 import selectors
-import shutil
 import signal
 import struct
 import subprocess
-import sys
-import sysconfig
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
-from numpy.lib import format as npy_format
 
 from grader.output import (
     END_MARK,
@@ -63,520 +32,32 @@ from grader.output import (
     parse_frame,
     split_frames,
 )
+from grader.sandbox.command import sandbox_command
+from grader.sandbox.host import HostConfig
+from grader.sandbox.protocol import (
+    FATAL_STATUSES,
+    MIB,
+    REPORTED_STEP_STATUSES,
+    Limits,
+    RunRequest,
+    RunResult,
+    RunStatus,
+    SandboxUnavailable,
+    StepOutcome,
+    StepStatus,
+    request_header,
+    write_block,
+    write_request,
+)
 from grader.seccomp import UnsupportedArchitecture, build_filter
 
-RunStatus = Literal[
-    "ok",
-    "compile_error",
-    "runtime_error",
-    "time_limit_exceeded",
-    "memory_limit_exceeded",
-    "output_limit_exceeded",
-    "invalid_output",
-]
-# "not_run": the step never started, or finished but its result was lost when the run was stopped; the
-# grader may run it again in a fresh sandbox. The harness itself never reports it.
-StepStatus = Literal[
-    "ok",
-    "runtime_error",
-    "time_limit_exceeded",
-    "memory_limit_exceeded",
-    "output_limit_exceeded",
-    "invalid_output",
-    "not_run",
-]
-REPORTED_STEP_STATUSES: frozenset[str] = frozenset(StepStatus.__args__) - {"not_run"}  # type: ignore[attr-defined]
-FATAL_STATUSES = frozenset({"compile_error", "runtime_error", "time_limit_exceeded", "memory_limit_exceeded"})
-
-HARNESS = Path(__file__).with_name("harness.py")
-SANDBOX_HARNESS = "/opt/assay/harness.py"
-SANDBOX_SITE = "/opt/assay/site"
-# Private, empty and read-only mounts inside the sandbox, not the host's shared folders.
-SANDBOX_TMP = "/tmp"  # nosec B108
-SANDBOX_SHM = "/dev/shm"  # nosec B108
-# Nothing in the sandbox is writable: every tmpfs holds host memory (and inodes, which bwrap cannot limit)
-# outside RLIMIT_AS, and no task needs a file.
-READ_ONLY_MOUNTS = (SANDBOX_TMP, SANDBOX_SHM, "/dev")
-MIB = 1024 * 1024
 PR_SET_CHILD_SUBREAPER = 36
-
-
-class SandboxUnavailable(RuntimeError):
-    """This host cannot run sandboxes (bwrap missing, user namespaces off, no readable interpreter…)."""
-
-
-# ---------------------------------------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True)
-class Limits:
-    wall_s: float = 10.0
-    cpu_s: float = 5.0
-    call_timeout_s: float = 3.0
-    memory_mb: int = 256
-    output_mb: int = 32
-    stream_kb: int = 64
-    processes: int = 16
-    open_files: int = 64
-    file_mb: int = 8
-
-    def for_harness(self) -> dict[str, Any]:
-        return {
-            "cpu_s": self.cpu_s,
-            "call_timeout_s": self.call_timeout_s,
-            "memory_bytes": self.memory_mb * MIB,
-            "output_bytes": self.output_mb * MIB,
-            "file_bytes": self.file_mb * MIB,
-            "open_files": self.open_files,
-            "processes": self.processes,
-        }
-
-
-@dataclass(frozen=True)
-class Input:
-    """An argument taken from the request's input arrays (a fresh copy per step)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """An argument taken from an earlier step's saved result, e.g. Ref("fwd", (1,)) for its cache."""
-
-    name: str
-    path: tuple[int | str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Step:
-    """One call inside the sandbox: `call` is a function name, or "saved_name.method"."""
-
-    call: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    save_as: str | None = None
-    return_result: bool = True
-    report_args: bool = False
-    # Timed from outside (see _Clock): the step's inputs reach the sandbox only when it is about to run.
-    timed: bool = False
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    source: str
-    steps: Sequence[Step]
-    inputs: Mapping[str, np.ndarray]
-    limits: Limits = Limits()
-
-    @cached_property
-    def deferred(self) -> dict[int, list[str]]:
-        """For each timed step, the inputs only it uses: sent when it is about to run, not with the
-        request (computed once: the header, the request's writer and the clock all need it)."""
-        used = {i: sorted(_inputs_of((step.args, step.kwargs))) for i, step in enumerate(self.steps)}
-        deferred = {i: names for i, names in used.items() if self.steps[i].timed}
-        for i, names in used.items():
-            for j, later in deferred.items():
-                if i != j and set(names) & set(later):
-                    raise ValueError(f"a timed step's inputs must be its own (steps {i} and {j} share some)")
-        return deferred
-
-    @cached_property
-    def up_front(self) -> list[str]:
-        """The inputs sent with the request, in order."""
-        later = {name for names in self.deferred.values() for name in names}
-        return [name for name in self.inputs if name not in later]
-
-    @property
-    def max_result_items(self) -> int:
-        """What the result stream may hold: a mark and at most a frame per call, a request for each timed
-        step's inputs, and the final frame. More is a flood, refused before it costs an object an item."""
-        return 2 * len(self.steps) + len(self.deferred) + 2
-
-
-def _encode_arg(value: Any, input_names: frozenset[str]) -> Any:
-    if isinstance(value, Input):
-        if value.name not in input_names:
-            raise ValueError(f"step refers to unknown input {value.name!r}")
-        return {"$input": value.name}
-    if isinstance(value, Ref):
-        return {"$ref": value.name, "path": list(value.path)}
-    if isinstance(value, dict):
-        return {"$dict": {str(k): _encode_arg(v, input_names) for k, v in value.items()}}
-    if isinstance(value, tuple):
-        return {"$tuple": [_encode_arg(v, input_names) for v in value]}
-    if isinstance(value, list):
-        return {"$list": [_encode_arg(v, input_names) for v in value]}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"cannot pass {type(value).__name__} into the sandbox; use Input() for arrays")
-
-
-def _inputs_of(value: Any) -> set[str]:
-    if isinstance(value, Input):
-        return {value.name}
-    if isinstance(value, dict):
-        return set().union(*map(_inputs_of, value.values()))
-    if isinstance(value, tuple | list):
-        return set().union(*map(_inputs_of, value))
-    return set()
-
-
-def request_header(request: RunRequest) -> bytes:
-    """The request's JSON header, length-prefixed; raises before anything runs if a step is malformed."""
-    names = frozenset(request.inputs)
-    header = {
-        "source": request.source,
-        "limits": request.limits.for_harness(),
-        "steps": [
-            {
-                "call": step.call,
-                "args": [_encode_arg(a, names) for a in step.args],
-                "kwargs": {k: _encode_arg(v, names) for k, v in step.kwargs.items()},
-                "save_as": step.save_as,
-                "return_result": step.return_result,
-                "report_args": step.report_args,
-            }
-            for step in request.steps
-        ],
-    }
-    header["inputs"] = request.up_front
-    header["deferred"] = {str(index): step_names for index, step_names in request.deferred.items()}
-    encoded = json.dumps(header).encode()
-    return struct.pack("<I", len(encoded)) + encoded
-
-
-def write_request(header: bytes, request: RunRequest, stream: IO[bytes]) -> None:
-    """The total length, the header, then each input sent up front (RunRequest.up_front) as an .npy record
-    whose data is the array's own memory (no copy), streamed so the harness reads while we write."""
-    _write_block(stream, header, [request.inputs[name] for name in request.up_front])
-
-
-def _write_block(stream: IO[bytes], prefix: bytes, arrays: Sequence[np.ndarray]) -> None:
-    records: list[tuple[bytes, np.ndarray]] = []
-    for value in arrays:
-        array = np.ascontiguousarray(value)
-        header_buffer = io.BytesIO()
-        npy_format.write_array_header_1_0(header_buffer, npy_format.header_data_from_array_1_0(array))
-        records.append((header_buffer.getvalue(), array))
-    stream.write(struct.pack("<Q", len(prefix) + sum(len(h) + a.nbytes for h, a in records)))
-    stream.write(prefix)
-    for npy_header, array in records:
-        stream.write(npy_header)
-        if array.nbytes:
-            stream.write(array.data.cast("B"))
-    stream.flush()
-
-
-# ---------------------------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    status: StepStatus
-    result: Any = None
-    args_after: list[Any] | None = None
-    kwargs_after: dict[str, Any] | None = None
-    error_type: str = ""
-    error_message: str = ""
-    # A timed step's CPU time, counted by the kernel between sending its inputs and receiving its result.
-    cpu_s: float | None = None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    status: RunStatus
-    steps: list[StepOutcome]
-    stdout: str = ""
-    stderr: str = ""
-    streams_truncated: bool = False
-    message: str = ""
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    peak_memory_mb: float = 0.0
-
-
-class Runner(Protocol):
-    """What the grader needs from an executor; tests may swap in their own."""
-
-    def run(self, request: RunRequest) -> RunResult: ...
-
-
-# ---------------------------------------------------------------------------------------------- the host
-
-
-@dataclass(frozen=True)
-class Interpreter:
-    executable: str
-    stdlib: str
-    version: str
-    shared_library: str | None  # libpython, when the interpreter links it dynamically
-
-
-_INTERPRETER_PROBE = """
-import json, os, sysconfig
-var = sysconfig.get_config_var
-shared = os.path.join(var("LIBDIR") or "", var("INSTSONAME") or "") if var("Py_ENABLE_SHARED") else ""
-shared = shared if shared and os.path.isfile(shared) else ""
-print(json.dumps({"stdlib": sysconfig.get_paths()["stdlib"], "shared": shared}))
-"""
-
-
-def _world_readable(path: Path) -> bool:
-    """True when a uid with no special rights can reach and read `path` (every parent searchable)."""
-    try:
-        resolved = path.resolve(strict=True)
-    except OSError:
-        return False
-    for parent in reversed(resolved.parents):
-        if not parent.stat().st_mode & 0o001:
-            return False
-    return bool(resolved.stat().st_mode & 0o004)
-
-
-@lru_cache(maxsize=1)
-def find_interpreter() -> Interpreter:
-    """An interpreter of our Python minor version that the sandbox's unprivileged uid can read.
-
-    Our own interpreter often lives somewhere private (e.g. pyenv under /root); NumPy's compiled modules only
-    need the same minor version, so the distribution's python3.X serves as well.
-    """
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [Path(sys.base_prefix) / "bin" / f"python{version}", Path(f"/usr/bin/python{version}")]
-    for candidate in candidates:
-        if not _world_readable(candidate):
-            continue
-        probe = subprocess.run(  # noqa: S603 - a fixed interpreter path and a constant script
-            [str(candidate), "-I", "-c", _INTERPRETER_PROBE],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if probe.returncode != 0:
-            continue
-        found = json.loads(probe.stdout)
-        stdlib, shared = found["stdlib"], found["shared"] or None
-        if _world_readable(Path(stdlib)) and (shared is None or _world_readable(Path(shared))):
-            return Interpreter(str(candidate.resolve()), stdlib, version, shared)
-    raise SandboxUnavailable(
-        f"no Python {version} interpreter readable by an unprivileged user; install Debian's python{version}"
-    )
-
-
-def _numpy_dirs() -> list[tuple[str, str]]:
-    package = Path(np.__file__).resolve().parent
-    binds = [(str(package), f"{SANDBOX_SITE}/numpy")]
-    libs = package.parent / "numpy.libs"
-    if libs.is_dir():
-        binds.append((str(libs), f"{SANDBOX_SITE}/numpy.libs"))
-    return binds
-
-
-def _library_dir() -> str:
-    """The system's shared libraries (libc, libm, libz, libffi…). Never /usr/local/lib: in a container
-    image that is where Python packages, Assay itself included, are installed."""
-    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
-    return f"/usr/lib/{multiarch}" if multiarch else "/usr/lib"
-
-
-def cgroup_support() -> tuple[bool, str]:
-    """Whether this host delegates cgroup v2 memory and pids control to us, and if not, why."""
-    root = Path("/sys/fs/cgroup")
-    controllers_file = root / "cgroup.controllers"
-    if not controllers_file.exists():
-        return False, "the host uses cgroup v1 (no unified cgroup v2 hierarchy at /sys/fs/cgroup)"
-    available = set(controllers_file.read_text().split())
-    missing = {"memory", "pids"} - available
-    if missing:
-        return False, f"cgroup v2 controllers not delegated: {', '.join(sorted(missing))}"
-    if not os.access(root, os.W_OK):
-        return False, "no write access to /sys/fs/cgroup"
-    return True, "cgroup v2 memory and pids limits are applied"
-
-
-CGROUP_PARENT = Path("/sys/fs/cgroup/assay-sandbox")
-CPU_PERIOD_US = 100_000
-
-
-def _prepare_cgroup(name: str, limits: Limits) -> Path:
-    CGROUP_PARENT.mkdir(exist_ok=True)
-    with suppress(OSError):  # enabling controllers for children may already be done
-        (CGROUP_PARENT / "cgroup.subtree_control").write_text("+memory +pids +cpu")
-    group = CGROUP_PARENT / name
-    group.mkdir(exist_ok=True)
-    # The pool sandbox exists before the request, so the group gets the process-wide ceiling here and the
-    # harness applies the request's tighter rlimits inside.
-    (group / "memory.max").write_text(str((limits.memory_mb + 512) * MIB))
-    (group / "memory.swap.max").write_text("0")
-    (group / "pids.max").write_text(str(limits.processes + 4))
-    with suppress(OSError):  # the cpu controller may not be delegated; memory and pids are required
-        (group / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")  # at most one core
-    return group
-
-
-@dataclass(frozen=True)
-class HostConfig:
-    bwrap: str
-    interpreter: Interpreter
-    uid_base: int = 61000
-    slots: int = 256  # uids reserved for sandboxes on this machine, shared by every process (see UidSlots)
-    outer_memory_mb: int = 4096
-    outer_processes: int = 64
-
-
-def detect_host() -> HostConfig:
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise SandboxUnavailable("bubblewrap is not installed (apt-get install bubblewrap)")
-    for tool in ("setpriv", "prlimit"):
-        if shutil.which(tool) is None:
-            raise SandboxUnavailable(f"{tool} is not installed (apt-get install util-linux)")
-    if os.geteuid() != 0:
-        raise SandboxUnavailable(
-            "the sandbox supervisor must run as root to drop each sandbox to its own uid"
-        )
-    return HostConfig(bwrap=bwrap, interpreter=find_interpreter())
-
-
-class UidSlots:
-    """Hands out sandbox uids so that no two live sandboxes on this machine share one, whichever process
-    (app, several workers) started them: each uid is held through an flock on its own lock file, which the
-    kernel releases if the holder dies."""
-
-    LOCK_DIR = Path("/run/assay-sandbox")
-
-    def __init__(self, base: int, count: int) -> None:
-        self.uids = range(base, base + count)
-        self.LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
-        self._held: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def take(self, timeout_s: float = 60.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self._lock:
-                for uid in self.uids:
-                    if uid in self._held:
-                        continue
-                    fd = os.open(self.LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        os.close(fd)
-                        continue
-                    self._held[uid] = fd
-                    return uid
-            if time.monotonic() > deadline:
-                raise SandboxUnavailable(f"all {len(self.uids)} sandbox uids are in use on this machine")
-            time.sleep(0.01)
-
-    def give(self, uid: int) -> None:
-        with self._lock:
-            fd = self._held.pop(uid)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def sandbox_command(
-    host: HostConfig, uid: int, result_fd: int, seccomp_fd: int, cgroup: Path | None
-) -> list[str]:
-    interp = host.interpreter
-    binds = [
-        ("--ro-bind", interp.executable, interp.executable),
-        ("--ro-bind", interp.stdlib, interp.stdlib),
-        ("--ro-bind", str(HARNESS), SANDBOX_HARNESS),
-    ]
-    binds.append(("--ro-bind", _library_dir(), _library_dir()))
-    if interp.shared_library and not interp.shared_library.startswith(_library_dir() + "/"):
-        binds.append(("--ro-bind", interp.shared_library, interp.shared_library))
-    binds += [("--ro-bind", src, dst) for src, dst in _numpy_dirs()]
-    if Path("/lib64").is_dir():
-        binds.append(("--ro-bind", "/lib64", "/lib64"))
-    if Path("/lib").is_symlink():
-        binds.append(("--symlink", os.readlink("/lib"), "/lib"))
-    command = [
-        "prlimit",
-        f"--nproc={host.outer_processes}",
-        f"--as={host.outer_memory_mb * MIB}",
-        "--core=0",
-        f"--fsize={16 * MIB}",
-        "--nofile=256",
-        "--",
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--no-new-privs",
-        "--",
-        host.bwrap,
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--cap-drop",
-        "ALL",
-        "--hostname",
-        "sandbox",
-        "--setenv",
-        "OPENBLAS_NUM_THREADS",
-        "1",
-        "--setenv",
-        "OMP_NUM_THREADS",
-        "1",
-        "--setenv",
-        "MKL_NUM_THREADS",
-        "1",
-        "--setenv",
-        "PATH",
-        "/usr/bin",
-        "--setenv",
-        "HOME",
-        SANDBOX_TMP,
-        "--setenv",
-        "LANG",
-        "C.UTF-8",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        "4096",
-        "--tmpfs",
-        SANDBOX_TMP,
-        "--size",
-        "4096",
-        "--tmpfs",
-        SANDBOX_SHM,
-    ]
-    for kind, src, dst in binds:
-        command += [kind, src, dst]
-    for packages in ("site-packages", "dist-packages"):
-        # Hide packages installed beside the standard library (in a container image, Assay's own code).
-        hidden = Path(interp.stdlib) / packages
-        if hidden.is_dir():
-            command += ["--size", "4096", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
-    for mount in READ_ONLY_MOUNTS:
-        command += ["--remount-ro", mount]
-    command += [
-        "--remount-ro", "/",
-        "--chdir", SANDBOX_TMP,
-        "--seccomp", str(seccomp_fd),
-        "--",
-        interp.executable, "-I", "-S", "-B", SANDBOX_HARNESS, str(result_fd),
-    ]  # fmt: skip
-    if cgroup is not None:
-        join = f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"'
-        command = ["/bin/sh", "-c", join, "sandbox", *command]
-    return command
 
 
 # ---------------------------------------------------------------------------------------------- one sandbox
 
 
-class _Sandbox:
+class Sandbox:
     """One started sandbox, waiting for its single submission."""
 
     def __init__(self, host: HostConfig, uid: int, cgroup: Path | None) -> None:
@@ -743,7 +224,7 @@ class _Clock:
     What goes to the sandbox is written by a thread of its own, so a sandbox that asks and then does not
     read cannot block us."""
 
-    def __init__(self, sandbox: _Sandbox, request: RunRequest) -> None:
+    def __init__(self, sandbox: Sandbox, request: RunRequest) -> None:
         self.sandbox, self.request, self.deferred = sandbox, request, request.deferred
         self.offset = self.frames = self.items = 0
         self.running: tuple[int, float] | None = None  # the timed step waiting for its result, and its start
@@ -764,9 +245,9 @@ class _Clock:
             while (send := self._sends.get()) is not None:
                 index, inputs = send
                 if inputs:
-                    _write_block(stdin, b"", [self.request.inputs[name] for name in self.deferred[index]])
+                    write_block(stdin, b"", [self.request.inputs[name] for name in self.deferred[index]])
                 else:
-                    _write_block(stdin, b"", [])
+                    write_block(stdin, b"", [])
                     released += 1
                     if released == len(self.deferred):
                         break  # every timed step has run: the harness reads nothing more
@@ -819,8 +300,8 @@ class _Clock:
             self.frames += 1
 
 
-def _become_subreaper() -> None:
-    """Orphaned sandbox inits come to this process instead of PID 1 (see _Sandbox._reap_orphaned_init)."""
+def become_subreaper() -> None:
+    """Orphaned sandbox inits come to this process instead of PID 1 (see Sandbox._reap_orphaned_init)."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise SandboxUnavailable(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}")
@@ -852,7 +333,7 @@ class Collected:
     stopped_by_frame: dict[int, int] = field(default_factory=dict)  # ...and the frame that stopped each clock
 
 
-def _collect(sandbox: _Sandbox, limits: Limits, started: float, clock: _Clock) -> Collected:
+def _collect(sandbox: Sandbox, limits: Limits, started: float, clock: _Clock) -> Collected:
     """Read results, stdout and stderr together until EOF, the wall limit or a cap, whichever comes first."""
     process = sandbox.process
     assert process.stdout is not None and process.stderr is not None
@@ -931,7 +412,7 @@ class _Rusage:
     max_rss_mb: float
 
 
-def _reap(sandbox: _Sandbox, grace_s: float = 5.0) -> _Rusage:
+def _reap(sandbox: Sandbox, grace_s: float = 5.0) -> _Rusage:
     """Wait for the killed sandbox's outer process and its PID namespace's init, with their resource usage;
     never waits forever. The init reaps the harness, so its figures are the candidate's process's, counted
     by the kernel: what the candidate cannot forge (a self-sent SIGXCPU is not CPU time)."""
@@ -1136,133 +617,3 @@ def interpret_results(
         cpu_s=rusage.cpu_s,
         peak_memory_mb=rusage.max_rss_mb,
     )
-
-
-# ---------------------------------------------------------------------------------------------- the pool
-
-
-class BubblewrapRunner:
-    """Runs each request in a fresh sandbox taken from a warm pool; safe to share between threads."""
-
-    def __init__(
-        self,
-        *,
-        warm: int = 2,
-        host: HostConfig | None = None,
-        start_timeout_s: float = 30.0,
-        limits: Limits = Limits(),
-    ) -> None:
-        self.host = host or detect_host()
-        _become_subreaper()
-        self.warm = warm
-        self.start_timeout_s = start_timeout_s
-        self.pool_limits = limits
-        self.cgroups, self.cgroup_reason = cgroup_support()
-        self._uids = UidSlots(self.host.uid_base, self.host.slots)
-        self.used_uids: set[int] = set()  # every uid this runner's sandboxes ran as
-        self._ready: queue.Queue[_Sandbox] = queue.Queue()
-        self._closed = threading.Event()
-        self._wanted = threading.Semaphore(0)
-        self._cgroup_names = itertools.count(1)
-        self._retire: queue.Queue[tuple[_Sandbox | None, bool]] = queue.Queue()
-        self._reaper = threading.Thread(target=self._reap_retired, name="sandbox-reaper", daemon=True)
-        self._reaper.start()
-        self._filler: threading.Thread | None = None
-        if warm > 0:
-            self._filler = threading.Thread(target=self._fill, name="sandbox-pool", daemon=True)
-            self._filler.start()
-            for _ in range(warm):
-                self._wanted.release()
-
-    @property
-    def ready_count(self) -> int:
-        return self._ready.qsize()
-
-    def _take_uid(self) -> int:
-        uid = self._uids.take()
-        self.used_uids.add(uid)
-        return uid
-
-    def _give_uid(self, uid: int) -> None:
-        self._uids.give(uid)
-
-    def _spawn(self) -> _Sandbox:
-        uid = self._take_uid()
-        try:
-            cgroup = None
-            if self.cgroups:
-                cgroup = _prepare_cgroup(f"s{os.getpid()}-{next(self._cgroup_names)}", self.pool_limits)
-            sandbox = _Sandbox(self.host, uid, cgroup)
-            try:
-                sandbox.wait_ready(self.start_timeout_s)
-            except BaseException:
-                sandbox.discard()
-                raise
-            return sandbox
-        except BaseException:
-            self._give_uid(uid)
-            raise
-
-    def _fill(self) -> None:
-        while not self._closed.is_set():
-            self._wanted.acquire()
-            if self._closed.is_set():
-                return
-            try:
-                self._ready.put(self._spawn())
-            except Exception:
-                time.sleep(1.0)  # a host problem; a cold start will raise it to the caller
-                self._wanted.release()
-        self._drain()
-
-    def _acquire(self) -> tuple[_Sandbox, bool]:
-        try:
-            return self._ready.get_nowait(), True
-        except queue.Empty:
-            return self._spawn(), False
-
-    def run(self, request: RunRequest) -> RunResult:
-        if self._closed.is_set():
-            raise SandboxUnavailable("the runner is closed")
-        sandbox, from_pool = self._acquire()
-        try:
-            return sandbox.execute(request)
-        finally:
-            # Teardown and the pool's replacement start only now, so they do not compete with the run.
-            self._retire.put((sandbox, from_pool))
-
-    def _reap_retired(self) -> None:
-        while True:
-            sandbox, from_pool = self._retire.get()
-            if sandbox is None:
-                return
-            sandbox.discard()
-            self._give_uid(sandbox.uid)
-            if from_pool and self.warm > 0:
-                self._wanted.release()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                sandbox = self._ready.get_nowait()
-            except queue.Empty:
-                return
-            sandbox.discard()
-            self._give_uid(sandbox.uid)
-
-    def close(self) -> None:
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self._wanted.release()
-        if self._filler is not None:
-            self._filler.join(timeout=30)
-        self._retire.put((None, False))
-        self._reaper.join(timeout=30)
-        self._drain()
-
-    def __enter__(self) -> BubblewrapRunner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
