@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from app.api.deps import ResultsRead
 from app.core.ids import PathId
 from app.http.deps import SessionDep, SettingsDep
+from app.results.report import attempt_report
 from app.results.schemas import ResultOut
-from app.results.service import attempt_report
 
 router = APIRouter(tags=["Results"])
 

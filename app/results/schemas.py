@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.results.report import AttemptReport
 from app.results.scoring import Part, round_points
-from app.results.service import AttemptReport
 
 
 class PartOut(BaseModel):

@@ -18,8 +18,9 @@ from app.grading.service import retry_grading
 from app.http.deps import CurrentPrincipal, Editor, Owner, SessionDep, SettingsDep
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
-from app.results import charts
+from app.results import charts, statistics, table
 from app.results import service as results
+from app.results.report import attempt_report
 from app.web.pages import page, redirect
 
 router = APIRouter()
@@ -53,9 +54,9 @@ def overview(
     status_code: int = 200,
 ) -> Response:
     query = query or TableQuery()
-    rows = results.results_table(session, principal.organization, assessment)
+    rows = table.results_table(session, principal.organization, assessment)
     finished = [r.score.percent for r in rows if r.score and r.score.complete and r.score.percent is not None]
-    shown = results.filter_and_sort(
+    shown = table.filter_and_sort(
         rows,
         status=query.status,
         review=query.review,
@@ -127,7 +128,7 @@ def compare(
             "Choose candidates to compare.",
             errors=[FieldError("ids", f"tick between 2 and {MAX_COMPARED} candidates in the table")],
         )
-    by_id = {r.invitation.id: r for r in results.results_table(session, principal.organization, assessment)}
+    by_id = {r.invitation.id: r for r in table.results_table(session, principal.organization, assessment)}
     rows = [by_id[i] for i in chosen if i in by_id]
     if len(rows) != len(chosen):
         raise ValidationFailed(
@@ -146,7 +147,7 @@ def compare(
 
 
 @router.get("/assessments/{assessment_id}/stats")
-def statistics(
+def statistics_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -154,7 +155,7 @@ def statistics(
     assessment_id: PathId,
 ) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
-    stats = results.item_statistics(
+    stats = statistics.item_statistics(
         session, principal.organization, assessment, min_attempts=settings.item_stats_min_attempts
     )
     return page(
@@ -164,7 +165,7 @@ def statistics(
         assessment=assessment,
         stats=stats,
         min_attempts=settings.item_stats_min_attempts,
-        threshold=results.LOW_DISCRIMINATION,
+        threshold=statistics.LOW_DISCRIMINATION,
     )
 
 
@@ -177,7 +178,7 @@ def _report_page(
     error: AppError | None = None,
     error_item: int | None = None,
 ) -> Response:
-    report = results.attempt_report(session, principal.organization, invitation_id)
+    report = attempt_report(session, principal.organization, invitation_id)
     return page(
         request,
         "result.html",

@@ -37,7 +37,9 @@ from app.models import (
     utcnow,
 )
 from app.questions.service import current_versions, spec_of
-from app.results.service import item_statistics, results_table, score_written_answer
+from app.results.service import score_written_answer
+from app.results.statistics import item_statistics
+from app.results.table import results_table
 from tests import factories
 
 GRACE = timedelta(seconds=30)

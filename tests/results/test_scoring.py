@@ -13,9 +13,10 @@ from app.candidates.service import export_candidate
 from app.integrations.service import _metadata, _percent
 from app.models import Event, QuestionType, Role
 from app.questions.service import current_versions, spec_of
+from app.results.report import attempt_report
 from app.results.schemas import ResultOut
 from app.results.scoring import format_points, round_points
-from app.results.service import attempt_report, score_written_answer
+from app.results.service import score_written_answer
 from tests import factories
 
 

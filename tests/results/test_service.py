@@ -18,15 +18,10 @@ from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.errors import Forbidden, ValidationFailed
 from app.models import CloseReason, Event, IntegrityEvent, QuestionType, Role
 from app.questions.service import current_versions, spec_of
-from app.results.service import (
-    attempt_report,
-    export_csv,
-    filter_and_sort,
-    item_statistics,
-    results_table,
-    score_written_answer,
-    time_per_item,
-)
+from app.results.report import attempt_report, time_per_item
+from app.results.service import score_written_answer
+from app.results.statistics import item_statistics
+from app.results.table import export_csv, filter_and_sort, results_table
 from tests import factories
 
 GRACE = timedelta(seconds=30)

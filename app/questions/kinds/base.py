@@ -73,7 +73,7 @@ class Kind(Generic[Spec]):
         return None
 
     def report(self, spec: Spec, value: Value, draw: Draw) -> dict[str, Any]:
-        """The fields of the report's item (app.results.service.ItemReport) this kind fills in."""
+        """The fields of the report's item (app.results.report.ItemReport) this kind fills in."""
         raise NotImplementedError
 
 

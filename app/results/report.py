@@ -1,0 +1,345 @@
+"""One candidate's report, as recruiters read it: each answer with its points (from app.results.scoring),
+code with its grading and diagnoses, concept answers set beside the code's behaviour, time per question and
+the integrity timeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.attempts.service import items_in_order
+from app.grading.service import latest_final
+from app.invitations.service import get_invitation
+from app.models import (
+    Answer,
+    AssessmentItem,
+    Attempt,
+    GradeResult,
+    IntegrityEvent,
+    Invitation,
+    ManualScore,
+    Organization,
+)
+from app.questions.kinds import Draw, ScoredBy, kind_of
+from app.questions.kinds.choice import OptionLine
+from app.questions.service import spec_of
+from app.results.scoring import (
+    Part,
+    Score,
+    Scored,
+    manual_scores,
+    score_attempt,
+)
+from grader import get_task
+
+STATUS_WORDS = {
+    "passed": "passed",
+    "wrong_answer": "wrong answer",
+    "runtime_error": "crashed",
+    "time_limit_exceeded": "too slow",
+    "memory_limit_exceeded": "used too much memory",
+    "output_limit_exceeded": "printed too much",
+    "invalid_output": "returned the wrong kind of value",
+}
+
+
+@dataclass(frozen=True)
+class CaseLine:
+    name: str
+    visible: bool
+    status: str
+    words: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DiagnosisLine:
+    code: str
+    message: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class CodeReport:
+    source: str
+    state: str  # "graded" | "grading" | "failed" | "empty"
+    verdict: str = ""
+    score: float | None = None
+    cases: list[CaseLine] = field(default_factory=list)
+    diagnoses: list[DiagnosisLine] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(d.code for d in self.diagnoses)
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    item: AssessmentItem
+    position: int
+    title: str
+    kind: str
+    topic: str
+    points: float | None
+    max_points: float
+    answered: bool
+    seconds: float | None
+    options: list[OptionLine] = field(default_factory=list)
+    numeric: dict[str, Any] | None = None
+    text: str = ""
+    rubric: list[dict[str, Any]] = field(default_factory=list)
+    manual: ManualScore | None = None
+    code: CodeReport | None = None
+    explanation: str = ""
+
+    @property
+    def state(self) -> str:
+        if self.points is None:
+            if kind_of(self.kind).scored_by == ScoredBy.PERSON:
+                return "needs review"
+            return "grading" if self.code is not None else "in progress"
+        if not self.answered:
+            return "not answered"
+        if self.points >= self.max_points - 1e-9:
+            return "correct"
+        return "partly correct" if self.points > 0 else "incorrect"
+
+
+@dataclass(frozen=True)
+class ConceptLink:
+    """A concept answer set beside what the candidate's code does about the same misconception."""
+
+    concept: ItemReport
+    coding: ItemReport
+    code: str
+    agrees: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str
+    words: str
+    item_position: int | None
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    invitation: Invitation
+    attempt: Attempt | None
+    items: list[ItemReport]
+    score: Score | None
+    sections: list[Part]
+    topics: list[Part]
+    links: list[ConceptLink]
+    timeline: list[TimelineEntry]
+
+    @property
+    def needs_manual_review(self) -> bool:
+        return bool(self.score and self.score.needs_review)
+
+
+def _code_report(
+    session: Session, attempt: Attempt, item: AssessmentItem, answer: Answer | None
+) -> CodeReport:
+    source = (answer.value.get("source") or "") if answer else ""
+    submission = latest_final(session, attempt.id, item.id)
+    if submission is None:
+        return CodeReport(source=source, state="empty" if not source.strip() else "grading")
+    result = session.scalar(select(GradeResult).where(GradeResult.submission_id == submission.id))
+    if result is None:
+        job = submission.job
+        if job is not None and job.status.value == "failed":
+            return CodeReport(source=submission.source, state="failed", error=job.error)
+        return CodeReport(source=submission.source, state="grading")
+    data = result.result
+    return CodeReport(
+        source=submission.source,
+        state="graded",
+        verdict=result.verdict,
+        score=result.score,
+        cases=[
+            CaseLine(
+                name=c["name"],
+                visible=bool(c.get("visible")),
+                status=c["status"],
+                words=STATUS_WORDS.get(c["status"], c["status"].replace("_", " ")),
+                message=c.get("message") or "",
+            )
+            for c in data.get("cases", [])
+        ],
+        diagnoses=[
+            DiagnosisLine(code=d["code"], message=d.get("message") or "", confidence=d.get("confidence", 0.0))
+            for d in data.get("diagnoses", [])
+        ],
+    )
+
+
+def _item_report(
+    session: Session,
+    attempt: Attempt,
+    item: AssessmentItem,
+    position: int,
+    scored: Scored,
+    seconds: float | None,
+) -> ItemReport:
+    spec = spec_of(item.question_version)
+    answer = scored.answers.get(item.id)
+    value = answer.value if answer else {}
+    base: dict[str, Any] = {
+        "item": item,
+        "position": position,
+        "title": spec.title,
+        "kind": spec.type,
+        "topic": spec.topic,
+        "points": scored.points[item.id],
+        "max_points": item.points,
+        "seconds": seconds,
+    }
+    kind = kind_of(spec.type)
+    fields = kind.report(spec, value, Draw.of(attempt, item))
+    if kind.scored_by == ScoredBy.GRADER:
+        code = _code_report(session, attempt, item, answer)
+        fields |= {"answered": bool(code.source.strip()), "code": code}
+    return ItemReport(**base, **fields, manual=scored.manual.get(item.id))
+
+
+def _concept_links(items: list[ItemReport]) -> list[ConceptLink]:
+    links = []
+    coding = [
+        (r, frozenset(m.code for m in get_task(spec_of(r.item.question_version).task).all_mistakes))  # type: ignore[union-attr]
+        for r in items
+        if r.code is not None and r.code.state == "graded"
+    ]
+    for concept in items:
+        if not concept.options or not concept.answered:
+            continue
+        tagged = {o.misconception: o for o in concept.options if o.misconception}
+        chosen = [o for o in concept.options if o.chosen]
+        for code_item, task_codes in coding:
+            assert code_item.code is not None
+            for code in sorted(tagged.keys() & task_codes):
+                in_code = code in code_item.code.codes
+                picked_it = any(o.misconception == code for o in chosen)
+                picked_right = all(o.correct for o in chosen)
+                if not picked_it and not picked_right:
+                    continue  # another wrong answer: says nothing about this misconception
+                links.append(
+                    ConceptLink(
+                        concept=concept,
+                        coding=code_item,
+                        code=code,
+                        agrees=picked_it == in_code,
+                        sentence=_link_sentence(tagged[code].text, picked_it, in_code),
+                    )
+                )
+    return links
+
+
+def _link_sentence(option_text: str, picked_it: bool, in_code: bool) -> str:
+    if picked_it and in_code:
+        return f"Chose “{option_text}”, and the code makes the same mistake: a consistent misconception."
+    if picked_it:
+        return f"Chose “{option_text}”, yet the code gets this right: the concept answer may be a slip."
+    if in_code:
+        return f"Rejected “{option_text}” in the concept question, but the code does exactly that."
+    return f"Rejected “{option_text}”, and the code gets it right too."
+
+
+SIGNAL_WORDS = {
+    "page_hidden": "left the page (tab hidden)",
+    "page_visible": "came back to the page",
+    "window_blur": "switched to another window",
+    "window_focus": "came back to the window",
+    "paste": "pasted text",
+    "item_shown": "opened a question",
+}
+
+
+def _client_time(event: IntegrityEvent) -> datetime:
+    raw = event.detail.get("client_at")
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    return event.at
+
+
+def time_per_item(attempt: Attempt, events: Sequence[IntegrityEvent]) -> dict[int, float]:
+    """Seconds each question was on screen, from the page's "question shown" and visibility signals.
+
+    Durations use the page's clock (differences within one page are right even if its clock is off);
+    time with the page hidden counts for no question."""
+    seconds: dict[int, float] = defaultdict(float)
+    current: int | None = None
+    visible = True
+    since: datetime | None = None
+    ordered = sorted(events, key=lambda e: e.id)
+    for event in ordered:
+        now = _client_time(event)
+        if current is not None and visible and since is not None:
+            seconds[current] += max(0.0, (now - since).total_seconds())
+        if event.kind == "item_shown":
+            current, visible = event.detail.get("item_id"), True
+        elif event.kind == "page_hidden":
+            visible = False
+        elif event.kind == "page_visible":
+            visible = True
+        since = now
+    if ordered and current is not None and visible and since is not None and attempt.closed_at is not None:
+        # The last question stayed on screen until the attempt closed, in the page's clock.
+        offset = _client_time(ordered[-1]) - ordered[-1].at
+        seconds[current] += max(0.0, (attempt.closed_at + offset - since).total_seconds())
+    return dict(seconds)
+
+
+def _timeline(events: Sequence[IntegrityEvent], positions: dict[int, int]) -> list[TimelineEntry]:
+    entries = []
+    for event in sorted(events, key=lambda e: e.id):
+        words = SIGNAL_WORDS.get(event.kind, event.kind)
+        if event.kind == "paste":
+            words += f" ({event.detail.get('length', 0)} characters)"
+        item_id = event.detail.get("item_id")
+        entries.append(
+            TimelineEntry(event.at, event.kind, words, positions.get(item_id) if item_id else None)
+        )
+    return entries
+
+
+def _events(session: Session, attempt: Attempt) -> list[IntegrityEvent]:
+    return list(session.scalars(select(IntegrityEvent).where(IntegrityEvent.attempt_id == attempt.id)))
+
+
+def attempt_report(session: Session, org: Organization, invitation_id: int) -> AttemptReport:
+    invitation = get_invitation(session, org, invitation_id)
+    attempt = invitation.attempt
+    if attempt is None:
+        return AttemptReport(invitation, None, [], None, [], [], [], [])
+    scored = score_attempt(attempt, manual_scores(session, [attempt.id])[attempt.id])
+    events = _events(session, attempt)
+    seconds = time_per_item(attempt, events)
+    order = items_in_order(attempt)
+    positions = {item.id: n for n, item in enumerate(order, start=1)}
+    items = [
+        _item_report(session, attempt, item, positions[item.id], scored, seconds.get(item.id))
+        for item in order
+    ]
+    return AttemptReport(
+        invitation=invitation,
+        attempt=attempt,
+        items=items,
+        score=scored.score,
+        sections=scored.by("section"),
+        topics=scored.by("topic"),
+        links=_concept_links(items),
+        timeline=_timeline(events, positions),
+    )
