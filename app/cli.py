@@ -348,7 +348,7 @@ def candidates_export(
     output: Annotated[Path | None, typer.Option(help="File to write [default: standard output]")] = None,
 ) -> None:
     """Everything held on a candidate, as JSON: details, invitations, answers with every revision, code,
-    scores and comments, page events, emails sent."""
+    scores and comments, page signals, emails sent."""
     from app.accounts.principal import Operator
     from app.accounts.service import find_organization
     from app.candidates import service

@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.router import docs_router as api_docs_router
 from app.api.router import partner_router
 from app.api.router import router as api_router
-from app.attempts.router import MAX_BODY_BYTES as CANDIDATE_MAX_BODY_BYTES
-from app.attempts.router import router as attempts_router
+from app.attempts.candidate_api import MAX_BODY_BYTES as CANDIDATE_MAX_BODY_BYTES
+from app.attempts.candidate_api import router as candidate_api_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import AppError, FieldError, Unauthenticated, problem_for, problem_response
@@ -34,7 +34,7 @@ from app.http.idempotency import IdempotencyMiddleware
 from app.http.security_headers import SecurityHeadersMiddleware
 from app.web.csrf import CsrfCookieMiddleware
 from app.web.pages import templates
-from app.web.router import router as web_router
+from app.web.routes import router as web_router
 from app.worker import AppJobs
 
 log = logging.getLogger("assay")
@@ -164,7 +164,7 @@ def create_app(
     # Routes are matched in order, one pattern at a time: the candidate API (autosave, every few seconds per
     # candidate) comes before the many recruiter pages. No path of one router matches another's.
     app.include_router(health_router)
-    app.include_router(attempts_router)
+    app.include_router(candidate_api_router)
     app.include_router(web_router)
     app.include_router(api_router)
     app.include_router(partner_router)

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.security import token_digest
-from app.models import Answer, Attempt, GradeResult, GradingJob, Invitation, JobStatus, Submission
+from app.models import Answer, Attempt, GradingJob, Invitation, JobStatus, StoredGrade, Submission
 
 
 def wait_for_gradings(sessions: sessionmaker[Session], timeout: float) -> float:
@@ -88,8 +88,8 @@ def check_answers(session: Session, acknowledged: dict[str, dict[str, object]]) 
 def check_results(session: Session) -> tuple[int, list[str]]:
     """(submissions, problems): each submission has exactly one stored result."""
     counts = session.execute(
-        select(Submission.id, func.count(GradeResult.id))
-        .outerjoin(GradeResult, GradeResult.submission_id == Submission.id)
+        select(Submission.id, func.count(StoredGrade.id))
+        .outerjoin(StoredGrade, StoredGrade.submission_id == Submission.id)
         .group_by(Submission.id)
     ).all()
     problems = [f"submission {sid}: {n} results" for sid, n in counts if n != 1]

@@ -144,7 +144,7 @@ def test_no_service_or_job_module_reaches_up_to_the_edge() -> None:
 
 def _edge(name: str) -> bool:
     """Routers, pages and the request edge: they translate requests, the services act."""
-    return name.startswith(("app.web.", "app.http.")) or name.endswith(".router")
+    return name.startswith(("app.web.", "app.http.")) or name.endswith((".router", ".candidate_api"))
 
 
 def test_the_edge_leaves_auditing_to_the_services() -> None:

@@ -30,9 +30,9 @@ from app.models import (
     AssessmentItem,
     Attempt,
     CloseReason,
-    IntegrityEvent,
     Invitation,
     InvitationStatus,
+    PageSignal,
     QuestionVersion,
     Submission,
     SubmissionKind,
@@ -255,10 +255,10 @@ def record_signals(
     """Store what the page noticed (focus, visibility, pastes, items shown) with the server's time; the page's
     own clock is kept beside it but never trusted for ordering."""
     _ensure_open(attempt, utcnow(), grace)
-    stored = session.scalar(select(func.count()).where(IntegrityEvent.attempt_id == attempt.id)) or 0
+    stored = session.scalar(select(func.count()).where(PageSignal.attempt_id == attempt.id)) or 0
     if stored + len(signals) > MAX_SIGNALS_PER_ATTEMPT:
         raise RateLimited(
-            "This attempt has reported too many page events; they are no longer recorded.", retry_after=60
+            "This attempt has reported too many page signals; they are no longer recorded.", retry_after=60
         )
     items = {item.id for item in attempt.invitation.assessment.items}
     now = utcnow()
@@ -266,7 +266,7 @@ def record_signals(
         if signal.get("item_id") is not None and signal["item_id"] not in items:
             raise NotFound("question not found in this assessment")
         detail = {k: v for k, v in signal.items() if k != "kind" and v is not None}
-        session.add(IntegrityEvent(attempt_id=attempt.id, kind=signal["kind"], at=now, detail=detail))
+        session.add(PageSignal(attempt_id=attempt.id, kind=signal["kind"], at=now, detail=detail))
     session.flush()
     return len(signals)
 
@@ -344,7 +344,7 @@ def _item_to_run(
     return item
 
 
-def submit_code(
+def submit_code_for_grading(
     session: Session, attempt: Attempt, item_id: int, *, grace: timedelta, per_minute: int
 ) -> Submission:
     """Grade the item's saved code against the hidden cases; the newest submission is the one that counts."""
@@ -370,7 +370,9 @@ def run_samples(
     return queue_submission(session, attempt, item, SubmissionKind.SAMPLE, source)
 
 
-def submit_attempt(session: Session, attempt: Attempt, *, grace: timedelta) -> Attempt:
+def hand_in_attempt(session: Session, attempt: Attempt, *, grace: timedelta) -> Attempt:
+    """The candidate hands the attempt in: closed as submitted, or as timed out when the deadline (with its
+    grace) has passed."""
     if attempt.closed_at is not None:
         return attempt
     now = utcnow()

@@ -47,14 +47,14 @@ from app.models import (
     Candidate,
     EmailMessage,
     Event,
-    GradeResult,
     IdempotencyKey,
-    IntegrityEvent,
     Invitation,
     InvitationStatus,
     ManualScore,
     Organization,
+    PageSignal,
     PartnerCallback,
+    StoredGrade,
     Submission,
     utcnow,
 )
@@ -161,7 +161,7 @@ def _attempt_data(session: Session, attempt: Attempt) -> AttemptData:
         .options(selectinload(Submission.result))
     )
     events = session.scalars(
-        select(IntegrityEvent).where(IntegrityEvent.attempt_id == attempt.id).order_by(IntegrityEvent.id)
+        select(PageSignal).where(PageSignal.attempt_id == attempt.id).order_by(PageSignal.id)
     )
     return AttemptData(
         started_at=attempt.started_at,
@@ -207,7 +207,7 @@ def _attempt_data(session: Session, attempt: Attempt) -> AttemptData:
     )
 
 
-def _grading_data(result: GradeResult) -> GradingData:
+def _grading_data(result: StoredGrade) -> GradingData:
     cases = result.result.get("cases", [])
     hidden = [c for c in cases if not c.get("visible")]
     return GradingData(

@@ -23,10 +23,10 @@ from app.models import (
     Answer,
     AssessmentItem,
     Attempt,
-    GradeResult,
     GradingJob,
     Invitation,
     JobStatus,
+    StoredGrade,
     Submission,
     SubmissionKind,
     utcnow,
@@ -34,7 +34,7 @@ from app.models import (
 from app.questions.service import spec_of
 from app.questions.spec import Coding
 from app.results.scoring import refresh_score, score_summary
-from grader import GradeResult as GraderResult
+from grader import GradeResult
 
 RATE_WINDOW = timedelta(minutes=1)
 # A grading that took its worker down this many times is not tried again (the sandbox should make this
@@ -241,13 +241,13 @@ def failed_submissions(session: Session, organization_id: int | None = None) -> 
     return list(session.scalars(query.order_by(Submission.id)))
 
 
-def store_result(session: Session, job_id: int, result: GraderResult) -> None:
+def store_result(session: Session, job_id: int, result: GradeResult) -> None:
     job = session.get(GradingJob, job_id, with_for_update=True)
     if job is None or job.status == JobStatus.DONE:
         return
     submission = job.submission
     if submission.result is None:
-        submission.result = GradeResult(
+        submission.result = StoredGrade(
             verdict=result.verdict, score=result.score, result=result.model_dump(mode="json")
         )
     job.status, job.finished_at, job.lease_until, job.error = JobStatus.DONE, utcnow(), None, ""

@@ -11,7 +11,7 @@ from app.models.accounts import (
     UserTokenKind,
 )
 from app.models.assessments import Assessment, AssessmentItem, AssessmentSection, AssessmentStatus
-from app.models.attempts import Answer, AnswerRevision, Attempt, CloseReason, IntegrityEvent, ManualScore
+from app.models.attempts import Answer, AnswerRevision, Attempt, CloseReason, ManualScore, PageSignal
 from app.models.base import Base, utcnow
 from app.models.candidates import Candidate, Invitation, InvitationStatus
 from app.models.events import (
@@ -25,7 +25,7 @@ from app.models.events import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from app.models.grading import GradeResult, GradingJob, JobStatus, Submission, SubmissionKind
+from app.models.grading import GradingJob, JobStatus, StoredGrade, Submission, SubmissionKind
 from app.models.jobs import ScheduleTick
 from app.models.questions import Question, QuestionType, QuestionVersion
 
@@ -45,22 +45,22 @@ __all__ = [
     "DeliveryStatus",
     "EmailMessage",
     "Event",
-    "GradeResult",
     "GradingJob",
     "IdempotencyKey",
-    "IntegrityEvent",
     "Invitation",
     "InvitationStatus",
     "JobStatus",
     "ManualScore",
     "Membership",
     "Organization",
+    "PageSignal",
     "PartnerCallback",
     "Question",
     "QuestionType",
     "QuestionVersion",
     "Role",
     "ScheduleTick",
+    "StoredGrade",
     "Submission",
     "SubmissionKind",
     "User",

@@ -111,7 +111,10 @@ class ManualScore(IdMixin, Base):
     scorer: Mapped[User | None] = relationship()
 
 
-class IntegrityEvent(IdMixin, Base):
+class PageSignal(IdMixin, Base):
+    """What the candidate's page reports beside the answers (focus lost, a paste, a reload…): the report's
+    integrity timeline and time per question are read from these."""
+
     __tablename__ = "integrity_events"
 
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)

@@ -34,7 +34,7 @@ class Submission(IdMixin, CreatedMixin, Base):
     source: Mapped[str] = mapped_column(Text)
 
     job: Mapped[GradingJob | None] = relationship(back_populates="submission")
-    result: Mapped[GradeResult | None] = relationship(back_populates="submission")
+    result: Mapped[StoredGrade | None] = relationship(back_populates="submission")
 
 
 class GradingJob(IdMixin, CreatedMixin, Base):
@@ -53,7 +53,10 @@ class GradingJob(IdMixin, CreatedMixin, Base):
     submission: Mapped[Submission] = relationship(back_populates="job")
 
 
-class GradeResult(IdMixin, CreatedMixin, Base):
+class StoredGrade(IdMixin, CreatedMixin, Base):
+    """The grader's result for one submission (grader.GradeResult), as stored: the verdict and score to query
+    by, and the whole result as JSON."""
+
     __tablename__ = "grade_results"
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)

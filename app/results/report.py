@@ -20,11 +20,11 @@ from app.models import (
     Answer,
     AssessmentItem,
     Attempt,
-    GradeResult,
-    IntegrityEvent,
     Invitation,
     ManualScore,
     Organization,
+    PageSignal,
+    StoredGrade,
 )
 from app.questions.kinds import Draw, ScoredBy, kind_of
 from app.questions.kinds.choice import OptionLine
@@ -154,7 +154,7 @@ def _code_report(
     submission = latest_final(session, attempt.id, item.id)
     if submission is None:
         return CodeReport(source=source, state="empty" if not source.strip() else "grading")
-    result = session.scalar(select(GradeResult).where(GradeResult.submission_id == submission.id))
+    result = session.scalar(select(StoredGrade).where(StoredGrade.submission_id == submission.id))
     if result is None:
         job = submission.job
         if job is not None and job.status.value == "failed":
@@ -264,7 +264,7 @@ SIGNAL_WORDS = {
 }
 
 
-def _client_time(event: IntegrityEvent) -> datetime:
+def _client_time(event: PageSignal) -> datetime:
     raw = event.detail.get("client_at")
     if isinstance(raw, str):
         try:
@@ -274,7 +274,7 @@ def _client_time(event: IntegrityEvent) -> datetime:
     return event.at
 
 
-def time_per_item(attempt: Attempt, events: Sequence[IntegrityEvent]) -> dict[int, float]:
+def time_per_item(attempt: Attempt, events: Sequence[PageSignal]) -> dict[int, float]:
     """Seconds each question was on screen, from the page's "question shown" and visibility signals.
 
     Durations use the page's clock (differences within one page are right even if its clock is off);
@@ -302,7 +302,7 @@ def time_per_item(attempt: Attempt, events: Sequence[IntegrityEvent]) -> dict[in
     return dict(seconds)
 
 
-def _timeline(events: Sequence[IntegrityEvent], positions: dict[int, int]) -> list[TimelineEntry]:
+def _timeline(events: Sequence[PageSignal], positions: dict[int, int]) -> list[TimelineEntry]:
     entries = []
     for event in sorted(events, key=lambda e: e.id):
         words = SIGNAL_WORDS.get(event.kind, event.kind)
@@ -315,8 +315,8 @@ def _timeline(events: Sequence[IntegrityEvent], positions: dict[int, int]) -> li
     return entries
 
 
-def _events(session: Session, attempt: Attempt) -> list[IntegrityEvent]:
-    return list(session.scalars(select(IntegrityEvent).where(IntegrityEvent.attempt_id == attempt.id)))
+def _events(session: Session, attempt: Attempt) -> list[PageSignal]:
+    return list(session.scalars(select(PageSignal).where(PageSignal.attempt_id == attempt.id)))
 
 
 def attempt_report(session: Session, org: Organization, invitation_id: int) -> AttemptReport:

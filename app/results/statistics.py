@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from app.models import (
     Assessment,
     AssessmentItem,
-    IntegrityEvent,
     Organization,
+    PageSignal,
 )
 from app.questions.service import spec_of
 from app.results.report import time_per_item
@@ -59,7 +59,7 @@ def item_statistics(
     rows = [r for r in results_table(session, org, assessment) if r.score and r.score.complete]
     events = defaultdict(list)
     attempt_ids = [r.invitation.attempt.id for r in rows if r.invitation.attempt]
-    for event in session.scalars(select(IntegrityEvent).where(IntegrityEvent.attempt_id.in_(attempt_ids))):
+    for event in session.scalars(select(PageSignal).where(PageSignal.attempt_id.in_(attempt_ids))):
         events[event.attempt_id].append(event)
     seconds = {
         r.invitation.attempt.id: time_per_item(r.invitation.attempt, events[r.invitation.attempt.id])

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.attempts.service import (
+    hand_in_attempt,
     items_in_order,
     save_answer,
     start_attempt,
-    submit_attempt,
 )
 from app.core.errors import Gone, ValidationFailed
 from app.http.deps import InvitationDep, SessionDep, SettingsDep
@@ -160,7 +160,7 @@ async def save_or_submit(
         except Gone:
             break  # past the deadline: what was saved before stands and the attempt is closed below
     if utcnow() > attempt.deadline_at + grace or (form.get("action") == "submit" and not refused):
-        submit_attempt(session, attempt, grace=grace)
+        hand_in_attempt(session, attempt, grace=grace)
         return RedirectResponse(f"/i/{token}/done", status_code=303)
     if refused:
         return RedirectResponse(f"/i/{token}/attempt?refused={','.join(refused)}", status_code=303)

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from app.attempts.answers import ClientSave
 from app.attempts.service import (
     auto_points,
+    hand_in_attempt,
     items_in_order,
     save_answer,
     save_answer_fast,
     start_attempt,
-    submit_attempt,
 )
 from app.core.errors import Gone, NotFound, ValidationFailed
 from app.invitations.service import IssuedInvitation
@@ -103,7 +103,7 @@ def test_the_postgresql_autosave_path_stores_what_the_general_path_would(
         (2, "tab-a", 2),
         (3, "tab-b", 1),
     ]
-    submit_attempt(session, attempt, grace=GRACE)
+    hand_in_attempt(session, attempt, grace=GRACE)
     assert fast({"choices": [options[0]]}, seq=10) is None, "a closed attempt is the general path's to refuse"
 
 
@@ -176,7 +176,7 @@ def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt
     right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
     save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)
     save_answer(session, attempt, written.id, {"text": "my essay"}, grace=GRACE)
-    submit_attempt(session, attempt, grace=GRACE)
+    hand_in_attempt(session, attempt, grace=GRACE)
     assert attempt.score == single.points
     assert attempt.max_score == attempt.invitation.assessment.max_points
     assert attempt.review_pending == 1

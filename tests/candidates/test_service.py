@@ -24,7 +24,6 @@ from app.models import (
     Assessment,
     Base,
     CloseReason,
-    GradeResult,
     IdempotencyKey,
     Invitation,
     InvitationStatus,
@@ -32,6 +31,7 @@ from app.models import (
     PartnerCallback,
     QuestionType,
     Role,
+    StoredGrade,
     Submission,
     User,
     utcnow,
@@ -200,7 +200,7 @@ def test_the_export_holds_all_of_it_and_no_hidden_case(session: Session, scene: 
 
 def _stored_cases(session: Session, scene: Scene) -> list[dict[str, object]]:
     result = session.scalar(
-        select(GradeResult).join(Submission).where(Submission.attempt_id == scene.invitation.attempt.id)  # type: ignore[union-attr]
+        select(StoredGrade).join(Submission).where(Submission.attempt_id == scene.invitation.attempt.id)  # type: ignore[union-attr]
     )
     assert result is not None
     return result.result["cases"]  # type: ignore[no-any-return]

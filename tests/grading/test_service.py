@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.attempts.service import close_attempt, run_samples, save_answer, start_attempt, submit_code
+from app.attempts.service import (
+    close_attempt,
+    run_samples,
+    save_answer,
+    start_attempt,
+    submit_code_for_grading,
+)
 from app.core.errors import RateLimited
 from app.grading.service import Busy, Claim, candidate_view, claim_job, pending_gradings, store_result
 from app.models import (
@@ -170,7 +176,7 @@ def test_code_submitted_and_unchanged_is_not_graded_twice_but_edited_code_is(
 ) -> None:
     item = _coding(attempt)
     save_answer(session, attempt, item.id, {"source": UNBIASED}, grace=GRACE)
-    submit_code(session, attempt, item.id, grace=GRACE, per_minute=5)
+    submit_code_for_grading(session, attempt, item.id, grace=GRACE, per_minute=5)
     session.commit()
     run_jobs()
     answer = next(a for a in attempt.answers if a.item_id == item.id)
@@ -195,7 +201,7 @@ def test_final_results_show_only_the_aggregate_and_only_when_allowed(
 ) -> None:
     item = _coding(attempt)
     save_answer(session, attempt, item.id, {"source": UNBIASED}, grace=GRACE)
-    final = submit_code(session, attempt, item.id, grace=GRACE, per_minute=5)
+    final = submit_code_for_grading(session, attempt, item.id, grace=GRACE, per_minute=5)
     session.commit()
     run_jobs()
     session.refresh(final)

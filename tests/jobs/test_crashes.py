@@ -22,10 +22,10 @@ from app.models import (
     AnswerRevision,
     CloseReason,
     Event,
-    GradeResult,
     GradingJob,
     JobStatus,
     QuestionType,
+    StoredGrade,
     Submission,
     WebhookDelivery,
 )
@@ -89,9 +89,9 @@ def _job(cluster: Cluster, job_id: int) -> GradingJob:
 
 def _results(session: Session, job_ids: list[int]) -> dict[int, int]:
     rows = session.execute(
-        select(GradingJob.id, func.count(GradeResult.id))
+        select(GradingJob.id, func.count(StoredGrade.id))
         .join(Submission, Submission.id == GradingJob.submission_id)
-        .outerjoin(GradeResult, GradeResult.submission_id == Submission.id)
+        .outerjoin(StoredGrade, StoredGrade.submission_id == Submission.id)
         .where(GradingJob.id.in_(job_ids))
         .group_by(GradingJob.id)
     )

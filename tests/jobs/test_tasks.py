@@ -16,9 +16,9 @@ from app.grading.service import MAX_TRIES
 from app.jobs.runtime import broker, send_after_commit
 from app.jobs.tasks import reconcile_jobs
 from app.models import (
-    GradeResult,
     GradingJob,
     JobStatus,
+    StoredGrade,
     Submission,
     utcnow,
 )
@@ -46,7 +46,7 @@ def _age(session: Session, job: GradingJob, *, created: timedelta, lease: timede
 
 def _results(session: Session, submission: Submission) -> int:
     return session.scalar(
-        select(func.count()).select_from(GradeResult).where(GradeResult.submission_id == submission.id)
+        select(func.count()).select_from(StoredGrade).where(StoredGrade.submission_id == submission.id)
     )
 
 

@@ -16,7 +16,7 @@ from app.accounts.principal import Principal
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.errors import Forbidden, ValidationFailed
-from app.models import CloseReason, Event, IntegrityEvent, QuestionType, Role
+from app.models import CloseReason, Event, PageSignal, QuestionType, Role
 from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report, time_per_item
 from app.results.service import score_written_answer
@@ -189,12 +189,12 @@ def test_time_per_item_follows_what_was_on_screen(session: Session) -> None:
     assert attempt is not None
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def event(n: int, kind: str, seconds: int, item_id: int | None = None) -> IntegrityEvent:
+    def event(n: int, kind: str, seconds: int, item_id: int | None = None) -> PageSignal:
         detail = {"client_at": (t0 + timedelta(seconds=seconds)).isoformat()}
         if item_id:
             detail["item_id"] = item_id
         at = t0 + timedelta(seconds=seconds)
-        return IntegrityEvent(id=n, attempt_id=attempt.id, kind=kind, at=at, detail=detail)
+        return PageSignal(id=n, attempt_id=attempt.id, kind=kind, at=at, detail=detail)
 
     events = [
         event(1, "item_shown", 0, first.id),

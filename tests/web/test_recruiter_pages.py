@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.attempts.service import close_attempt, save_answer, submit_code
+from app.attempts.service import close_attempt, save_answer, submit_code_for_grading
 from app.grading.service import fail_job
 from app.models import (
     AuditEntry,
@@ -253,7 +253,7 @@ def test_an_editor_grades_failed_code_again_from_the_report(client: TestClient, 
     assert org is not None
     grace = timedelta(seconds=30)
     save_answer(session, attempt, item.id, {"source": "def batchnorm_forward(*a):\n    pass\n"}, grace=grace)
-    final = submit_code(session, attempt, item.id, grace=grace, per_minute=5)
+    final = submit_code_for_grading(session, attempt, item.id, grace=grace, per_minute=5)
     assert final.job is not None
     fail_job(session, final.job.id, "the grader failed; see the worker's log")
     close_attempt(session, attempt, CloseReason.SUBMITTED)

@@ -24,13 +24,13 @@ from app.attempts.schemas import (
 )
 from app.attempts.service import (
     SavedAnswer,
+    hand_in_attempt,
     record_signals,
     run_samples,
     save_answer,
     save_answer_fast,
     set_flag,
-    submit_attempt,
-    submit_code,
+    submit_code_for_grading,
 )
 from app.core.errors import Conflict
 from app.core.ids import PathId
@@ -137,11 +137,11 @@ def run(
 
 
 @router.post("/answers/{item_id}/submit", status_code=202)
-def submit(
+def grade_code(
     item_id: PathId, session: SessionDep, settings: SettingsDep, invitation: InvitationDep
 ) -> SubmissionView:
     """Grade the saved code against the hidden cases; the newest submission of an item counts."""
-    submission = submit_code(
+    submission = submit_code_for_grading(
         session,
         _started_attempt(invitation),
         item_id,
@@ -157,10 +157,10 @@ def submission(submission_id: PathId, session: SessionDep, invitation: Invitatio
 
 
 @router.post("/submit")
-def finish(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
-    """Submit the attempt as saved (the page flushes its pending saves first); twice is harmless."""
+def hand_in(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
+    """Hand the attempt in as saved (the page flushes its pending saves first); twice is harmless."""
     attempt = _started_attempt(invitation)
-    submit_attempt(session, attempt, grace=settings.autosave_grace)
+    hand_in_attempt(session, attempt, grace=settings.autosave_grace)
     return attempt_state(invitation)
 
 

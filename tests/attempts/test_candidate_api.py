@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.attempts.router import MAX_BODY_BYTES
-from app.models import AssessmentItem, Attempt, IntegrityEvent, QuestionType, utcnow
+from app.attempts.candidate_api import MAX_BODY_BYTES
+from app.models import AssessmentItem, Attempt, PageSignal, QuestionType, utcnow
 from app.questions.kinds.written import MAX_TEXT_CHARS
 from tests import factories
 
@@ -194,9 +194,7 @@ def test_integrity_signals_are_stored_with_the_servers_time(link: Link) -> None:
     ]
     assert link.client.post(f"{link.base}/signals", json={"signals": signals}).status_code == 204
     assert link.attempt is not None
-    events = link.session.scalars(
-        select(IntegrityEvent).where(IntegrityEvent.attempt_id == link.attempt.id)
-    ).all()
+    events = link.session.scalars(select(PageSignal).where(PageSignal.attempt_id == link.attempt.id)).all()
     assert [(e.kind, e.detail.get("length")) for e in events] == [
         ("item_shown", None),
         ("paste", 812),
