@@ -30,6 +30,7 @@ from app.core.migrate import upgrade
 from app.invitations.service import create_invitation
 from app.models import QuestionType, QuestionVersion
 from app.questions.service import current_versions, load_bank, spec_of, sync_bank
+from app.worker import load_actors
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("ASSAY_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -46,7 +47,9 @@ def free_port() -> int:
 
 @contextmanager
 def bench_database() -> Iterator[tuple[str, sessionmaker[Session]]]:
-    """A fresh PostgreSQL database, migrated and with the bank synced; dropped afterwards."""
+    """A fresh PostgreSQL database, migrated and with the bank synced; dropped afterwards. The actors and
+    event subscribers are loaded, as in every process that changes data."""
+    load_actors()
     name = f"assay_bench_{secrets.token_hex(4)}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
