@@ -79,6 +79,16 @@ def api_principal(
     return principal
 
 
+def the_presented_key(
+    bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+) -> str:
+    return presented_key(bearer_credentials, basic_credentials)
+
+
+# The key the caller authenticated with, for a partner that must be called back with it (Greenhouse).
+PresentedKey = Annotated[str, Depends(the_presented_key)]
+
 # Each endpoint names the scope it needs; a key without it gets 403.
 AssessmentsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:read"])]
 AssessmentsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:write"])]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import AnyKey, AssessmentsRead, InvitationsWrite, ResultsRead
+from app.api.deps import AnyKey, AssessmentsRead, InvitationsWrite, PresentedKey, ResultsRead
 from app.http.deps import SessionDep, SettingsDep
 from app.integrations import service
 from app.integrations.schemas import ResponseErrorIn, SendTestIn, SendTestOut, TestOut, TestStatusOut
@@ -26,7 +26,11 @@ def list_tests(session: SessionDep, principal: AssessmentsRead) -> list[TestOut]
 
 @router.post("/send_test", summary="Invite a Greenhouse candidate")
 def send_test(
-    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: SendTestIn
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: InvitationsWrite,
+    partner_key: PresentedKey,
+    body: SendTestIn,
 ) -> SendTestOut:
     invitation = service.send_test(
         session,
@@ -35,6 +39,7 @@ def send_test(
         candidate=body.candidate,
         callback_url=body.url,
         settings=settings,
+        partner_key=partner_key,
     )
     return SendTestOut(partner_interview_id=str(invitation.id))
 

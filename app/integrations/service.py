@@ -5,12 +5,14 @@ candidate's result is in, so it fetches the status at once instead of at its nex
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import ApiPrincipal
@@ -19,6 +21,7 @@ from app.audit.service import record
 from app.core.config import Settings
 from app.core.errors import NotFound
 from app.core.ids import MAX_ID, parse_id
+from app.core.sealing import seal
 from app.events.service import subscribes
 from app.integrations.schemas import GreenhouseCandidate
 from app.invitations.service import Invitee, get_invitation, invite
@@ -27,13 +30,12 @@ from app.models import (
     Assessment,
     AssessmentStatus,
     Attempt,
-    DeliveryStatus,
     Event,
     Invitation,
     InvitationStatus,
     PartnerCallback,
-    utcnow,
 )
+from app.outbox.service import send_again
 from app.results.scoring import format_points
 
 log = logging.getLogger("assay.integrations")
@@ -66,6 +68,13 @@ def callback_host_allowed(url: str, settings: Settings) -> bool:
     return any(fnmatch.fnmatch(host, pattern) for pattern in settings.greenhouse_callback_hosts)
 
 
+def partner_ref(test_id: int, candidate: GreenhouseCandidate, callback_url: str | None) -> str:
+    """What makes one Greenhouse request the same as another: the test and the application (its profile
+    URL names it; else the callback URL, which is one per test sent; else the candidate's email)."""
+    application = candidate.greenhouse_profile_url or callback_url or candidate.email.strip().lower()
+    return hashlib.sha256(f"{GREENHOUSE}|{test_id}|{application}".encode()).hexdigest()
+
+
 def send_test(
     session: Session,
     principal: ApiPrincipal,
@@ -74,12 +83,52 @@ def send_test(
     candidate: GreenhouseCandidate,
     callback_url: str | None,
     settings: Settings,
+    partner_key: str,
 ) -> Invitation:
     """Invite the candidate by email to the published assessment; the invitation's id is the partner
-    interview id. The callback URL is kept only when its host is allow-listed."""
-    assessment = get_assessment(session, principal.organization, _numeric_id(partner_test_id, "test"))
+    interview id. Greenhouse retries: the same test for the same application again gets the invitation it
+    already has, with no second email. The callback URL is kept only when its host is allow-listed, with
+    the partner's key (`partner_key`, the one this request came with) sealed beside it for the PATCH."""
+    test_id = _numeric_id(partner_test_id, "test")
+    ref = partner_ref(test_id, candidate, callback_url)
+    existing = _invitation_for(session, principal, ref)
+    if existing is not None:
+        return existing
+    assessment = get_assessment(session, principal.organization, test_id)
     if assessment.status != AssessmentStatus.PUBLISHED:
         raise NotFound("test not found: list_tests names the tests you can send")
+    try:
+        with session.begin_nested():  # two identical requests at once: the second finds the first's
+            invitation = _invite(
+                session, principal, assessment, candidate, callback_url, settings, partner_key
+            )
+            invitation.partner_ref = ref
+            session.flush()
+    except IntegrityError:
+        found = _invitation_for(session, principal, ref)
+        if found is None:
+            raise
+        return found
+    return invitation
+
+
+def _invitation_for(session: Session, principal: ApiPrincipal, ref: str) -> Invitation | None:
+    return session.scalar(
+        select(Invitation).where(
+            Invitation.organization_id == principal.organization.id, Invitation.partner_ref == ref
+        )
+    )
+
+
+def _invite(
+    session: Session,
+    principal: ApiPrincipal,
+    assessment: Assessment,
+    candidate: GreenhouseCandidate,
+    callback_url: str | None,
+    settings: Settings,
+    partner_key: str,
+) -> Invitation:
     issued = invite(
         session,
         principal,
@@ -100,11 +149,11 @@ def send_test(
                 invitation_id=invitation.id,
                 partner=GREENHOUSE,
                 url=callback_url,
+                credentials=seal(partner_key, settings.secret_key.get_secret_value()),
             )
         )
     elif callback_url:
         log.warning("Greenhouse callback to a host not allow-listed was not kept: %s", callback_url)
-    session.flush()
     return invitation
 
 
@@ -116,19 +165,37 @@ class TestStatus:
     metadata: dict[str, str] | None = None
 
 
+# What Greenhouse reads in `partner_status`. It stops polling at "complete", so that word means the score is
+# final: every code answer graded and every written answer scored by a person.
+COMPLETE = "complete"
+SCORING = "scoring"  # finished; the grader is still at the code
+AWAITING_REVIEW = "awaiting_review"  # finished; a written answer waits for a person
+
+
+def score_is_final(attempt: Attempt) -> bool:
+    return (
+        attempt.closed_at is not None
+        and attempt.scored_at is not None
+        and attempt.grading_pending == 0
+        and attempt.review_pending == 0
+    )
+
+
 def test_status(
     session: Session, principal: ApiPrincipal, interview_id: str | int, base_url: str
 ) -> TestStatus:
+    """Where the candidate is. Once the score is final: "complete", the percentage of the points, a link to
+    the report and the summary Greenhouse shows beside it. Until then the invitation's state (sent,
+    started, expired, cancelled), or, once the candidate has finished, scoring or awaiting_review."""
     invitation = get_invitation(session, principal.organization, _numeric_id(interview_id, "interview"))
     attempt = invitation.attempt
-    if (
-        invitation.current_status != InvitationStatus.COMPLETED
-        or attempt is None
-        or attempt.scored_at is None
-    ):
+    if invitation.current_status != InvitationStatus.COMPLETED or attempt is None:
         return TestStatus(partner_status=invitation.current_status.value)
+    if not score_is_final(attempt):
+        pending = attempt.grading_pending or attempt.scored_at is None
+        return TestStatus(partner_status=SCORING if pending else AWAITING_REVIEW)
     return TestStatus(
-        partner_status="complete",
+        partner_status=COMPLETE,
         partner_profile_url=f"{base_url}/invitations/{invitation.id}",
         partner_score=_percent(attempt),
         metadata=_metadata(invitation, attempt),
@@ -159,16 +226,16 @@ def record_response_error(session: Session, principal: ApiPrincipal, body: dict[
 
 
 @subscribes
-def call_back_when_scored(session: Session, event: Event) -> None:
-    """The invitation's result is in: its partner callbacks become due now."""
-    if event.type != "result.scored":
+def call_back_when_final(session: Session, event: Event) -> None:
+    """The candidate's score became final, or a final score changed (a written answer scored again): the
+    invitation's partner callback is due now, so Greenhouse fetches the status at once."""
+    if event.type not in ("result.scored", "result.updated"):
+        return
+    if event.payload.get("pending_review") or event.payload.get("pending_grading"):
         return
     callbacks = session.scalars(
-        select(PartnerCallback).where(
-            PartnerCallback.invitation_id == event.payload["invitation_id"],
-            PartnerCallback.status == DeliveryStatus.PENDING,
-        )
+        select(PartnerCallback).where(PartnerCallback.invitation_id == event.payload["invitation_id"])
     ).all()
     for callback in callbacks:
-        callback.next_attempt_at = utcnow()
+        send_again(callback)
         send_after_commit(session, "call_partner", callback.id)

@@ -47,6 +47,9 @@ class Invitation(OrgOwned, CreatedMixin, Base):
     """The link a candidate receives; only its token's SHA-256 is stored, so a leaked DB opens nothing."""
 
     __tablename__ = "invitations"
+    # One invitation per partner request: an ATS that sends the same test for the same application again
+    # (a retry) gets the invitation it already has.
+    __table_args__ = (UniqueConstraint("organization_id", "partner_ref"),)
 
     assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"), index=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
@@ -60,6 +63,7 @@ class Invitation(OrgOwned, CreatedMixin, Base):
     expires_at: Mapped[datetime]
     extra_time_pct: Mapped[int] = mapped_column(default=0)
     external_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    partner_ref: Mapped[str | None] = mapped_column(String(64))  # digest of the partner's request identity
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sent_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]

@@ -97,14 +97,17 @@ class WebhookAttempt(IdMixin, Base):
 
 class PartnerCallback(RetriedSend, OrgOwned, CreatedMixin, Base):
     """An ATS partner's "tell me when it is done" URL for one invitation (Greenhouse sends one with each
-    test). Called with an empty PATCH when the candidate's result is in (not due before), retried like a
-    webhook delivery."""
+    test). Called with an empty PATCH when the candidate's score is final (not due before), and again
+    whenever the final score changes; retried like a webhook delivery."""
 
     __tablename__ = "partner_callbacks"
 
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), unique=True)
     partner: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(2000))
+    # The partner's key, to authenticate the callback as the partner's own example does; sealed with the
+    # install's secret key (app.core.sealing), never stored in the clear.
+    credentials: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(OrgOwned, Base):

@@ -4,6 +4,8 @@ Greenhouse back with an empty PATCH once the result is in."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -41,6 +43,7 @@ def _greenhouse_org(live_server: LiveServer) -> tuple[str, int, int]:
 
 def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, receiver: Receiver) -> None:
     key, assessment_id, _ = _greenhouse_org(live_server)
+    receiver.require_authorization = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     greenhouse = httpx.Client(
         base_url=f"{live_server.base}/integrations/greenhouse", auth=(key, ""), timeout=30
     )
@@ -69,6 +72,8 @@ def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, re
     )
     assert sent.status_code == 200, sent.text
     interview_id = sent.json()["partner_interview_id"]
+    retried = greenhouse.post("/send_test", json=json.loads(sent.request.read()))
+    assert retried.json() == {"partner_interview_id": interview_id}, "Greenhouse retried: the same interview"
     assert isinstance(interview_id, str)
     assert greenhouse.get("/test_status", params={"partner_interview_id": interview_id}).json() == {
         "partner_status": "sent",
@@ -99,11 +104,13 @@ def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, re
     submitted = candidate.post(f"{link.group(0)}/attempt", data={**answers, "action": "submit"})
     assert submitted.status_code == 303
 
-    # Assay calls Greenhouse back: an empty PATCH to the URL it was given.
+    # Assay calls Greenhouse back: an empty PATCH to the URL it was given, with the partner key as
+    # Greenhouse's documentation shows (Greenhouse's side refuses anything else).
     deadline = time.monotonic() + 20
     while not receiver.received and time.monotonic() < deadline:
         time.sleep(0.2)
     (callback,) = receiver.received
+    assert callback.headers["authorization"] == receiver.require_authorization
     assert (
         callback.method == "PATCH"
         and callback.path == "/hooks/greenhouse/callback/abc"
@@ -142,10 +149,8 @@ def test_greenhouse_is_refused_without_the_key_and_gets_404_for_unknown_ids(live
 def test_callbacks_are_kept_only_for_allow_listed_hosts(session: Session, settings: Settings) -> None:
     _, org = factories.owner(session, email="gh@example.com")
     assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=1)
-    principal = authenticate_key(
-        session,
-        create_api_key(session, factories.operator(session, org), name="", scopes=["invitations:write"])[1],
-    )
+    key = create_api_key(session, factories.operator(session, org), name="", scopes=["invitations:write"])[1]
+    principal = authenticate_key(session, key)
     kept = {}
     for n, url in enumerate(
         [
@@ -161,6 +166,7 @@ def test_callbacks_are_kept_only_for_allow_listed_hosts(session: Session, settin
             candidate=GreenhouseCandidate(email=f"c{n}@example.com", first_name="C", last_name=str(n)),
             callback_url=url,
             settings=settings,
+            partner_key=key,
         )
         kept[url] = session.scalar(
             select(PartnerCallback).where(PartnerCallback.invitation_id == invitation.id)

@@ -30,6 +30,7 @@ class Receiver:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (status, headers), then 200s
     received: list[Received] = field(default_factory=list)
     body: bytes = b"ok"  # what every answer carries
+    require_authorization: str | None = None  # as Greenhouse does: anything else gets 401
 
 
 @pytest.fixture
@@ -47,7 +48,11 @@ def receiver() -> Iterator[Receiver]:
                     self.rfile.read(length),
                 )
             )
-            status, headers = state.script.pop(0) if state.script else (200, {})
+            presented = self.headers.get("authorization")
+            if state.require_authorization is not None and presented != state.require_authorization:
+                status, headers = 401, {"WWW-Authenticate": "Basic"}
+            else:
+                status, headers = state.script.pop(0) if state.script else (200, {})
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
