@@ -151,20 +151,29 @@ class IdempotencyMiddleware:
     async def _run_and_store(
         self, scope: Scope, body: bytes, send: Send, sessions: sessionmaker[Session], row_id: int
     ) -> None:
-        status, chunks = 500, []
+        """Run the request and store its response before any of it is sent: a client that retries the moment
+        it has the answer finds it stored (a replay), never the claim still open (409)."""
+        status, held, chunks, settled = 500, [], [], False
 
-        async def capture(message: Message) -> None:
-            nonlocal status
+        async def hold_until_stored(message: Message) -> None:
+            nonlocal status, settled
+            held.append(message)
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+                if not message.get("more_body", False):
+                    await run_in_threadpool(_settle_in, sessions, row_id, status, b"".join(chunks))
+                    settled = True
+                    for waiting in held:
+                        await send(waiting)
+                    held.clear()
 
         try:
-            await self.app(scope, _replay_receive(body), capture)
+            await self.app(scope, _replay_receive(body), hold_until_stored)
         finally:
-            await run_in_threadpool(_settle_in, sessions, row_id, status, b"".join(chunks))
+            if not settled:  # the app raised before answering: free the key, the client may retry
+                await run_in_threadpool(_settle_in, sessions, row_id, 500, b"")
 
 
 async def _api_key_of(request: Request) -> str | None:

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.http import idempotency
@@ -206,3 +207,36 @@ def test_the_docs_page_is_served_with_its_own_assets(client: TestClient) -> None
         )
     document = client.get("/api/v1/openapi.json").json()
     assert document["openapi"].startswith("3.1") and set(document["webhooks"]) >= {"result.scored"}
+
+
+def test_the_reply_is_stored_before_it_is_sent(
+    api: Api, session_factory: sessionmaker[Session], invite_body: dict[str, object]
+) -> None:
+    """A client that retries the moment it reads the answer must get the replay, never 409 "in progress":
+    when the response starts going out, its stored copy is already there."""
+    app = api.client.app  # type: ignore[attr-defined]
+    seen: list[int | None] = []
+
+    def stored_status() -> int | None:
+        with session_factory() as session:
+            found = select(IdempotencyKey.response_status).where(IdempotencyKey.key == "instant")
+            return session.scalar(found)
+
+    class Watch:
+        """The app as it is, noting the stored status the moment the response starts going out."""
+
+        def __init__(self, inner: ASGIApp) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async def watched(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen.append(stored_status())
+                await send(message)
+
+            await self.inner(scope, receive, watched)
+
+    app.middleware_stack = Watch(app.build_middleware_stack())
+    first = api.post("/invitations", json=invite_body, headers={"Idempotency-Key": "instant"})
+    assert first.status_code == 201
+    assert seen == [201], "stored before the first byte left"
