@@ -3,12 +3,13 @@ the OpenAPI 3.1 document (webhooks included) at /api/v1/openapi.json with a docs
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel, create_model
 
 from app.api.schemas import ERROR_RESPONSES
 from app.api.service import SCOPES
@@ -19,7 +20,7 @@ from app.results.router import router as results_router
 from app.web.pages import templates
 from app.webhooks.router import events_router
 from app.webhooks.router import router as webhooks_router
-from app.webhooks.schemas import WebhookPayload
+from app.webhooks.schemas import EVENT_DATA, WebhookPayload
 from app.webhooks.service import EVENT_TYPES
 
 API_PREFIX = "/api/v1"
@@ -42,13 +43,36 @@ partner_router.include_router(greenhouse_router)
 webhooks = APIRouter()
 
 
+def _payload_model(event_type: str) -> type[BaseModel]:
+    """The body Assay posts for one event type: `type` is that type and `data` its own shape."""
+    name = "".join(part.title() for part in event_type.replace(".", "_").split("_")) + "Payload"
+    return create_model(
+        name,
+        __base__=WebhookPayload,
+        __doc__=WebhookPayload.__doc__,
+        type=(Literal[event_type], ...),  # type: ignore[arg-type]
+        data=(EVENT_DATA[event_type], ...),
+    )
+
+
 def _document_webhook(event_type: str, description: str) -> None:
-    def receive(payload: WebhookPayload) -> None:
+    payload_model = _payload_model(event_type)
+
+    def receive(payload: BaseModel) -> None:
         """Answer 2xx within `ASSAY_WEBHOOK_TIMEOUT_SECONDS` (10 by default); anything else is retried for
-        about three days."""
+        about three days. Verify `webhook-signature` first; deduplicate by `webhook-id`."""
+
+    # The annotation names this event's own payload (postponed annotations cannot name a local class).
+    receive.__annotations__ = {"payload": payload_model, "return": None}
 
     webhooks.add_api_route(
-        event_type, receive, methods=["POST"], summary=description, operation_id=f"webhook_{event_type}"
+        event_type,
+        receive,
+        methods=["POST"],
+        summary=description,
+        operation_id=f"webhook_{event_type}",
+        status_code=204,
+        responses={204: {"description": "Received. Any 2xx is success; 410 Gone disables the endpoint."}},
     )
 
 
@@ -99,8 +123,100 @@ def openapi_document(request: Request) -> dict[str, Any]:
             webhooks=webhooks.routes,
             servers=[{"url": app.state.settings.base_url}],
         )
+        finish_document(cached)
         app.state.api_openapi = cached
     return cached
+
+
+# The headers the server sends, declared once and referenced where they apply.
+HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimit": {
+        "description": "The key's quota left in this window (draft-ietf-httpapi-ratelimit-headers).",
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Policy": {"description": "The key's quota policy.", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
+    "WWW-Authenticate": {
+        "description": "How to authenticate (Bearer or Basic).",
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored response to an earlier request with the same key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (1 to 255 characters): a retry with the same key and body replays the "
+    "first response; kept 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+WEBHOOK_HEADERS = [
+    {"name": "webhook-id", "description": "The event's id: deduplicate by it.", "example": "evt_..."},
+    {"name": "webhook-timestamp", "description": "Unix seconds when this request was signed."},
+    {
+        "name": "webhook-signature",
+        "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, keyed by the base64 part of the "
+        "endpoint's `whsec_` secret; several, space-separated, during a secret rotation.",
+    },
+]
+
+
+PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def finish_document(document: dict[str, Any]) -> None:
+    """What FastAPI does not write by itself: error bodies on `application/problem+json` (the only media type
+    the server sends them as), the headers each response carries, `Idempotency-Key` on POSTs, 413 where a
+    body is read, and the Standard Webhooks headers on each webhook."""
+    document.setdefault("components", {})["headers"] = HEADERS
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            api = path.startswith(API_PREFIX + "/")
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "413",
+                    {
+                        "description": "The body is larger than the server accepts.",
+                        "content": {
+                            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    },
+                )
+            if method == "post" and api:
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+            for status, response in operation["responses"].items():
+                content = response.get("content", {})
+                if "application/problem+json" in content:
+                    schema = content.pop("application/json", {}).get("schema") or content[
+                        "application/problem+json"
+                    ].get("schema")
+                    content["application/problem+json"] = {"schema": schema}
+                headers = response.setdefault("headers", {})
+                if api:
+                    headers["RateLimit"] = _ref("RateLimit")
+                    headers["RateLimit-Policy"] = _ref("RateLimit-Policy")
+                if status == "429":
+                    headers["Retry-After"] = _ref("Retry-After")
+                if status == "401":
+                    headers["WWW-Authenticate"] = _ref("WWW-Authenticate")
+                if method == "post" and api and status.startswith("2"):
+                    headers["Idempotent-Replayed"] = _ref("Idempotent-Replayed")
+                if not headers:
+                    del response["headers"]
+    for hook in document.get("webhooks", {}).values():
+        operation = hook["post"]
+        operation["parameters"] = [
+            {"in": "header", "required": True, "schema": {"type": "string"}, **header}
+            for header in WEBHOOK_HEADERS
+        ]
+        operation["responses"].pop("422", None)
 
 
 docs_router = APIRouter(prefix=API_PREFIX, include_in_schema=False)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import RequestBody
-from app.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+from app.models import CloseReason, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 
 class EndpointOut(BaseModel):
@@ -123,6 +123,68 @@ class EventQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     starting_after: str | None = Field(default=None, max_length=40, description="An event id (`evt_…`).")
     type: str | None = Field(default=None, max_length=80, description="Only events of this type.")
+
+
+class _EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InvitationRef(_EventData):
+    invitation_id: int
+
+
+class InvitationCreatedData(InvitationRef):
+    assessment_id: int
+    candidate_id: int
+    external_ref: str | None = Field(description="The reference your system gave the invitation, if any.")
+
+
+class InvitationStartedData(InvitationRef):
+    started_at: datetime
+
+
+class InvitationExpiredData(InvitationRef):
+    expired_at: datetime
+
+
+class ScoreSummary(InvitationRef):
+    """The attempt's one persisted score, rounded as shown (app.results.scoring)."""
+
+    score: float | None = Field(description="Points earned so far; null until the attempt is closed.")
+    max_score: float | None
+    needs_manual_review: bool
+    pending_review: int = Field(description="Written answers waiting for a person.")
+    pending_grading: int = Field(description="Code answers the grader has not finished (or failed on).")
+
+
+class InvitationCompletedData(ScoreSummary):
+    reason: CloseReason = Field(description="Handed in, closed when time ran out, or withdrawn.")
+
+
+class ResultUpdatedData(ScoreSummary):
+    item_id: int
+    rescored: bool = Field(description="True when an answer already scored by a person was scored again.")
+
+
+class AssessmentData(_EventData):
+    assessment_id: int
+    version: int
+    replaced_by: int | None = Field(default=None, description="The new version that replaced this one.")
+
+
+# Each event type's `data`, as the document's `webhooks` section declares it (tests check recorded events
+# against these).
+EVENT_DATA: dict[str, type[BaseModel]] = {
+    "invitation.created": InvitationCreatedData,
+    "invitation.started": InvitationStartedData,
+    "invitation.completed": InvitationCompletedData,
+    "invitation.expired": InvitationExpiredData,
+    "invitation.cancelled": InvitationRef,
+    "result.scored": ScoreSummary,
+    "result.updated": ResultUpdatedData,
+    "assessment.published": AssessmentData,
+    "assessment.archived": AssessmentData,
+}
 
 
 class WebhookPayload(BaseModel):

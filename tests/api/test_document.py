@@ -1,0 +1,116 @@
+"""The OpenAPI document matches the server: a valid 3.1 document, errors on the media type the server sends
+them as, the headers each response carries, and one payload schema per webhook event type that every
+event Assay records validates against."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.assessments.service import new_version, publish_assessment
+from app.attempts.service import close_attempt, start_attempt
+from app.invitations.service import cancel_invitation, expire_due_invitations
+from app.models import CloseReason, Event, QuestionType, Role, utcnow
+from app.questions.service import spec_of
+from app.results.service import score_written_answer
+from app.webhooks.schemas import EVENT_DATA
+from app.webhooks.service import EVENT_TYPES
+from tests import factories
+
+Document = dict[str, Any]
+
+
+@pytest.fixture
+def document(client: TestClient) -> Document:
+    found: Document = client.get("/api/v1/openapi.json").json()
+    return found
+
+
+def _operations(document: Document) -> list[tuple[str, str, Document]]:
+    return [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+
+
+def test_the_document_is_valid_openapi_3_1(document: Document) -> None:
+    validate(document)
+
+
+def test_errors_are_declared_as_problem_json_only(document: Document) -> None:
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                assert set(response.get("content", {})) == {"application/problem+json"}, (
+                    path,
+                    method,
+                    status,
+                )
+                schema = response["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method, status)
+
+
+def test_every_header_the_api_sends_is_declared(document: Document) -> None:
+    for path, method, operation in _operations(document):
+        if not path.startswith("/api/v1/"):
+            continue
+        for status, response in operation["responses"].items():
+            assert {"RateLimit", "RateLimit-Policy"} <= set(response.get("headers", {})), (path, status)
+        if "429" in operation["responses"]:
+            assert "Retry-After" in operation["responses"]["429"]["headers"]
+        if "401" in operation["responses"]:
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+        if method == "post":
+            assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"]), path
+            ok = next(r for s, r in operation["responses"].items() if s.startswith("2"))
+            assert "Idempotent-Replayed" in ok["headers"], path
+        if "requestBody" in operation:
+            assert "413" in operation["responses"], path
+
+
+def test_each_webhook_event_has_its_own_payload_and_the_signature_headers(document: Document) -> None:
+    assert set(document["webhooks"]) == set(EVENT_TYPES) == set(EVENT_DATA)
+    schemas = document["components"]["schemas"]
+    for event_type, hook in document["webhooks"].items():
+        operation = hook["post"]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        payload = schemas[ref.rsplit("/", 1)[1]]
+        assert payload["properties"]["type"]["const"] == event_type
+        assert {p["name"] for p in operation["parameters"]} == {
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        }
+        assert "422" not in operation["responses"]
+
+
+def test_every_event_assay_records_matches_its_declared_payload(session: Session) -> None:
+    """A whole round: publish, invite, start, finish with a written answer, score it, cancel another,
+    replace the assessment: each recorded event validates against its type's schema (no field more)."""
+    user, org = factories.owner(session)
+    actor = factories.principal(user, org)
+    assessment = factories.published_assessment(
+        session, org, types=(QuestionType.MCQ_SINGLE, QuestionType.WRITTEN), per_type=1
+    )
+    done = factories.invitation(session, org, assessment, email="done@example.com").invitation
+    attempt = start_attempt(session, done)
+    close_attempt(session, attempt, CloseReason.SUBMITTED)
+    written = next(i for i in assessment.items if i.question_version.type == QuestionType.WRITTEN)
+    rubric = spec_of(written.question_version).rubric  # type: ignore[union-attr]
+    reviewer = factories.principal(user, org, Role.OWNER)
+    score_written_answer(session, reviewer, done, written.id, {c.id: 0 for c in rubric}, "")
+    other = factories.invitation(session, org, assessment, email="other@example.com").invitation
+    cancel_invitation(session, actor, other)
+    late = factories.invitation(session, org, assessment, email="late@example.com").invitation
+    late.expires_at = utcnow() - timedelta(seconds=1)
+    expire_due_invitations(session)
+    publish_assessment(session, actor, new_version(session, actor, assessment))
+    events = session.scalars(select(Event).where(Event.organization_id == org.id)).all()
+    seen = set()
+    for event in events:
+        EVENT_DATA[event.type].model_validate(event.payload)
+        seen.add(event.type)
+    assert seen >= set(EVENT_TYPES) - {"result.scored"}, sorted(set(EVENT_TYPES) - seen)
