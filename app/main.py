@@ -13,12 +13,15 @@ from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
+from app.api.deps import quota_headers
 from app.api.router import docs_router as api_docs_router
 from app.api.router import partner_router
 from app.api.router import router as api_router
@@ -62,7 +65,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Unauthenticated) and not _is_api(request) and request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if _is_api(request):
-            return problem_for(exc)
+            return with_quota(request, problem_for(exc))
         response = _error_page(request, exc.status_code, exc.title, exc.message, exc.errors)
         response.headers.update(exc.headers)
         return response
@@ -77,21 +80,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         ]
         detail = "The request has invalid or missing fields."
         if _is_api(request):
-            return problem_response(422, "Invalid input", detail, errors)
+            return with_quota(request, problem_response(422, "Invalid input", detail, errors))
         return _error_page(request, 422, "Please check what you entered", detail, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title, detail = {
             404: ("Not found", "There is nothing at this address."),
+            405: ("Method not allowed", f"This address does not answer {request.method}; see `Allow`."),
             413: (
                 "Request too large",
                 f"The request body is larger than this address accepts ({exc.detail}).",
             ),
         }.get(exc.status_code, ("Request failed", str(exc.detail)))
         if _is_api(request):
-            return problem_response(exc.status_code, title, detail, [])
-        return _error_page(request, exc.status_code, title, detail, [])
+            response = with_quota(request, problem_response(exc.status_code, title, detail, []))
+        else:
+            response = _error_page(request, exc.status_code, title, detail, [])
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # every method the address answers (Starlette names one route's)
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -104,6 +113,24 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this request's path (for `Allow`, RFC 9110)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.path and compile_path(route.path)[0].match(request.url.path):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
+def with_quota(request: Request, response: Response) -> Response:
+    """An API error answered after the key was counted carries the key's quota, as every response does."""
+    window = getattr(request.state, "rate_window", None)
+    if window is not None:
+        for name, value in quota_headers(window).items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def _body_limit(path: str) -> int:

@@ -74,6 +74,7 @@ def api_principal(
             headers=quota_headers(window),
         )
     response.headers.update(quota_headers(window))
+    request.state.rate_window = window  # error responses carry the quota too (app.main's handlers)
     for scope in security_scopes.scopes:
         principal.require_scope(scope)
     return principal

@@ -199,7 +199,7 @@ def finish_document(document: dict[str, Any]) -> None:
                     ].get("schema")
                     content["application/problem+json"] = {"schema": schema}
                 headers = response.setdefault("headers", {})
-                if api:
+                if api and status != "401":  # a request with no valid key has no quota to show
                     headers["RateLimit"] = _ref("RateLimit")
                     headers["RateLimit-Policy"] = _ref("RateLimit-Policy")
                 if status == "429":

@@ -24,9 +24,18 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import basic, bearer, presented_key
+from app.api.deps import basic, bearer, presented_key, quota_headers
 from app.api.service import authenticate_key
-from app.core.errors import AppError, Conflict, FieldError, ValidationFailed, problem_for, problem_response
+from app.core.errors import (
+    AppError,
+    Conflict,
+    FieldError,
+    RateLimited,
+    ValidationFailed,
+    problem_for,
+    problem_response,
+)
+from app.core.rate_limits import RateLimits
 from app.models import IdempotencyKey, utcnow
 
 HEADER = "idempotency-key"
@@ -137,16 +146,11 @@ class IdempotencyMiddleware:
         if outcome is None:  # no valid key: the endpoint answers 401
             await self.app(scope, _replay_receive(body), send)
             return
-        if isinstance(outcome, Stored):
-            replay = Response(
-                outcome.body,
-                status_code=outcome.status,
-                media_type="application/problem+json" if outcome.status >= 400 else "application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-            await replay(scope, receive, send)
+        claimed, api_key_id = outcome
+        if isinstance(claimed, Stored):
+            await _replay(claimed, api_key_id, scope["app"].state.rate_limits)(scope, receive, send)
             return
-        await self._run_and_store(scope, body, send, sessions, outcome)
+        await self._run_and_store(scope, body, send, sessions, claimed)
 
     async def _run_and_store(
         self, scope: Scope, body: bytes, send: Send, sessions: sessionmaker[Session], row_id: int
@@ -183,10 +187,30 @@ async def _api_key_of(request: Request) -> str | None:
         return None
 
 
+def _replay(stored: Stored, api_key_id: int, limits: RateLimits) -> Response:
+    """The stored response, counted against the key's quota like any request, with its quota headers."""
+    window = limits.hit(limits.api_key, f"api-key-{api_key_id}")
+    if not window.allowed:
+        refused = RateLimited(
+            f"This API key made more than {window.limit} requests in a minute. "
+            f"Retry after {window.reset_seconds} s.",
+            retry_after=window.reset_seconds,
+            headers=quota_headers(window),
+        )
+        return problem_for(refused)
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        media_type="application/problem+json" if stored.status >= 400 else "application/json",
+        headers={"Idempotent-Replayed": "true", **quota_headers(window)},
+    )
+
+
 def _claim(
     sessions: sessionmaker[Session], api_key: str | None, key: str, fingerprint: str
-) -> int | Stored | None:
-    """None when the request carries no valid API key: the endpoint itself then refuses it."""
+) -> tuple[int | Stored, int] | None:
+    """The claim (or the stored response) and the key's id; None when the request carries no valid API key:
+    the endpoint itself then refuses it."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationFailed(
             f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
@@ -201,7 +225,7 @@ def _claim(
             return None
         outcome = claim(session, principal.api_key.id, key, fingerprint)
         session.commit()
-        return outcome
+        return outcome, principal.api_key.id
 
 
 def _settle_in(sessions: sessionmaker[Session], row_id: int, status: int, body: bytes) -> None:

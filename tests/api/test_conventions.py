@@ -240,3 +240,23 @@ def test_the_reply_is_stored_before_it_is_sent(
     first = api.post("/invitations", json=invite_body, headers={"Idempotency-Key": "instant"})
     assert first.status_code == 201
     assert seen == [201], "stored before the first byte left"
+
+
+def test_every_answer_to_a_counted_key_carries_its_quota(api: Api, invite_body: dict[str, object]) -> None:
+    """Successes, errors (404, 422, 409) and idempotent replays alike, as the document declares."""
+    answers = {
+        "ok": api.get("/candidates"),
+        "not found": api.get("/invitations/999999"),
+        "invalid": api.post("/candidates", json={"email": "not an email"}),
+        "first": api.post("/invitations", json=invite_body, headers={"Idempotency-Key": "quota"}),
+        "replay": api.post("/invitations", json=invite_body, headers={"Idempotency-Key": "quota"}),
+    }
+    assert answers["replay"].headers["idempotent-replayed"] == "true"
+    for name, response in answers.items():
+        assert "ratelimit" in response.headers and "ratelimit-policy" in response.headers, name
+
+
+def test_a_method_the_address_does_not_answer_is_405_with_allow(api: Api) -> None:
+    response = api.request("DELETE", "/invitations")
+    assert response.status_code == 405 and response.headers["content-type"] == "application/problem+json"
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
