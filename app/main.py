@@ -86,6 +86,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title, detail = {
+            400: ("Malformed request", "The body could not be read as JSON."),
             404: ("Not found", "There is nothing at this address."),
             405: ("Method not allowed", f"This address does not answer {request.method}; see `Allow`."),
             413: (

@@ -36,7 +36,9 @@ for domain_router in (
 ):
     router.include_router(domain_router)
 
-partner_router = APIRouter(responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 422)})
+partner_router = APIRouter(
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 422, 429)}
+)
 partner_router.include_router(greenhouse_router)
 
 # Documentation only: what Assay POSTs to a webhook endpoint for each event type.
@@ -179,7 +181,15 @@ def finish_document(document: dict[str, Any]) -> None:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             api = path.startswith(API_PREFIX + "/")
+            keyed = api or path.startswith("/integrations/")  # every route that counts a key
             if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "400",
+                    {
+                        "description": "The body is not valid JSON.",
+                        "content": {"application/problem+json": {"schema": PROBLEM}},
+                    },
+                )
                 operation["responses"].setdefault(
                     "413",
                     {
@@ -199,7 +209,7 @@ def finish_document(document: dict[str, Any]) -> None:
                     ].get("schema")
                     content["application/problem+json"] = {"schema": schema}
                 headers = response.setdefault("headers", {})
-                if api and status != "401":  # a request with no valid key has no quota to show
+                if keyed and status not in ("400", "401"):  # refused before the key was counted
                     headers["RateLimit"] = _ref("RateLimit")
                     headers["RateLimit-Policy"] = _ref("RateLimit-Policy")
                 if status == "429":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -13,6 +15,32 @@ from app.core.ids import MAX_ID
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _email(value: str) -> str:
+    try:
+        validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an http:// or https:// URL with a host")
+    return value
+
+
+# What the server checks, said in the schema too, so clients generated from it know.
+EmailAddress = Annotated[
+    str, Field(min_length=3, max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email)
+]
+HttpUrl = Annotated[
+    str,
+    Field(max_length=2000, pattern=r"^https?://", json_schema_extra={"format": "uri"}),
+    AfterValidator(_http_url),
+]
 
 
 class RequestBody(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from app.core.db import refuse_unstorable_text
 
@@ -32,7 +32,7 @@ class GreenhouseCandidate(Lenient):
 
 
 class SendTestIn(Lenient):
-    partner_test_id: str | int
+    partner_test_id: StrictStr | StrictInt  # a boolean is not an id
     candidate: GreenhouseCandidate
     sent_by: str | None = Field(default=None, max_length=320)
     url: str | None = Field(default=None, max_length=2000, description="Greenhouse's callback URL.")
@@ -54,5 +54,5 @@ class TestStatusOut(BaseModel):
 class ResponseErrorIn(Lenient):
     model_config = ConfigDict(extra="allow")
 
-    partner_interview_id: str | int | None = None
+    partner_interview_id: StrictStr | StrictInt | None = None
     errors: Any = None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.schemas import ListQuery, RequestBody
+from app.api.schemas import EmailAddress, ListQuery, RequestBody
 from app.core.ids import ObjectId
 from app.models import Candidate, Invitation, InvitationStatus
 
@@ -41,7 +41,7 @@ class CandidateQuery(ListQuery):
 
 
 class CandidateIn(RequestBody):
-    email: str = Field(max_length=320)
+    email: EmailAddress
     first_name: str = Field(default="", max_length=120)
     last_name: str = Field(default="", max_length=120)
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas import RequestBody
+from app.api.schemas import HttpUrl, RequestBody
 from app.models import CloseReason, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 
 
@@ -45,13 +45,13 @@ class EndpointWithSecret(EndpointOut):
 
 
 class EndpointCreate(RequestBody):
-    url: str = Field(max_length=2000, description="HTTPS in production; public addresses only.")
+    url: HttpUrl = Field(description="HTTPS in production; public addresses only.")
     description: str = Field(default="", max_length=300)
     event_types: list[str] = Field(default_factory=list, description="Empty: every event type.")
 
 
 class EndpointUpdate(RequestBody):
-    url: str | None = Field(default=None, max_length=2000)
+    url: HttpUrl | None = None
     description: str | None = Field(default=None, max_length=300)
     event_types: list[str] | None = None
     enabled: bool | None = Field(default=None, description="Re-enable an endpoint Assay disabled.")

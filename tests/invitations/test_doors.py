@@ -69,6 +69,7 @@ def test_every_door_invites_the_same_way(
         candidate=GreenhouseCandidate(email="gh@example.com", first_name="G", last_name="H"),
         callback_url=None,
         settings=settings,
+        partner_key=key,
     )
     session.commit()
 
