@@ -18,10 +18,14 @@ from __future__ import annotations
 import argparse
 import ast
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.test_architecture import circles, imported_modules  # noqa: E402 - the rule keeper's own reading
+
 ROOTS = {"app.main", "app.cli", "app.worker", "app.actors"}
 KIT = ("app.core", "app.models", "app.jobs", "app.outbox")
 # Where the kit and the edge lived before they had folders of their own.
@@ -64,21 +68,6 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
 
 
-def imports(tree: ast.AST, known: set[str]) -> set[str]:
-    found: set[str] = set()
-    for child in ast.iter_child_nodes(tree):
-        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-            continue
-        if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
-            for alias in child.names:
-                sub = f"{child.module}.{alias.name}"
-                found.add(sub if sub in known else child.module)
-        elif isinstance(child, ast.Import):
-            found.update(alias.name for alias in child.names)
-        found |= imports(child, known)
-    return found
-
-
 def layer(module: str) -> str:
     if module in ROOTS:
         return "root"
@@ -96,48 +85,13 @@ def unit(module: str) -> str:
     return ".".join(parts[:2])
 
 
-def circles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one node (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on.add(node)
-        for nxt in edges.get(node, ()):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return found
-
-
 def measure(rev: str | None) -> None:
     code = sources(rev)
     known = set(code)
     graph = {
         name: {
             m
-            for m in imports(ast.parse(text), known)
+            for m in imported_modules(ast.parse(text), known)
             if m in known and m != name and not name.startswith(m + ".")
         }
         for name, text in code.items()

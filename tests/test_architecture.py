@@ -5,6 +5,7 @@ import is still a dependency); only imports for type checking are left out."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def _for_type_checking(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
 
 
-def _imported(node: ast.AST, known: dict[str, Path]) -> set[str]:
+def imported_modules(node: ast.AST, known: Collection[str]) -> set[str]:
+    """The app modules `node` imports (bench/imports.py measures with it too)."""
     found: set[str] = set()
     for child in ast.iter_child_nodes(node):
         if _for_type_checking(child):
@@ -41,7 +43,7 @@ def _imported(node: ast.AST, known: dict[str, Path]) -> set[str]:
                 found.add(submodule if submodule in known else child.module)
         elif isinstance(child, ast.Import):
             found.update(alias.name for alias in child.names)
-        found |= _imported(child, known)
+        found |= imported_modules(child, known)
     return found
 
 
@@ -49,12 +51,14 @@ def _imported(node: ast.AST, known: dict[str, Path]) -> set[str]:
 def graph() -> dict[str, frozenset[str]]:
     known = modules()
     return {
-        name: frozenset(m for m in _imported(ast.parse(path.read_text()), known) if m in known and m != name)
+        name: frozenset(
+            m for m in imported_modules(ast.parse(path.read_text()), known) if m in known and m != name
+        )
         for name, path in known.items()
     }
 
 
-def circles(edges: dict[str, frozenset[str]]) -> list[list[str]]:
+def circles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """The strongly connected components of more than one module (Tarjan's algorithm, iteratively)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
