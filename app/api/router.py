@@ -13,6 +13,7 @@ from pydantic import BaseModel, create_model
 
 from app.api.schemas import ERROR_RESPONSES
 from app.api.service import SCOPES
+from app.assessments.router import questions_router
 from app.assessments.router import router as assessments_router
 from app.integrations.router import router as greenhouse_router
 from app.invitations.router import candidates_router, invitations_router
@@ -27,6 +28,7 @@ API_PREFIX = "/api/v1"
 
 router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 for domain_router in (
+    questions_router,
     assessments_router,
     candidates_router,
     invitations_router,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.schemas import ListQuery, RequestBody
 from app.assessments.service import MAX_MINUTES, MIN_MINUTES
 from app.core.ids import ObjectId
-from app.models import Assessment, AssessmentStatus
-from app.questions.spec import JobRole
+from app.models import Assessment, AssessmentStatus, QuestionType, QuestionVersion
+from app.questions.spec import JobRole, Topic
 
 
 class AssessmentOut(BaseModel):
@@ -90,3 +90,44 @@ class AssessmentUpdate(RequestBody):
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null; leave it out to keep its value")
         return self
+
+
+class QuestionQuery(BaseModel):
+    """Every filter given must match; none lists the whole bank."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(
+        default=None, max_length=200, description="Words that must all be in the title or prompt."
+    )
+    type: QuestionType | None = None
+    topic: Topic | None = None
+    role: JobRole | None = None
+    difficulty: int | None = Field(default=None, ge=1, le=3, description="1 easy, 2 medium, 3 hard.")
+
+
+class QuestionOut(BaseModel):
+    """A bank question's current version: its id goes in an assessment's `question_version_ids`."""
+
+    id: int
+    object: Literal["question"] = "question"
+    title: str
+    type: QuestionType
+    topic: str
+    difficulty: int
+    roles: list[str]
+    points: float
+    time_estimate_s: int
+
+    @classmethod
+    def of(cls, version: QuestionVersion) -> QuestionOut:
+        return cls(
+            id=version.id,
+            title=version.title,
+            type=version.type,
+            topic=version.topic,
+            difficulty=version.difficulty,
+            roles=list(version.roles),
+            points=version.points,
+            time_estimate_s=version.time_estimate_s,
+        )
