@@ -11,6 +11,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.core.db import refuse_unstorable_text
+from app.core.errors import AppError
 from app.core.ids import MAX_ID
 
 T = TypeVar("T")
@@ -97,6 +98,12 @@ class Problem(BaseModel):
     detail: str
     errors: list[ProblemField] | None = Field(default=None, description="Each field at fault (422).")
     incident: str | None = Field(default=None, description="Quote it to support (500).")
+
+
+def problem_of(exc: AppError) -> Problem:
+    """The problem document of a refusal, as a value (for results that hold one per row)."""
+    errors = [ProblemField(field=e.field, message=e.message) for e in exc.errors] or None
+    return Problem(title=exc.title, status=exc.status_code, detail=exc.message, errors=errors)
 
 
 def _problem(description: str) -> dict[str, Any]:

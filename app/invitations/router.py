@@ -5,16 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
+from app.accounts.principal import ApiPrincipal
 from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
-from app.api.schemas import Page, fetch_page
+from app.api.schemas import Page, fetch_page, problem_of
 from app.assessments.service import get_assessment
 from app.core.config import Settings
+from app.core.errors import AppError
 from app.core.ids import PathId
 from app.core.tenancy import get_owned
 from app.http.deps import SessionDep, SettingsDep
 from app.invitations import service
 from app.invitations.schemas import (
+    BulkInvitationCreate,
+    BulkInvitationResult,
+    BulkInvitationRow,
     CandidateIn,
     CandidateOut,
     CandidateQuery,
@@ -105,6 +111,12 @@ def get_invitation(
 def create_invitation(
     session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: InvitationCreate
 ) -> InvitationOut:
+    return _invite(session, settings, principal, body)
+
+
+def _invite(
+    session: Session, settings: Settings, principal: ApiPrincipal, body: InvitationCreate
+) -> InvitationOut:
     assessment = get_assessment(session, principal.organization, body.assessment_id)
     person = body.candidate
     issued = service.invite(
@@ -118,6 +130,26 @@ def create_invitation(
         external_ref=body.external_ref,
     )
     return InvitationOut.of(issued.invitation, issued.link(settings.base_url), f"{settings.base_url}/api/v1")
+
+
+@invitations_router.post("/bulk", summary="Invite many candidates in one request, with a result per row")
+def create_invitations(
+    session: SessionDep, settings: SettingsDep, principal: InvitationsWrite, body: BulkInvitationCreate
+) -> BulkInvitationResult:
+    """Each row is invited as `POST /invitations` would (event, email, audit) or refused on its own: one
+    bad row does not stop the others. Send an Idempotency-Key: a retry replays the whole result."""
+    rows: list[BulkInvitationRow] = []
+    for index, row in enumerate(body.invitations):
+        try:
+            with session.begin_nested():
+                made = _invite(session, settings, principal, row)
+        except AppError as refused:
+            rows.append(
+                BulkInvitationRow(index=index, status=refused.status_code, problem=problem_of(refused))
+            )
+        else:
+            rows.append(BulkInvitationRow(index=index, status=201, invitation=made))
+    return BulkInvitationResult(data=rows, invited=sum(1 for r in rows if r.invitation is not None))
 
 
 @invitations_router.post("/{invitation_id}/cancel", summary="Cancel an unused invitation")

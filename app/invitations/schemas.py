@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.schemas import EmailAddress, ListQuery, RequestBody
+from app.api.schemas import EmailAddress, ListQuery, Problem, RequestBody
 from app.core.ids import ObjectId
 from app.models import Candidate, Invitation, InvitationStatus
 
@@ -98,6 +98,9 @@ class InvitationQuery(ListQuery):
     external_ref: str | None = Field(default=None, max_length=200)
 
 
+MAX_BULK = 500
+
+
 class InvitationCreate(RequestBody):
     assessment_id: ObjectId = Field(description="A published assessment.")
     candidate: CandidateIn
@@ -109,3 +112,23 @@ class InvitationCreate(RequestBody):
     external_ref: str | None = Field(
         default=None, max_length=200, description="Your own id for this invitation (an ATS application id)."
     )
+
+
+class BulkInvitationCreate(RequestBody):
+    invitations: list[InvitationCreate] = Field(
+        min_length=1, max_length=MAX_BULK, description="One per candidate."
+    )
+
+
+class BulkInvitationRow(BaseModel):
+    """One row's outcome: 201 with the invitation, or the problem that kept it from being made."""
+
+    index: int = Field(description="The row's position in the request, from 0.")
+    status: int
+    invitation: InvitationOut | None = None
+    problem: Problem | None = None
+
+
+class BulkInvitationResult(BaseModel):
+    data: list[BulkInvitationRow]
+    invited: int = Field(description="How many rows made an invitation.")

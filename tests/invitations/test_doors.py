@@ -83,3 +83,29 @@ def test_every_door_invites_the_same_way(
         detail, announced, emails = _trail(session, email)
         expected = {"email": email, "emailed": True} | ({"via": via} if via else {})
         assert (detail, announced, emails) == (expected, 1, 1), email
+
+
+def test_a_bulk_request_invites_each_good_row_and_explains_each_bad_one(
+    session: Session, api: Api, settings: Settings
+) -> None:
+    kinds = (QuestionType.MCQ_SINGLE,)
+    assessment = factories.published_assessment(session, api.org, types=kinds, per_type=1)
+    session.commit()
+    rows = [
+        {"assessment_id": assessment.id, "candidate": {"email": "one@example.com"}, "send_email": True},
+        {"assessment_id": 999999, "candidate": {"email": "two@example.com"}},
+        {"assessment_id": assessment.id, "candidate": {"email": "three@example.com"}, "extra_time_pct": 25},
+    ]
+    answer = api.post("/invitations/bulk", json={"invitations": rows}, headers={"Idempotency-Key": "bulk-1"})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["invited"] == 2
+    assert [(r["index"], r["status"]) for r in result["data"]] == [(0, 201), (1, 404), (2, 201)]
+    assert result["data"][1]["problem"]["detail"] and result["data"][1]["invitation"] is None
+    assert result["data"][2]["invitation"]["extra_time_pct"] == 25
+    detail, announced, emails = _trail(session, "one@example.com")
+    assert (detail["emailed"], announced, emails) == (True, 1, 1), "each row as POST /invitations does"
+    again = api.post("/invitations/bulk", json={"invitations": rows}, headers={"Idempotency-Key": "bulk-1"})
+    assert again.json() == result and again.headers["idempotent-replayed"] == "true"
+    refused = api.post("/invitations/bulk", json={"invitations": []})
+    assert refused.status_code == 422
