@@ -26,6 +26,7 @@ from app.invitations.schemas import (
     CandidateQuery,
     CandidateUpdate,
     InvitationCreate,
+    InvitationExtend,
     InvitationOut,
     InvitationQuery,
 )
@@ -158,6 +159,23 @@ def cancel_invitation(
 ) -> InvitationOut:
     invitation = service.get_invitation(session, principal.organization, invitation_id)
     service.cancel_invitation(session, principal, invitation)
+    return _out(invitation, settings)
+
+
+@invitations_router.post(
+    "/{invitation_id}/extend", summary="A later expiry or extra time for an unused invitation (same link)"
+)
+def extend_invitation(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: InvitationsWrite,
+    invitation_id: PathId,
+    body: InvitationExtend,
+) -> InvitationOut:
+    invitation = service.get_invitation(session, principal.organization, invitation_id)
+    service.extend_invitation(
+        session, principal, invitation, expires_at=body.expires_at, extra_time_pct=body.extra_time_pct
+    )
     return _out(invitation, settings)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from app.api.schemas import EmailAddress, ListQuery, Problem, RequestBody
 from app.core.ids import ObjectId
@@ -132,3 +132,18 @@ class BulkInvitationRow(BaseModel):
 class BulkInvitationResult(BaseModel):
     data: list[BulkInvitationRow]
     invited: int = Field(description="How many rows made an invitation.")
+
+
+class InvitationExtend(RequestBody):
+    """What to change; at least one. Only a link not yet used can be extended."""
+
+    expires_at: AwareDatetime | None = Field(default=None, description="A later expiry, with a time zone.")
+    extra_time_pct: int | None = Field(
+        default=None, ge=0, le=200, description="Extra time, e.g. 25 for +25%."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> InvitationExtend:
+        if self.expires_at is None and self.extra_time_pct is None:
+            raise ValueError("give expires_at, extra_time_pct or both")
+        return self

@@ -366,6 +366,41 @@ def _ensure_unused(invitation: Invitation, action: str) -> None:
         raise Conflict(f"This invitation is {status.value}: only a link not yet used can be {action}.")
 
 
+def extend_invitation(
+    session: Session,
+    actor: Actor,
+    invitation: Invitation,
+    *,
+    expires_at: datetime | None = None,
+    extra_time_pct: int | None = None,
+) -> Invitation:
+    """Give an unused link a later expiry (an expired one works again) or the candidate extra time before
+    they start; audited. The candidate's link stays the same."""
+    _ensure_unused(invitation, "extended")
+    problems = []
+    if expires_at is not None and expires_at.astimezone(UTC) <= utcnow():
+        problems.append(FieldError("expires_at", "must be in the future"))
+    if extra_time_pct is not None and not 0 <= extra_time_pct <= 200:
+        problems.append(FieldError("extra_time_pct", "must be between 0 and 200"))
+    if problems:
+        raise ValidationFailed("The invitation was not changed.", errors=problems)
+    if expires_at is not None:
+        invitation.expires_at = expires_at.astimezone(UTC)
+        invitation.status, invitation.reminded_at = InvitationStatus.SENT, None
+    if extra_time_pct is not None:
+        invitation.extra_time_pct = extra_time_pct
+    record(
+        session,
+        actor,
+        "invitation.extended",
+        invitation,
+        expires_at=invitation.expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+        extra_time_pct=invitation.extra_time_pct,
+    )
+    session.flush()
+    return invitation
+
+
 def cancel_invitation(session: Session, actor: Actor, invitation: Invitation) -> None:
     _ensure_unused(invitation, "cancelled")
     invitation.status = InvitationStatus.CANCELLED

@@ -4,6 +4,8 @@ audit entry naming who acted and through which door)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +14,7 @@ from app.api.service import authenticate_key, create_api_key
 from app.core.config import Settings
 from app.integrations.schemas import GreenhouseCandidate
 from app.integrations.service import send_test
-from app.models import AuditEntry, Candidate, EmailMessage, Event, Invitation, QuestionType
+from app.models import AuditEntry, Candidate, EmailMessage, Event, Invitation, QuestionType, utcnow
 from tests import factories
 from tests.api.conftest import Api
 from tests.forms import post_form, sign_in
@@ -109,3 +111,30 @@ def test_a_bulk_request_invites_each_good_row_and_explains_each_bad_one(
     assert again.json() == result and again.headers["idempotent-replayed"] == "true"
     refused = api.post("/invitations/bulk", json={"invitations": []})
     assert refused.status_code == 422
+
+
+def test_an_unused_invitation_is_extended_over_the_api_and_the_link_stays(
+    session: Session, api: Api, settings: Settings
+) -> None:
+    kinds = (QuestionType.MCQ_SINGLE,)
+    assessment = factories.published_assessment(session, api.org, types=kinds, per_type=1)
+    session.commit()
+    made = api.post(
+        "/invitations", json={"assessment_id": assessment.id, "candidate": {"email": "late@example.com"}}
+    ).json()
+    later = (utcnow() + timedelta(days=30)).isoformat()
+    extended = api.post(f"/invitations/{made['id']}/extend", json={"expires_at": later, "extra_time_pct": 50})
+    assert extended.status_code == 200, extended.text
+    body = extended.json()
+    assert body["extra_time_pct"] == 50 and body["expires_at"].startswith(later[:16])
+    assert body["candidate_url"] == made["candidate_url"], "the candidate's link is unchanged"
+    assert api.post(f"/invitations/{made['id']}/extend", json={}).status_code == 422
+    past = (utcnow() - timedelta(days=1)).isoformat()
+    assert api.post(f"/invitations/{made['id']}/extend", json={"expires_at": past}).status_code == 422
+    session.expire_all()
+    trail = session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.target_type == "invitations", AuditEntry.target_id == str(made["id"])
+        )
+    ).all()
+    assert "invitation.extended" in trail
