@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.api.schemas import EmailAddress, ListQuery, Problem, RequestBody
 from app.core.ids import ObjectId
@@ -141,9 +141,3 @@ class InvitationExtend(RequestBody):
     extra_time_pct: int | None = Field(
         default=None, ge=0, le=200, description="Extra time, e.g. 25 for +25%."
     )
-
-    @model_validator(mode="after")
-    def _something(self) -> InvitationExtend:
-        if self.expires_at is None and self.extra_time_pct is None:
-            raise ValueError("give expires_at, extra_time_pct or both")
-        return self

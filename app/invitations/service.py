@@ -378,6 +378,8 @@ def extend_invitation(
     they start; audited. The candidate's link stays the same."""
     _ensure_unused(invitation, "extended")
     problems = []
+    if expires_at is None and extra_time_pct is None:
+        problems.append(FieldError("expires_at", "give expires_at, extra_time_pct or both"))
     if expires_at is not None and expires_at.astimezone(UTC) <= utcnow():
         problems.append(FieldError("expires_at", "must be in the future"))
     if extra_time_pct is not None and not 0 <= extra_time_pct <= 200:
