@@ -41,6 +41,10 @@ def score_written_answer(
     attempt = invitation.attempt
     if attempt is None or attempt.closed_at is None:
         raise Conflict("Written answers are scored once the candidate has finished.")
+    # The attempt's row lock first, before writing a row that refers to it: two people scoring two answers
+    # of one attempt at once would otherwise each hold the reference's share lock while waiting for the
+    # other's to take the row lock (a deadlock).
+    session.refresh(attempt, with_for_update=True)
     item = next((i for i in invitation.assessment.items if i.id == item_id), None)
     if item is None:
         raise NotFound("question not found in this assessment")

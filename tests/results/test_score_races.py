@@ -1,5 +1,6 @@
 """Two changes to one attempt's score committing together, for real, on separate connections: each persists
-the total computed under the attempt's row lock, so neither total misses the other's points."""
+the total computed under the attempt's row lock, so neither total misses the other's points, and neither
+deadlocks the other (each takes the lock before writing a row that refers to the attempt)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.core.db import make_session_factory
 from app.models import Attempt, Invitation, Organization, QuestionType, Role, User
 from app.questions.service import current_versions, spec_of
 from app.results import scoring
+from app.results import service as results_service
 from app.results.service import score_written_answer
 from tests import factories
 from tests.conftest import ready_engine
@@ -64,16 +66,24 @@ def test_two_written_answers_scored_at_once_both_count_in_the_persisted_score(
         ids = (user.id, org.id, invitation.id)
         session.commit()
 
-    computing = threading.Barrier(2)
-    real_score_attempt = scoring.score_attempt
+    written_both, computing = threading.Barrier(2), threading.Barrier(2)
+    real_score_attempt, real_refresh = scoring.score_attempt, results_service.refresh_score
+
+    def meet(barrier: threading.Barrier) -> None:
+        # A broken barrier: the other scorer waits for the row lock, so this one goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=RENDEZVOUS_SECONDS)
+
+    def refresh_once_both_have_written(*args: Any) -> scoring.Score:
+        meet(written_both)  # both manual scores written before either scores: the deadlock's set-up
+        return real_refresh(*args)
 
     def score_at_the_same_moment(*args: Any) -> scoring.Scored:
         scored = real_score_attempt(*args)
-        # A broken barrier: the other scorer waits for the row lock, so this one goes on alone.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            computing.wait(timeout=RENDEZVOUS_SECONDS)
+        meet(computing)
         return scored
 
+    monkeypatch.setattr(results_service, "refresh_score", refresh_once_both_have_written)
     monkeypatch.setattr(scoring, "score_attempt", score_at_the_same_moment)
     failures: list[BaseException] = []
 
