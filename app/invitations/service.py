@@ -428,6 +428,7 @@ def resend_invitation(session: Session, actor: Actor, invitation: Invitation, *,
     if link is None:
         link = _link(base_url, _new_link_token(invitation, secret_key))
     email_invitation(session, invitation, link)
+    _announce_sent_again(session, invitation, "invitation.resent")
     record(
         session,
         actor,
@@ -437,6 +438,15 @@ def resend_invitation(session: Session, actor: Actor, invitation: Invitation, *,
     )
     session.flush()
     return link
+
+
+def _announce_sent_again(session: Session, invitation: Invitation, event_type: str) -> None:
+    record_event(
+        session,
+        invitation.organization_id,
+        event_type,
+        {"invitation_id": invitation.id, "expires_at": invitation.expires_at.astimezone(UTC).isoformat()},
+    )
 
 
 def send_due_reminders(
@@ -463,6 +473,7 @@ def send_due_reminders(
         link = rebuild_link(invitation, secret_key, base_url)
         if link is not None:
             email_invitation(session, invitation, link, reminder=True)
+            _announce_sent_again(session, invitation, "invitation.reminded")
             sent += 1
     session.flush()
     return sent

@@ -147,6 +147,10 @@ class InvitationExpiredData(InvitationRef):
     expired_at: datetime
 
 
+class InvitationSentAgainData(InvitationRef):
+    expires_at: datetime
+
+
 class ScoreSummary(InvitationRef):
     """The attempt's one persisted score, rounded as shown (app.results.scoring)."""
 
@@ -180,6 +184,8 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "invitation.completed": InvitationCompletedData,
     "invitation.expired": InvitationExpiredData,
     "invitation.cancelled": InvitationRef,
+    "invitation.resent": InvitationSentAgainData,
+    "invitation.reminded": InvitationSentAgainData,
     "result.scored": ScoreSummary,
     "result.updated": ResultUpdatedData,
     "assessment.published": AssessmentData,

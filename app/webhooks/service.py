@@ -46,6 +46,8 @@ EVENT_TYPES: dict[str, str] = {
     "invitation.completed": "The candidate finished, or their time ran out.",
     "invitation.expired": "The link expired before the candidate started.",
     "invitation.cancelled": "A recruiter withdrew the invitation.",
+    "invitation.resent": "The link was emailed again, valid until `expires_at`.",
+    "invitation.reminded": "A reminder went to a candidate who had not started; the link expires soon.",
     "result.scored": "Every automatic score of a completed attempt is in (code included).",
     "result.updated": "A recruiter scored or re-scored a written answer.",
     "assessment.published": "A draft was published and can be sent to candidates.",

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from app.assessments.service import new_version, publish_assessment
 from app.attempts.service import close_attempt, start_attempt
-from app.invitations.service import cancel_invitation, expire_due_invitations
+from app.core.config import Settings
+from app.invitations.service import (
+    cancel_invitation,
+    expire_due_invitations,
+    resend_invitation,
+    send_due_reminders,
+)
 from app.models import CloseReason, Event, QuestionType, Role, utcnow
 from app.questions.service import spec_of
 from app.results.service import score_written_answer
@@ -88,7 +94,7 @@ def test_each_webhook_event_has_its_own_payload_and_the_signature_headers(docume
         assert "422" not in operation["responses"]
 
 
-def test_every_event_assay_records_matches_its_declared_payload(session: Session) -> None:
+def test_every_event_assay_records_matches_its_declared_payload(session: Session, settings: Settings) -> None:
     """A whole round: publish, invite, start, finish with a written answer, score it, cancel another,
     replace the assessment: each recorded event validates against its type's schema (no field more)."""
     user, org = factories.owner(session)
@@ -104,7 +110,13 @@ def test_every_event_assay_records_matches_its_declared_payload(session: Session
     reviewer = factories.principal(user, org, Role.OWNER)
     score_written_answer(session, reviewer, done, written.id, {c.id: 0 for c in rubric}, "")
     other = factories.invitation(session, org, assessment, email="other@example.com").invitation
+    resend_invitation(session, actor, other, settings=settings)
     cancel_invitation(session, actor, other)
+    soon = factories.invitation(session, org, assessment, email="soon@example.com").invitation
+    soon.expires_at = utcnow() + timedelta(hours=1)
+    send_due_reminders(
+        session, before_expiry=timedelta(days=1), secret_key=factories.SECRET_KEY, base_url=settings.base_url
+    )
     late = factories.invitation(session, org, assessment, email="late@example.com").invitation
     late.expires_at = utcnow() - timedelta(seconds=1)
     expire_due_invitations(session)
