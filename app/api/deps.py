@@ -37,6 +37,19 @@ def quota_headers(window: Window) -> dict[str, str]:
     }
 
 
+def count_request(limits: RateLimits, api_key_id: int) -> Window:
+    """Count one request against the key's quota; RateLimited (with the quota headers) when it is spent."""
+    window = limits.hit(limits.api_key, f"api-key-{api_key_id}")
+    if not window.allowed:
+        raise RateLimited(
+            f"This API key made more than {window.limit} requests in a minute. "
+            f"Retry after {window.reset_seconds} s.",
+            retry_after=window.reset_seconds,
+            headers=quota_headers(window),
+        )
+    return window
+
+
 def presented_key(
     bearer_credentials: HTTPAuthorizationCredentials | None, basic_credentials: HTTPBasicCredentials | None
 ) -> str:
@@ -50,36 +63,6 @@ def presented_key(
     )
 
 
-def api_principal(
-    security_scopes: SecurityScopes,
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-) -> ApiPrincipal:
-    key = presented_key(bearer_credentials, basic_credentials)
-    try:
-        principal = authenticate_key(session, key, ip=client_ip(request))
-    except Unauthenticated as refused:
-        refused.headers.update(CHALLENGE)
-        raise
-    limits: RateLimits = request.app.state.rate_limits
-    window = limits.hit(limits.api_key, f"api-key-{principal.api_key.id}")
-    if not window.allowed:
-        raise RateLimited(
-            f"This API key made more than {window.limit} requests in a minute. "
-            f"Retry after {window.reset_seconds} s.",
-            retry_after=window.reset_seconds,
-            headers=quota_headers(window),
-        )
-    response.headers.update(quota_headers(window))
-    request.state.rate_window = window  # error responses carry the quota too (app.main's handlers)
-    for scope in security_scopes.scopes:
-        principal.require_scope(scope)
-    return principal
-
-
 def the_presented_key(
     bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     basic_credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
@@ -87,8 +70,31 @@ def the_presented_key(
     return presented_key(bearer_credentials, basic_credentials)
 
 
-# The key the caller authenticated with, for a partner that must be called back with it (Greenhouse).
+# The key the caller presents (parsed once per request): the principal is made from it, and a partner that
+# must be called back with it (Greenhouse) gets it too.
 PresentedKey = Annotated[str, Depends(the_presented_key)]
+
+
+def api_principal(
+    security_scopes: SecurityScopes,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    key: PresentedKey,
+) -> ApiPrincipal:
+    try:
+        principal = authenticate_key(session, key, ip=client_ip(request))
+    except Unauthenticated as refused:
+        refused.headers.update(CHALLENGE)
+        raise
+    limits: RateLimits = request.app.state.rate_limits
+    window = count_request(limits, principal.api_key.id)
+    response.headers.update(quota_headers(window))
+    request.state.rate_window = window  # error responses carry the quota too (app.main's handlers)
+    for scope in security_scopes.scopes:
+        principal.require_scope(scope)
+    return principal
+
 
 # Each endpoint names the scope it needs; a key without it gets 403.
 AssessmentsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:read"])]

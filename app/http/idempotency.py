@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.deps import basic, bearer, presented_key, quota_headers
+from app.api.deps import basic, bearer, count_request, presented_key, quota_headers
 from app.api.service import authenticate_key
 from app.core.errors import (
     AppError,
@@ -189,14 +189,9 @@ async def _api_key_of(request: Request) -> str | None:
 
 def _replay(stored: Stored, api_key_id: int, limits: RateLimits) -> Response:
     """The stored response, counted against the key's quota like any request, with its quota headers."""
-    window = limits.hit(limits.api_key, f"api-key-{api_key_id}")
-    if not window.allowed:
-        refused = RateLimited(
-            f"This API key made more than {window.limit} requests in a minute. "
-            f"Retry after {window.reset_seconds} s.",
-            retry_after=window.reset_seconds,
-            headers=quota_headers(window),
-        )
+    try:
+        window = count_request(limits, api_key_id)
+    except RateLimited as refused:
         return problem_for(refused)
     return Response(
         stored.body,
