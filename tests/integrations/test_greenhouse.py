@@ -17,18 +17,22 @@ from app.api.service import authenticate_key, create_api_key
 from app.core.config import Settings
 from app.integrations.schemas import GreenhouseCandidate
 from app.integrations.service import send_test
-from app.models import AssessmentItem, EmailMessage, PartnerCallback, QuestionType
+from app.models import Assessment, AssessmentItem, EmailMessage, PartnerCallback, QuestionType
 from tests import factories
 from tests.web.conftest import LiveServer
 from tests.webhooks.conftest import Receiver
 
 
-def _greenhouse_org(live_server: LiveServer) -> tuple[str, int, int]:
-    """An organization with a published assessment and a key for Greenhouse: (key, assessment id, max)."""
+def _greenhouse_org(
+    live_server: LiveServer, types: tuple[QuestionType, ...] = (QuestionType.MCQ_SINGLE,)
+) -> tuple[str, int, str]:
+    """An organization with a published assessment of `types` (two questions of each unless written) and
+    a key for Greenhouse: (key, assessment id, the owner's email)."""
+    email = f"gh-{time.monotonic_ns()}@example.com"
     with live_server.sessions() as session:
-        _, org = factories.owner(session, email=f"gh-{time.monotonic_ns()}@example.com", org="Hiring Co")
+        _, org = factories.owner(session, email=email, org="Hiring Co")
         assessment = factories.published_assessment(
-            session, org, types=(QuestionType.MCQ_SINGLE,), per_type=2
+            session, org, types=types, per_type=1 if QuestionType.WRITTEN in types else 2
         )
         factories.published_assessment(session, org, types=(QuestionType.NUMERIC,), per_type=1)
         _, key = create_api_key(
@@ -38,7 +42,37 @@ def _greenhouse_org(live_server: LiveServer) -> tuple[str, int, int]:
             scopes=["assessments:read", "invitations:write", "results:read"],
         )
         session.commit()
-        return key, assessment.id, len(assessment.items)
+        return key, assessment.id, email
+
+
+def _take_the_test(live_server: LiveServer, email: str, written: str = "") -> None:
+    """The candidate opens the emailed link, answers every choice right, writes `written` in any written
+    answer, and hands in."""
+    with live_server.sessions() as session:
+        mail = session.scalars(select(EmailMessage).where(EmailMessage.to_address == email)).one()
+    link = re.search(r"/i/[A-Za-z0-9_-]{40,}", mail.text_body)
+    assert link
+    candidate = httpx.Client(base_url=live_server.base, timeout=30)
+    assert candidate.post(f"{link.group(0)}/start").status_code == 303
+    page = candidate.get(f"{link.group(0)}/attempt").text
+    item_ids = list(dict.fromkeys(re.findall(r'name="item_(\d+)"', page)))
+    answers = {}
+    with live_server.sessions() as session:
+        for item_id in item_ids:
+            spec = session.get_one(AssessmentItem, int(item_id)).question_version.spec
+            if "options" in spec:
+                answers[f"item_{item_id}"] = next(o["id"] for o in spec["options"] if o["correct"])
+            else:
+                answers[f"item_{item_id}"] = written
+    submitted = candidate.post(f"{link.group(0)}/attempt", data={**answers, "action": "submit"})
+    assert submitted.status_code == 303
+
+
+def _wait_for(receiver: Receiver, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(receiver.received) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(receiver.received) == count, receiver.received
 
 
 def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, receiver: Receiver) -> None:
@@ -82,33 +116,11 @@ def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, re
         "metadata": None,
     }
 
-    # The candidate gets the email and takes the test, answering everything right.
-    with live_server.sessions() as session:
-        mail = session.scalars(
-            select(EmailMessage).where(EmailMessage.to_address == "katherine@example.com")
-        ).one()
-    link = re.search(r"/i/[A-Za-z0-9_-]{40,}", mail.text_body)
-    assert link
-    candidate = httpx.Client(base_url=live_server.base, timeout=30)
-    assert candidate.post(f"{link.group(0)}/start").status_code == 303
-    page = candidate.get(f"{link.group(0)}/attempt").text
-    item_ids = list(dict.fromkeys(re.findall(r'name="item_(\d+)"', page)))
-    with live_server.sessions() as session:
-        answers = {}
-        for item_id in item_ids:
-            item = session.get(AssessmentItem, int(item_id))
-            assert item is not None
-            answers[f"item_{item_id}"] = next(
-                o["id"] for o in item.question_version.spec["options"] if o["correct"]
-            )
-    submitted = candidate.post(f"{link.group(0)}/attempt", data={**answers, "action": "submit"})
-    assert submitted.status_code == 303
+    _take_the_test(live_server, "katherine@example.com")
 
     # Assay calls Greenhouse back: an empty PATCH to the URL it was given, with the partner key as
     # Greenhouse's documentation shows (Greenhouse's side refuses anything else).
-    deadline = time.monotonic() + 20
-    while not receiver.received and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for(receiver, 1)
     (callback,) = receiver.received
     assert callback.headers["authorization"] == receiver.require_authorization
     assert (
@@ -127,6 +139,100 @@ def test_greenhouse_sends_a_test_and_gets_the_result(live_server: LiveServer, re
         "/response_error", json={"partner_interview_id": int(interview_id), "errors": ["score out of range"]}
     )
     assert reported.status_code == 200
+
+
+def _signed_in(live_server: LiveServer, email: str) -> httpx.Client:
+    """A recruiter's browser-like client: signed in, with the CSRF token its pages carry."""
+    recruiter = httpx.Client(base_url=live_server.base, timeout=30)
+    token = _csrf(recruiter.get("/login").text)
+    signed_in = recruiter.post(
+        "/login", data={"email": email, "password": factories.PASSWORD, "next": "/", "csrf_token": token}
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    return recruiter
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def test_greenhouse_hears_once_the_written_answer_is_scored_and_again_when_it_is_rescored(
+    live_server: LiveServer, receiver: Receiver
+) -> None:
+    key, assessment_id, owner_email = _greenhouse_org(
+        live_server, (QuestionType.MCQ_SINGLE, QuestionType.WRITTEN)
+    )
+    receiver.require_authorization = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    greenhouse = httpx.Client(
+        base_url=f"{live_server.base}/integrations/greenhouse", auth=(key, ""), timeout=30
+    )
+    request = {
+        "partner_test_id": str(assessment_id),
+        "candidate": {
+            "first_name": "Dorothy",
+            "last_name": "Vaughan",
+            "email": "dorothy@example.com",
+            "greenhouse_profile_url": "https://app.greenhouse.io/people/456",
+        },
+        "url": f"{receiver.url}/greenhouse/callback/xyz",
+    }
+    first, second = greenhouse.post("/send_test", json=request), greenhouse.post("/send_test", json=request)
+    assert first.status_code == second.status_code == 200
+    interview_id = first.json()["partner_interview_id"]
+    assert second.json()["partner_interview_id"] == interview_id
+
+    def status() -> dict[str, object]:
+        answer = greenhouse.get("/test_status", params={"partner_interview_id": interview_id})
+        assert answer.status_code == 200
+        return answer.json()  # type: ignore[no-any-return]
+
+    _take_the_test(live_server, "dorothy@example.com", written="Running averages at inference.")
+    # The choice question is scored; the written one waits for a person. Greenhouse keeps polling, and
+    # is not called back: nothing it could read is final yet.
+    assert status() == {
+        "partner_status": "awaiting_review",
+        "partner_profile_url": None,
+        "partner_score": None,
+        "metadata": None,
+    }
+    time.sleep(1.5)  # three outbox sweeps
+    assert receiver.received == []
+
+    recruiter = _signed_in(live_server, owner_email)
+    with live_server.sessions() as session:
+        written = next(
+            item
+            for item in session.get_one(Assessment, assessment_id).items
+            if item.question_version.spec["type"] == "written"
+        )
+        rubric = [(c["id"], c["points"]) for c in written.question_version.spec["rubric"]]
+        total = sum(item.points for item in session.get_one(Assessment, assessment_id).items)
+
+    def score(fraction: float) -> None:
+        report = recruiter.get(f"/invitations/{interview_id}")
+        criteria = {f"criterion_{cid}": points * fraction for cid, points in rubric}
+        scored = recruiter.post(
+            f"/invitations/{interview_id}/items/{written.id}/score",
+            data={**criteria, "comment": "", "csrf_token": _csrf(report.text)},
+        )
+        assert scored.status_code == 303, scored.text
+
+    score(0.5)
+    _wait_for(receiver, 1)
+    final = status()
+    expected = round(100 * (total - written.points / 2) / total, 1)
+    assert final["partner_status"] == "complete" and final["partner_score"] == expected
+
+    score(1.0)  # a second look: full marks
+    _wait_for(receiver, 2)
+    assert [(r.method, r.headers["authorization"]) for r in receiver.received] == [
+        ("PATCH", receiver.require_authorization)
+    ] * 2
+    rescored = status()
+    assert rescored["partner_status"] == "complete" and rescored["partner_score"] == 100.0
+    assert rescored["metadata"]["Needs manual review"] == "no"  # type: ignore[index]
 
 
 def test_greenhouse_is_refused_without_the_key_and_gets_404_for_unknown_ids(live_server: LiveServer) -> None:
