@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ASSAY_HOST=0.0.0.0
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap util-linux \
+    && apt-get install -y --no-install-recommends bubblewrap util-linux fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 assay
 

@@ -10,6 +10,8 @@ LINT_PATHS := $(wildcard app grader tests migrations bench scripts)
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 # The grading sandbox needs bubblewrap and an interpreter of our minor version that any uid can read.
 SANDBOX_PACKAGES := bubblewrap:bwrap python$(PYVER):python$(PYVER)
+# The fonts a report's PDF is set in.
+REPORT_PACKAGES := fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
 NPM_STAMP := frontend/node_modules/.installed
 BUNDLE := app/web/static/dist/candidate.js
@@ -37,7 +39,7 @@ install: $(RUN_STAMP)
 install-dev: $(DEV_STAMP)
 
 system-deps:
-	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES)
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) $(REPORT_PACKAGES)
 
 # The candidate page's script: CodeMirror 6 and the attempt client, installed from npm and bundled by esbuild;
 # and Swagger UI for the API docs page (/api/v1/docs), served from here rather than a CDN.
@@ -59,7 +61,7 @@ run: install system-deps assets
 	$(BIN)/assay serve
 
 system-test-deps:
-	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) procps:ps docker-compose chromium fonts-dejavu-core:fc-list \
+	@scripts/ensure-system-packages.sh $(SANDBOX_PACKAGES) $(REPORT_PACKAGES) procps:ps docker-compose chromium \
 		postgresql-client:pg_dump
 
 services:

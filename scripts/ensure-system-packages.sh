@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Install Debian packages the tests need when their command is missing. Usage: ensure-system-packages.sh PKG...
-# Each argument is "package" or "package:command" when the command is named differently.
+# Each argument is "package" or "package:command" when the command is named differently, or "package:/path" for
+# a package that installs files rather than a command.
 set -euo pipefail
 missing=()
 for spec in "$@"; do
   pkg=${spec%%:*}; cmd=${spec#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  if [[ $cmd == /* ]]; then
+    [ -e "$cmd" ] || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["greenhouse.io", "*.greenhouse.io"]
     )
 
+    # The DejaVu fonts a report's PDF is set in (Debian's fonts-dejavu-core, which `make run` installs).
+    report_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")
+
     @field_validator("outbound_allow_list", "greenhouse_callback_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -129,6 +129,7 @@ class TimelineEntry:
     kind: str
     words: str
     item_position: int | None
+    characters: int = 0  # pasted, for a paste
 
 
 @dataclass(frozen=True)
@@ -306,11 +307,15 @@ def _timeline(events: Sequence[PageSignal], positions: dict[int, int]) -> list[T
     entries = []
     for event in sorted(events, key=lambda e: e.id):
         words = SIGNAL_WORDS.get(event.kind, event.kind)
+        characters = 0
         if event.kind == "paste":
-            words += f" ({event.detail.get('length', 0)} characters)"
+            characters = int(event.detail.get("length") or 0)
+            words += f" ({characters} characters)"
         item_id = event.detail.get("item_id")
         entries.append(
-            TimelineEntry(event.at, event.kind, words, positions.get(item_id) if item_id else None)
+            TimelineEntry(
+                event.at, event.kind, words, positions.get(item_id) if item_id else None, characters
+            )
         )
     return entries
 

@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.results.report import AttemptReport
+from app.results.report import AttemptReport, CodeReport, ItemReport, TimelineEntry
 from app.results.scoring import Part, round_points
+from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink
 
 
 class PartOut(BaseModel):
@@ -36,6 +37,177 @@ class DiagnosisOut(BaseModel):
     confidence: float
 
 
+class OptionOut(BaseModel):
+    id: str
+    text: str
+    correct: bool
+    chosen: bool
+    misconception: str | None = Field(
+        description="The grader's misconception code this option embodies, when it embodies one."
+    )
+
+
+class NumberOut(BaseModel):
+    given: str | None = Field(description="What the candidate typed, as typed.")
+    expected: float
+    allowed_error: float
+    unit: str | None
+
+
+class CaseOut(BaseModel):
+    name: str
+    visible: bool = Field(description="A sample case the candidate could run, or a hidden one.")
+    status: str = Field(description="`passed`, `wrong_answer`, `runtime_error`, `time_limit_exceeded`, …")
+    message: str
+
+
+class CodeOut(BaseModel):
+    source: str = Field(description="The code handed in for grading (or, before any, the last saved).")
+    state: Literal["graded", "grading", "failed", "empty"]
+    verdict: str | None = Field(description="The grader's verdict once graded, e.g. `accepted`.")
+    score: float | None = Field(description="The share of the cases passed, 0 to 1.")
+    cases: list[CaseOut]
+    diagnoses: list[DiagnosisOut]
+
+    @classmethod
+    def of(cls, item_id: int, code: CodeReport) -> CodeOut:
+        return cls(
+            source=code.source,
+            state=code.state,
+            verdict=code.verdict or None,
+            score=code.score,
+            cases=[
+                CaseOut(name=c.name, visible=c.visible, status=c.status, message=c.message)
+                for c in code.cases
+            ],
+            diagnoses=[
+                DiagnosisOut(item_id=item_id, code=d.code, message=d.message, confidence=d.confidence)
+                for d in code.diagnoses
+            ],
+        )
+
+
+class ReviewOut(BaseModel):
+    points: float
+    comment: str
+    scored_at: datetime
+
+
+class ItemResultOut(BaseModel):
+    item_id: int
+    position: int = Field(description="1 for the first question the candidate saw.")
+    title: str
+    kind: str = Field(description="`mcq_single`, `mcq_multi`, `numeric`, `written` or `coding`.")
+    topic: str
+    state: Literal[
+        "correct", "partly correct", "incorrect", "not answered", "needs review", "grading", "in progress"
+    ]
+    points: float | None = Field(description="Null while the grader or a reviewer has not scored it.")
+    max_points: float
+    seconds_on_screen: float | None = Field(
+        description="Time the question was on screen, from the page's signals."
+    )
+    options: list[OptionOut] | None = Field(
+        description="Choice questions: every option, the chosen ones marked."
+    )
+    number: NumberOut | None = Field(description="Numeric questions: the answer and what was expected.")
+    text: str | None = Field(description="Written questions: the candidate's answer (Markdown).")
+    review: ReviewOut | None = Field(description="Written questions: the reviewer's points and comment.")
+    code: CodeOut | None = Field(description="Coding tasks: the code, each case's result and the diagnoses.")
+
+    @classmethod
+    def of(cls, r: ItemReport) -> ItemResultOut:
+        return cls(
+            item_id=r.item.id,
+            position=r.position,
+            title=r.title,
+            kind=r.kind,
+            topic=r.topic,
+            state=r.state,
+            points=None if r.points is None else round_points(r.points),
+            max_points=round_points(r.max_points),
+            seconds_on_screen=None if r.seconds is None else round(r.seconds, 1),
+            options=[
+                OptionOut(
+                    id=o.id, text=o.text, correct=o.correct, chosen=o.chosen, misconception=o.misconception
+                )
+                for o in r.options
+            ]
+            or None,
+            number=None
+            if r.numeric is None
+            else NumberOut(
+                given=None if r.numeric["given"] in (None, "") else str(r.numeric["given"]),
+                expected=r.numeric["expected"],
+                allowed_error=r.numeric["allowed"],
+                unit=r.numeric.get("unit") or None,
+            ),
+            text=r.text if r.rubric else None,
+            review=None
+            if r.manual is None
+            else ReviewOut(
+                points=round_points(r.manual.points), comment=r.manual.comment, scored_at=r.manual.scored_at
+            ),
+            code=None if r.code is None else CodeOut.of(r.item.id, r.code),
+        )
+
+
+class SignalOut(BaseModel):
+    at: datetime
+    kind: str = Field(description="`page_hidden`, `page_visible`, `window_blur`, `window_focus`, `paste`, …")
+    description: str
+    question_position: int | None
+
+
+class IntegrityOut(BaseModel):
+    """What the candidate's page noticed. Leaving the page or pasting is not proof of anything."""
+
+    left_page: int = Field(description="Times the page was hidden (another tab, the window minimised).")
+    switched_window: int = Field(description="Times another window took the focus.")
+    pastes: int
+    pasted_characters: int
+    timeline: list[SignalOut]
+
+    @classmethod
+    def of(cls, timeline: list[TimelineEntry]) -> IntegrityOut:
+        count = {
+            kind: sum(e.kind == kind for e in timeline) for kind in ("page_hidden", "window_blur", "paste")
+        }
+        return cls(
+            left_page=count["page_hidden"],
+            switched_window=count["window_blur"],
+            pastes=count["paste"],
+            pasted_characters=sum(e.characters for e in timeline),
+            timeline=[
+                SignalOut(at=e.at, kind=e.kind, description=e.words, question_position=e.item_position)
+                for e in timeline
+            ],
+        )
+
+
+class ReportLinkIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    expires_in_days: int = Field(
+        default=DEFAULT_DAYS,
+        ge=1,
+        le=MAX_DAYS,
+        strict=True,
+        description="How long the link opens the report.",
+    )
+
+
+class ReportLinkOut(BaseModel):
+    object: Literal["report_link"] = "report_link"
+    url: str = Field(description="The report page; opens without an Assay login until `expires_at`.")
+    pdf_url: str = Field(description="The same report as a PDF, on the same terms.")
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, link: ReportLink) -> ReportLinkOut:
+        return cls(url=link.url, pdf_url=link.pdf_url, expires_at=link.expires_at)
+
+
 class ResultOut(BaseModel):
     object: Literal["result"] = "result"
     invitation_id: int
@@ -50,9 +222,15 @@ class ResultOut(BaseModel):
     sections: list[PartOut]
     topics: list[PartOut]
     diagnoses: list[DiagnosisOut]
+    items: list[ItemResultOut] = Field(description="Every question in the order the candidate saw them.")
+    integrity: IntegrityOut | None = Field(description="Null until the candidate starts.")
     started_at: datetime | None
     completed_at: datetime | None
-    report_url: str = Field(description="The full report in Assay (for signed-in teammates).")
+    report_url: str = Field(
+        description="The full report in Assay (for signed-in teammates); "
+        "`POST /invitations/{id}/report_link` makes one anyone may open until it expires."
+    )
+    pdf_url: str = Field(description="The report as a PDF, with this API key.")
 
     @classmethod
     def of(cls, report: AttemptReport, base_url: str) -> ResultOut:
@@ -84,7 +262,10 @@ class ResultOut(BaseModel):
                 if item.code is not None
                 for d in item.code.diagnoses
             ],
+            items=[ItemResultOut.of(item) for item in report.items],
+            integrity=None if attempt is None else IntegrityOut.of(report.timeline),
             started_at=attempt.started_at if attempt else None,
             completed_at=attempt.closed_at if attempt else None,
             report_url=f"{base_url}/invitations/{report.invitation.id}",
+            pdf_url=f"{base_url}/api/v1/invitations/{report.invitation.id}/report.pdf",
         )

@@ -20,10 +20,18 @@ from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
 from app.models import Assessment, InvitationStatus
 from app.results import charts, statistics, table
 from app.results import service as results
+from app.results.pdf import pdf_response, report_pdf
 from app.results.report import attempt_report
+from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink, share_report, shared_invitation
 from app.web.pages import page, redirect
 
 router = APIRouter()
+# A shared report is nobody's to index or keep: the link is the credential.
+SHARED_HEADERS = {
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class TableQuery(BaseModel):
@@ -177,6 +185,7 @@ def _report_page(
     *,
     error: AppError | None = None,
     error_item: int | None = None,
+    link: ReportLink | None = None,
 ) -> Response:
     report = attempt_report(session, principal.organization, invitation_id)
     return page(
@@ -188,7 +197,65 @@ def _report_page(
         profile=charts.topic_profile(report.topics) if report.score and report.topics else None,
         error=error,
         error_item=error_item,
+        link=link,
+        share_days=(DEFAULT_DAYS, MAX_DAYS),
     )
+
+
+@router.get("/invitations/{invitation_id}/report.pdf")
+def result_pdf(
+    session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal, invitation_id: PathId
+) -> Response:
+    report = attempt_report(session, principal.organization, invitation_id)
+    return pdf_response(report_pdf(report, settings.report_font_dir), invitation_id)
+
+
+@router.post("/invitations/{invitation_id}/report_link")
+def share_result(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
+    invitation_id: PathId,
+    days: Annotated[int, Form(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
+) -> Response:
+    """A link to this report for someone without an Assay login (shown once on the page, audited)."""
+    link = share_report(
+        session,
+        principal,
+        get_invitation(session, principal.organization, invitation_id),
+        days=days,
+        base_url=settings.base_url,
+        secret=settings.secret_key.get_secret_value(),
+    )
+    return _report_page(request, session, principal, invitation_id, link=link)
+
+
+@router.get("/reports/{token}")
+def shared_result_page(request: Request, session: SessionDep, settings: SettingsDep, token: str) -> Response:
+    """The report a signed link opens, read-only, for whoever holds the link until it expires."""
+    org, invitation = shared_invitation(session, token, settings.secret_key.get_secret_value())
+    report = attempt_report(session, org, invitation.id)
+    response = page(
+        request,
+        "result.html",
+        None,
+        report=report,
+        profile=charts.topic_profile(report.topics) if report.score and report.topics else None,
+        shared=f"/reports/{token}/pdf",
+    )
+    response.headers.update(SHARED_HEADERS)
+    return response
+
+
+@router.get("/reports/{token}/pdf")
+def shared_result_pdf(session: SessionDep, settings: SettingsDep, token: str) -> Response:
+    org, invitation = shared_invitation(session, token, settings.secret_key.get_secret_value())
+    response = pdf_response(
+        report_pdf(attempt_report(session, org, invitation.id), settings.report_font_dir), invitation.id
+    )
+    response.headers.update(SHARED_HEADERS)
+    return response
 
 
 @router.get("/invitations/{invitation_id}")

@@ -283,3 +283,30 @@ def test_an_editor_grades_failed_code_again_from_the_report(client: TestClient, 
     assert again.status_code == 409 and "only a grading that failed can be retried" in again.text
     actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[-1] == "grading.retried"
+
+
+def test_a_teammate_shares_a_report_by_link_and_downloads_its_pdf(
+    client: TestClient, session: Session
+) -> None:
+    org, finished = _finished_written_answer(session, "s@example.com", "Running statistics at inference.")
+    factories.member(session, org, "v@acme.test", Role.VIEWER)
+    factories.owner(session, email="rival@example.com", org="Rival")
+    session.commit()
+    sign_in(client, "v@acme.test", factories.PASSWORD)
+    report = client.get(f"/invitations/{finished.id}").text
+    assert f'href="/invitations/{finished.id}/report.pdf"' in report
+    pdf = client.get(f"/invitations/{finished.id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert post_form(client, f"/invitations/{finished.id}/report_link", {"days": "0"}).status_code == 422
+    shared = post_form(client, f"/invitations/{finished.id}/report_link", {"days": "3"})
+    assert shared.status_code == 200
+    link = re.search(r'value="http://testserver(/reports/[\w.-]+)"', shared.text)
+    assert link, "the link is shown to copy"
+
+    client.cookies.clear()
+    opened = client.get(link.group(1))
+    assert opened.status_code == 200 and "Running statistics at inference." in opened.text
+    assert 'href="/team"' not in opened.text and "Share this report" not in opened.text
+    sign_in(client, "rival@example.com", factories.PASSWORD)
+    assert client.get(f"/invitations/{finished.id}/report.pdf").status_code == 404
+    assert post_form(client, f"/invitations/{finished.id}/report_link", {"days": "3"}).status_code == 404
