@@ -101,6 +101,7 @@ AssessmentsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["asses
 AssessmentsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["assessments:write"])]
 CandidatesRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["candidates:read"])]
 CandidatesWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["candidates:write"])]
+PersonalData = Annotated[ApiPrincipal, Security(api_principal, scopes=["candidates:personal_data"])]
 InvitationsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["invitations:read"])]
 InvitationsWrite = Annotated[ApiPrincipal, Security(api_principal, scopes=["invitations:write"])]
 ResultsRead = Annotated[ApiPrincipal, Security(api_principal, scopes=["results:read"])]

@@ -16,9 +16,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.principal import Actor, ApiPrincipal, acting_user
+from app.accounts.principal import Actor, ApiPrincipal, Principal, acting_user
 from app.audit.service import record
-from app.core.errors import FieldError, Unauthenticated, ValidationFailed
+from app.core.errors import FieldError, Forbidden, Unauthenticated, ValidationFailed
 from app.core.security import digests_match, token_digest
 from app.core.tenancy import get_owned
 from app.models import ApiKey, Organization, utcnow
@@ -34,11 +34,15 @@ SCOPES: dict[str, str] = {
     "assessments:write": "Create draft assessments and change their settings.",
     "candidates:read": "List and read candidates.",
     "candidates:write": "Create candidates and change their names.",
+    "candidates:personal_data": "Export everything held on a candidate, and erase it on their request. "
+    "Only an owner can create a key with this scope.",
     "invitations:read": "List and read invitations.",
     "invitations:write": "Invite candidates, cancel and resend invitations.",
     "results:read": "Read candidates' results.",
     "webhooks:manage": "Manage webhook endpoints and read events and deliveries.",
 }
+# What only an owner may hand to an integration, as only an owner may do it in Assay's pages.
+OWNER_SCOPES = frozenset({"candidates:personal_data"})
 MAX_NAME_LENGTH = 200
 # Writing last use on every request would turn reads into writes; once a minute is precise enough.
 LAST_USE_PRECISION = timedelta(minutes=1)
@@ -90,6 +94,12 @@ def create_api_key(
             "The key's name is too long.",
             errors=[FieldError("name", f"at most {MAX_NAME_LENGTH} characters")],
         )
+    chosen = parse_scopes(scopes)
+    if isinstance(actor, Principal) and OWNER_SCOPES & set(chosen) and not actor.is_owner:
+        raise Forbidden(
+            f"Only an owner can create a key with {', '.join(sorted(OWNER_SCOPES & set(chosen)))}; "
+            f"your role is {actor.role.value}."
+        )
     body = KEY_PREFIX + "".join(secrets.choice(BASE62) for _ in range(RANDOM_CHARS))
     key = body + _checksum(body)
     created_by = acting_user(actor)
@@ -99,7 +109,7 @@ def create_api_key(
         prefix=_lookup_prefix(key),
         last_four=key[-4:],
         key_hash=token_digest(key),
-        scopes=parse_scopes(scopes),
+        scopes=chosen,
         created_by_id=created_by.id if created_by else None,
     )
     session.add(row)

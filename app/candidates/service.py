@@ -32,7 +32,7 @@ from app.candidates.schemas import (
     SampleCaseData,
     SubmissionData,
 )
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from app.core.ids import parse_id
 from app.core.security import new_token, token_digest
 from app.core.tenancy import get_owned
@@ -230,6 +230,15 @@ class Erasure:
     answers: int
     submissions: int
     emails: int
+
+
+def confirm_erasure(candidate: Candidate, typed_email: str) -> None:
+    """Erasing cannot be undone: the caller types the candidate's address, so a wrong row is never erased."""
+    if typed_email.strip().lower() != candidate.email:
+        raise ValidationFailed(
+            "Nothing was erased.",
+            errors=[FieldError("confirm_email", "type the candidate's email address exactly to confirm")],
+        )
 
 
 def erase_candidate(session: Session, actor: Actor, candidate: Candidate) -> Erasure:

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import ApiPrincipal
-from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite
+from app.api.deps import CandidatesRead, CandidatesWrite, InvitationsRead, InvitationsWrite, PersonalData
 from app.api.schemas import Page, fetch_page, problem_of
 from app.assessments.service import get_assessment
+from app.candidates import service as personal_data
+from app.candidates.schemas import CandidateExport
 from app.core.config import Settings
 from app.core.errors import AppError
 from app.core.ids import PathId
@@ -25,6 +27,8 @@ from app.invitations.schemas import (
     CandidateOut,
     CandidateQuery,
     CandidateUpdate,
+    ErasureIn,
+    ErasureOut,
     InvitationCreate,
     InvitationExtend,
     InvitationOut,
@@ -76,6 +80,37 @@ def update_candidate(
         session, principal, candidate, first_name=body.first_name, last_name=body.last_name
     )
     return CandidateOut.of(candidate)
+
+
+@candidates_router.get(
+    "/{candidate_id}/export", summary="Everything held on a candidate (their right of access)"
+)
+def export_candidate(session: SessionDep, principal: PersonalData, candidate_id: PathId) -> CandidateExport:
+    """The same document as the report page's download: the person, every invitation with its answers,
+    code and grading, and the emails sent to them. Audited."""
+    candidate = get_owned(session, Candidate, principal.organization, candidate_id)
+    return personal_data.export_candidate(session, principal, candidate)
+
+
+@candidates_router.post(
+    "/{candidate_id}/erase", summary="Erase a candidate's personal data (cannot be undone)"
+)
+def erase_candidate(
+    session: SessionDep, principal: PersonalData, candidate_id: PathId, body: ErasureIn
+) -> ErasureOut:
+    """Their name and address, everything they wrote, comments about them and the emails to them go, in
+    every assessment of the organization; unused links stop working; scores stay in the statistics,
+    attached to nobody. 409 while they are taking an assessment or their code is being graded."""
+    candidate = get_owned(session, Candidate, principal.organization, candidate_id)
+    personal_data.confirm_erasure(candidate, body.confirm_email)
+    erased = personal_data.erase_candidate(session, principal, candidate)
+    return ErasureOut(
+        candidate=CandidateOut.of(candidate),
+        invitations=erased.invitations,
+        answers=erased.answers,
+        submissions=erased.submissions,
+        emails=erased.emails,
+    )
 
 
 def _out(invitation: Invitation, settings: Settings) -> InvitationOut:

@@ -51,6 +51,21 @@ class CandidateUpdate(RequestBody):
     last_name: str | None = Field(default=None, max_length=120)
 
 
+class ErasureIn(RequestBody):
+    confirm_email: str = Field(
+        max_length=320, description="The candidate's email address, typed again: erasing cannot be undone."
+    )
+
+
+class ErasureOut(BaseModel):
+    object: Literal["erasure"] = "erasure"
+    candidate: CandidateOut
+    invitations: int = Field(description="Invitations whose links stopped working and whose answers went.")
+    answers: int
+    submissions: int = Field(description="Code runs and submissions, with their output.")
+    emails: int
+
+
 class InvitationOut(BaseModel):
     id: int
     object: Literal["invitation"] = "invitation"

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.api.schemas import RequestBody
 from app.results.report import AttemptReport, CodeReport, ItemReport, TimelineEntry
 from app.results.scoring import Part, round_points
 from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink
@@ -185,9 +186,7 @@ class IntegrityOut(BaseModel):
         )
 
 
-class ReportLinkIn(BaseModel):
-    model_config = {"extra": "forbid"}
-
+class ReportLinkIn(RequestBody):
     expires_in_days: int = Field(
         default=DEFAULT_DAYS,
         ge=1,

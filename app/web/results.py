@@ -335,11 +335,7 @@ def erase_candidate(
 ) -> Response:
     candidate = get_invitation(session, principal.organization, invitation_id).candidate
     try:
-        if confirm_email.strip().lower() != candidate.email:
-            raise ValidationFailed(
-                "Nothing was erased.",
-                errors=[FieldError("confirm_email", "type the candidate's email address exactly to confirm")],
-            )
+        candidates.confirm_erasure(candidate, confirm_email)
         candidates.erase_candidate(session, principal, candidate)
     except AppError as exc:
         session.rollback()

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from app.accounts import service as accounts
 from app.accounts.principal import Principal
-from app.api.service import SCOPES, create_api_key, list_api_keys, revoke_api_key
+from app.api.service import OWNER_SCOPES, SCOPES, create_api_key, list_api_keys, revoke_api_key
 from app.audit.service import audit_log
 from app.core.errors import AppError
 from app.core.ids import PathId
@@ -120,7 +120,7 @@ def _api_keys_page(
         principal,
         status_code=error.status_code if error else (201 if new_key else 200),
         keys=list_api_keys(session, principal.organization),
-        scopes=SCOPES,
+        scopes={s: meaning for s, meaning in SCOPES.items() if principal.is_owner or s not in OWNER_SCOPES},
         new_key=new_key,
         endpoints=list_endpoints(session, principal.organization),
         error=error,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Principal
+from app.api.service import OWNER_SCOPES, SCOPES, create_api_key
 from app.candidates import service as candidates
-from app.models import Candidate, EmailMessage, QuestionType
+from app.core.errors import Forbidden
+from app.models import Candidate, EmailMessage, QuestionType, Role
 from app.questions.service import current_versions
 from tests import factories
-from tests.api.conftest import Api
+from tests.api.conftest import Api, new_key
 
 
 def test_assessments_drafts_are_created_changed_and_listed_by_status(api: Api, session: Session) -> None:
@@ -172,3 +177,61 @@ def test_events_catch_up_on_everything_in_order(
     assert len(only) == 1 and only[0]["data"]["invitation_id"] > 0
     assert api.get(f"/events/{only[0]['id']}").json() == only[0]
     assert api.get("/events", params={"starting_after": "evt_nope"}).status_code == 404
+
+
+def test_an_owners_key_exports_and_erases_a_candidate_on_their_request(
+    api: Api, client: TestClient, session: Session
+) -> None:
+    assessment = factories.published_assessment(session, api.org, types=(QuestionType.WRITTEN,), per_type=1)
+    invitation = factories.finished_attempt(
+        session,
+        api.org,
+        assessment,
+        "subject@example.com",
+        {assessment.items[0].id: {"text": "My own words."}},
+    )
+    session.commit()
+    person = invitation.candidate_id
+    exported = api.get(f"/candidates/{person}/export")
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    assert document["format"] == "assay.candidate-export/1"
+    assert document["candidate"]["email"] == "subject@example.com"
+    assert "My own words." in exported.text
+
+    wrong = api.post(f"/candidates/{person}/erase", json={"confirm_email": "someone@example.com"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "confirm_email"
+    assert api.post(f"/candidates/{person}/erase", json={}).status_code == 422
+    erased = api.post(f"/candidates/{person}/erase", json={"confirm_email": "Subject@example.com"})
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["object"] == "erasure" and erased.json()["answers"] == 1
+    assert erased.json()["candidate"]["erased_at"] is not None
+    assert "My own words." not in api.get(f"/candidates/{person}/export").text
+    again = api.post(
+        f"/candidates/{person}/erase", json={"confirm_email": erased.json()["candidate"]["email"]}
+    )
+    assert again.status_code == 409
+
+
+def test_personal_data_needs_its_own_scope_which_only_an_owner_can_grant(
+    api: Api, other_api: Api, client: TestClient, session: Session
+) -> None:
+    assessment = factories.published_assessment(
+        session, api.org, types=(QuestionType.MCQ_SINGLE,), per_type=1
+    )
+    person = factories.finished_attempt(session, api.org, assessment, "p@example.com", {}).candidate_id
+    everything_else = [s for s in SCOPES if s not in OWNER_SCOPES]
+    reader = Api(client, new_key(session, api.org, everything_else), api.org)
+    session.commit()
+    assert reader.get(f"/candidates/{person}/export").status_code == 403
+    assert (
+        reader.post(f"/candidates/{person}/erase", json={"confirm_email": "p@example.com"}).status_code == 403
+    )
+    assert other_api.get(f"/candidates/{person}/export").status_code == 404
+
+    admin = factories.member(session, api.org, "admin@example.com", Role.ADMIN)
+    as_admin = Principal(user=admin, organization=api.org, role=Role.ADMIN, session_id=0)
+    with pytest.raises(Forbidden, match="Only an owner"):
+        create_api_key(session, as_admin, name="HR", scopes=["candidates:personal_data"])
+    _, allowed = create_api_key(session, as_admin, name="HR", scopes=everything_else)
+    assert allowed.startswith("ak_live_")

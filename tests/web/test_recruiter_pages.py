@@ -192,6 +192,10 @@ def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(client: TestClient, 
     sign_in(client, "admin@example.com", factories.PASSWORD)
     refused = post_form(client, "/api-keys", {"name": "ATS"})
     assert refused.status_code == 422 and "at least one scope" in refused.text
+    offered = re.findall(r'name="scopes" value="([\w:]+)"', refused.text)
+    assert "candidates:read" in offered and "candidates:personal_data" not in offered  # an owner's to give
+    owners_only = post_form(client, "/api-keys", {"name": "ATS", "scopes": ["candidates:personal_data"]})
+    assert owners_only.status_code == 403 and "Only an owner" in owners_only.text
     made = post_form(client, "/api-keys", {"name": "ATS", "scopes": ["results:read", "invitations:read"]})
     assert made.status_code == 201
     key = re.search(r'value="(ak_live_[0-9A-Za-z]+)"', made.text)
