@@ -164,8 +164,12 @@ def _invite(
         send_email=body.send_email,
         expires_at=body.expires_at,
         external_ref=body.external_ref,
+        callback_url=body.callback_url,
+        callback_events=body.callback_events,
     )
-    return InvitationOut.of(issued.invitation, issued.link(settings.base_url), f"{settings.base_url}/api/v1")
+    made = InvitationOut.of(issued.invitation, issued.link(settings.base_url), f"{settings.base_url}/api/v1")
+    made.callback_secret = issued.callback_secret
+    return made
 
 
 @invitations_router.post("/bulk", summary="Invite many candidates in one request, with a result per row")

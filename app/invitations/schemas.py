@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.api.schemas import EmailAddress, ListQuery, Problem, RequestBody
+from app.api.schemas import EmailAddress, HttpUrl, ListQuery, Problem, RequestBody
 from app.core.ids import ObjectId
 from app.models import Candidate, Invitation, InvitationStatus
 
@@ -52,8 +52,11 @@ class CandidateUpdate(RequestBody):
 
 
 class ErasureIn(RequestBody):
+    # Checked by the service, after the candidate is found: another organization's key gets 404, not 422.
     confirm_email: str = Field(
-        max_length=320, description="The candidate's email address, typed again: erasing cannot be undone."
+        default="",
+        max_length=320,
+        description="Required: the candidate's email address, typed again, since erasing cannot be undone.",
     )
 
 
@@ -64,6 +67,16 @@ class ErasureOut(BaseModel):
     answers: int
     submissions: int = Field(description="Code runs and submissions, with their output.")
     emails: int
+
+
+class CallbackOut(BaseModel):
+    endpoint_id: int = Field(
+        description="A webhook endpoint of this invitation only: its deliveries are at "
+        "`/webhook_endpoints/{endpoint_id}/deliveries`, and PATCH there changes or re-enables it."
+    )
+    url: str
+    event_types: list[str]
+    enabled: bool
 
 
 class InvitationOut(BaseModel):
@@ -84,6 +97,14 @@ class InvitationOut(BaseModel):
     completed_at: datetime | None
     cancelled_at: datetime | None
     result_url: str = Field(description="GET this for the result once the status is completed.")
+    callback: CallbackOut | None = Field(
+        description="The invitation's own callback URL, when it was given one."
+    )
+    callback_secret: str | None = Field(
+        default=None,
+        description="`whsec_…`, to verify the callback's signatures (Standard Webhooks): only in the answer "
+        "that created the invitation with a callback_url.",
+    )
 
     @classmethod
     def of(cls, invitation: Invitation, candidate_url: str | None, api_base: str) -> InvitationOut:
@@ -103,6 +124,14 @@ class InvitationOut(BaseModel):
             completed_at=attempt.closed_at if attempt else None,
             cancelled_at=invitation.cancelled_at,
             result_url=f"{api_base}/invitations/{invitation.id}/result",
+            callback=None
+            if invitation.callback is None
+            else CallbackOut(
+                endpoint_id=invitation.callback.id,
+                url=invitation.callback.url,
+                event_types=list(invitation.callback.event_types),
+                enabled=invitation.callback.enabled,
+            ),
         )
 
 
@@ -126,6 +155,16 @@ class InvitationCreate(RequestBody):
     extra_time_pct: int = Field(default=0, ge=0, le=200, description="Extra time, e.g. 25 for +25%.")
     external_ref: str | None = Field(
         default=None, max_length=200, description="Your own id for this invitation (an ATS application id)."
+    )
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description="Where this invitation's events are posted (besides the organization's webhook "
+        "endpoints), signed as every webhook with the `callback_secret` of the answer.",
+    )
+    callback_events: list[str] = Field(
+        default_factory=list,
+        description="The events the callback hears; empty: every event of the invitation (invitation.* "
+        "and result.*).",
     )
 
 

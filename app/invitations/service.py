@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
@@ -30,6 +31,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.webhooks.service import add_invitation_callback
 
 INVITATION_PATH = "/i/"
 TOKEN_PURPOSE = "invitation"  # noqa: S105 - a label mixed into the HMAC, not a secret
@@ -41,6 +43,7 @@ class IssuedInvitation:
 
     invitation: Invitation
     token: str
+    callback_secret: str | None = None  # the invitation's own callback's, shown once
 
     def link(self, base_url: str) -> str:
         return _link(base_url, self.token)
@@ -206,9 +209,17 @@ def invite(
     expires_at: datetime | None = None,
     external_ref: str | None = None,
     via: str = "",
+    callback_url: str | None = None,
+    callback_events: Sequence[str] = (),
 ) -> IssuedInvitation:
     """Invite one person, whichever door it comes through (a recruiter's page or CSV file, the API, an ATS):
-    the invitation is created and announced, emailed when asked, and audited beside it, the same way."""
+    the invitation is created and announced, emailed when asked, and audited beside it, the same way. With
+    a callback URL, the invitation's events are also posted there (app.webhooks)."""
+    if callback_events and callback_url is None:
+        raise ValidationFailed(
+            "callback_events needs a callback_url.",
+            errors=[FieldError("callback_events", "give a callback_url, or leave this out")],
+        )
     issued = create_invitation(
         session,
         actor.organization,
@@ -229,6 +240,16 @@ def invite(
         {"via": via} if via else {}
     )
     record(session, actor, "invitation.created", issued.invitation, **detail)
+    if callback_url is not None:
+        callback = add_invitation_callback(
+            session,
+            actor,
+            issued.invitation,
+            url=callback_url,
+            settings=settings,
+            event_types=list(callback_events),
+        )
+        issued = replace(issued, callback_secret=callback.secret)
     return issued
 
 

@@ -15,6 +15,7 @@ from app.models.base import Base, CreatedMixin, OrgOwned, enum_column, utcnow
 
 if TYPE_CHECKING:
     from app.models.attempts import Attempt
+    from app.models.events import WebhookEndpoint
 
 
 class Candidate(OrgOwned, CreatedMixin, Base):
@@ -71,6 +72,8 @@ class Invitation(OrgOwned, CreatedMixin, Base):
 
     assessment: Mapped[Assessment] = relationship()
     candidate: Mapped[Candidate] = relationship()
+    # The invitation's own callback URL, when the API call that made it gave one.
+    callback: Mapped[WebhookEndpoint | None] = relationship(viewonly=True, lazy="selectin")
 
     @property
     def minutes_allowed(self) -> float:

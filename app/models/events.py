@@ -25,8 +25,15 @@ class Event(OrgOwned, CreatedMixin, Base):
 
 
 class WebhookEndpoint(OrgOwned, CreatedMixin, Base):
+    """Where events are posted: the organization's endpoints hear every invitation's events; an
+    invitation's own callback (given when it was created, as HackerRank's test_result_url) hears only its
+    invitation's."""
+
     __tablename__ = "webhook_endpoints"
 
+    invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), unique=True
+    )
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(300), default="")
     secret: Mapped[str] = mapped_column(String(200))

@@ -17,6 +17,9 @@ class EndpointOut(BaseModel):
     url: str
     description: str
     event_types: list[str] = Field(description="Empty: every event type.")
+    invitation_id: int | None = Field(
+        description="Set for an invitation's own callback, which hears only that invitation's events."
+    )
     enabled: bool
     disabled_reason: str
     created_at: datetime
@@ -28,6 +31,7 @@ class EndpointOut(BaseModel):
             url=endpoint.url,
             description=endpoint.description,
             event_types=list(endpoint.event_types),
+            invitation_id=endpoint.invitation_id,
             enabled=endpoint.enabled,
             disabled_reason=endpoint.disabled_reason,
             created_at=endpoint.created_at,

@@ -17,7 +17,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Actor
@@ -30,6 +30,7 @@ from app.events.service import subscribes
 from app.jobs.runtime import send_after_commit
 from app.models import (
     Event,
+    Invitation,
     Organization,
     Role,
     WebhookAttempt,
@@ -53,6 +54,10 @@ EVENT_TYPES: dict[str, str] = {
     "assessment.published": "A draft was published and can be sent to candidates.",
     "assessment.archived": "An assessment was archived (or replaced by a newer version).",
 }
+# What an invitation's own callback may hear: what happens to that invitation and its result.
+INVITATION_EVENT_TYPES = [
+    t for t in EVENT_TYPES if t.startswith(("invitation.", "result.")) and t != "invitation.created"
+]
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format marker, not a secret
 ROTATION_OVERLAP = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=3)
@@ -102,14 +107,14 @@ def signed_headers(endpoint: WebhookEndpoint, event: Event, body: bytes, now: da
     }
 
 
-def _event_types(requested: list[str] | None) -> list[str]:
+def _event_types(requested: list[str] | None, known: list[str], field: str = "event_types") -> list[str]:
     """Empty means every event type."""
     chosen = list(dict.fromkeys(requested or []))
-    unknown = [t for t in chosen if t not in EVENT_TYPES]
+    unknown = [t for t in chosen if t not in known]
     if unknown:
         raise ValidationFailed(
             f"Unknown event types: {', '.join(unknown)}.",
-            errors=[FieldError("event_types", f"choose from: {', '.join(EVENT_TYPES)}")],
+            errors=[FieldError(field, f"choose from: {', '.join(known)}")],
         )
     return chosen
 
@@ -138,11 +143,42 @@ def create_endpoint(
         url=url,
         description=_description(description),
         secret=new_secret(),
-        event_types=_event_types(event_types),
+        event_types=_event_types(event_types, list(EVENT_TYPES)),
     )
     session.add(endpoint)
     session.flush()
     record(session, actor, "webhook_endpoint.created", endpoint, url=endpoint.url)
+    return endpoint
+
+
+def add_invitation_callback(
+    session: Session,
+    actor: Actor,
+    invitation: Invitation,
+    *,
+    url: str,
+    settings: Settings,
+    event_types: list[str] | None = None,
+) -> WebhookEndpoint:
+    """The invitation's own callback: signed and retried as every webhook, but it hears only this
+    invitation's events (by default all of them: started, completed, expired, cancelled, resent, reminded,
+    scored, updated). Its deliveries are listed under its endpoint id."""
+    check_url(url, settings, field="callback_url")
+    endpoint = WebhookEndpoint(
+        organization_id=invitation.organization_id,
+        invitation_id=invitation.id,
+        url=url,
+        description=f"Callback of invitation {invitation.id}",
+        secret=new_secret(),
+        event_types=_event_types(event_types, INVITATION_EVENT_TYPES, "callback_events")
+        or INVITATION_EVENT_TYPES,
+    )
+    session.add(endpoint)
+    session.flush()
+    session.refresh(invitation, ["callback"])
+    record(
+        session, actor, "webhook_endpoint.created", endpoint, url=endpoint.url, invitation_id=invitation.id
+    )
     return endpoint
 
 
@@ -181,7 +217,8 @@ def update_endpoint(
     if description is not None:
         endpoint.description = _description(description)
     if event_types is not None:
-        endpoint.event_types = _event_types(event_types)
+        known = INVITATION_EVENT_TYPES if endpoint.invitation_id else list(EVENT_TYPES)
+        endpoint.event_types = _event_types(event_types, known)
     if enabled is not None and enabled != endpoint.enabled:
         endpoint.enabled = enabled
         endpoint.disabled_reason = "" if enabled else "disabled through the API"
@@ -214,10 +251,16 @@ def rotate_secret(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> 
 
 
 def fan_out(session: Session, event: Event) -> list[WebhookDelivery]:
-    """A delivery for each enabled endpoint of the event's organization that subscribes to its type."""
+    """A delivery for each enabled endpoint of the event's organization that subscribes to its type: the
+    organization's own, and the callback of the invitation the event is about."""
     endpoints = session.scalars(
         select(WebhookEndpoint).where(
-            WebhookEndpoint.organization_id == event.organization_id, WebhookEndpoint.enabled.is_(True)
+            WebhookEndpoint.organization_id == event.organization_id,
+            WebhookEndpoint.enabled.is_(True),
+            or_(
+                WebhookEndpoint.invitation_id.is_(None),
+                WebhookEndpoint.invitation_id == event.payload.get("invitation_id"),
+            ),
         )
     ).all()
     deliveries = [
