@@ -287,16 +287,24 @@ def api_keys_create(
     org: OrgOption,
     scopes: Annotated[str, typer.Option(help="Comma-separated, e.g. invitations:write,results:read")],
     name: Annotated[str, typer.Option(help="What the key is for, e.g. Greenhouse")] = "",
+    test: Annotated[bool, typer.Option("--test", help="An ak_test_ key, acting on test data only")] = False,
+    expires_in_days: Annotated[
+        int, typer.Option(min=0, max=3650, help="Refused after this many days; 0: never expires")
+    ] = 0,
 ) -> None:
     """Create a key and print it once: it is stored only as a digest."""
     from app.accounts.principal import Operator
     from app.accounts.service import find_organization
     from app.api.service import create_api_key
+    from app.models import utcnow
 
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
         operator = Operator(find_organization(session, org))
-        row, key = create_api_key(session, operator, name=name, scopes=scopes)
+        row, key = create_api_key(
+            session, operator, name=name, scopes=scopes, test=test, expires_at=expires_at
+        )
     typer.echo(key)
     typer.echo(
         f"key {row.prefix}…{row.last_four} with scopes {', '.join(row.scopes)}; it is not shown again",
@@ -307,15 +315,22 @@ def api_keys_create(
 @keys_app.command("list")
 @operator_errors
 def api_keys_list(org: OrgOption) -> None:
-    """The organization's keys: id, prefix, last four, scopes, last use, revoked."""
+    """The organization's keys: id, prefix, last four, name, scopes, last use, state (active, expires,
+    expired, revoked)."""
     from app.accounts.service import find_organization
     from app.api.service import list_api_keys
+    from app.models import utcnow
 
     with database() as (_, engine, session):
         _require_schema_at_head(engine)
         for row in list_api_keys(session, find_organization(session, org)):
             used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never used"
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            if row.revoked_at:
+                state = f"revoked {row.revoked_at:%Y-%m-%d}"
+            elif row.expires_at:
+                state = f"{'expired' if row.expires_at <= utcnow() else 'expires'} {row.expires_at:%Y-%m-%d}"
+            else:
+                state = "active"
             fields = (str(row.id), f"{row.prefix}…{row.last_four}", row.name or "-", ",".join(row.scopes))
             typer.echo("\t".join((*fields, used, state)))
 

@@ -320,6 +320,23 @@ def test_api_keys_create_list_and_revoke(tmp_path: Path) -> None:
     assert "\trevoked " in run(["api-keys", "list", "--org", "initech"], env).stdout
     unknown = run(["api-keys", "create", "--org", "initech", "--scopes", "results:read,root"], env)
     assert unknown.returncode == 1 and "unknown scope(s): root" in unknown.stderr
+    test_key = run(
+        [
+            "api-keys",
+            "create",
+            "--org",
+            "initech",
+            "--scopes",
+            "results:read",
+            "--test",
+            "--expires-in-days",
+            "30",
+        ],
+        env,
+    )
+    assert re.fullmatch(r"ak_test_[0-9A-Za-z]{38}", test_key.stdout.strip()), test_key.stderr
+    newest = run(["api-keys", "list", "--org", "initech"], env).stdout.splitlines()[0]
+    assert newest.split("\t")[1].startswith("ak_test_") and "\texpires " in newest
 
 
 def test_an_operator_lists_and_retries_failed_gradings(tmp_path: Path) -> None:

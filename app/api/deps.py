@@ -23,7 +23,9 @@ from app.http.deps import SessionDep, client_ip
 POLICY_NAME = "per-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="assay", Basic realm="assay"'}
 
-bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer ak_live_…`")
+bearer = HTTPBearer(
+    auto_error=False, description="`Authorization: Bearer ak_live_…` (or `ak_test_…` for test data)"
+)
 basic = HTTPBasic(
     auto_error=False, description="The API key as the user name and an empty password (as ATS partners send)."
 )

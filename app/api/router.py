@@ -89,6 +89,9 @@ Drive Assay from an HR system: invite candidates, learn when they finish, read t
 **Authentication.** `Authorization: Bearer ak_live_…`, or HTTP Basic with the key as the user name and an
 empty password. Owners and admins create keys on Assay's API keys page or with
 `assay api-keys create --org ORG --scopes S1,S2`. Scopes: {", ".join(f"`{s}`" for s in SCOPES)}.
+A key may expire (a 401 then says when it did). A **test key** (`ak_test_…`) works the same on the
+organization's test data, kept apart from live: what it creates, live keys and Assay's pages never see,
+and its candidates get no email (the invitation's `candidate_url` opens the test).
 
 **Lists** are newest first: `limit` (1-100) and `starting_after` (the last id you saw) give
 `{{"data": [...], "has_more": true}}`.
@@ -104,7 +107,12 @@ while the first is still running is 409. Keys are kept 24 hours.
 `Retry-After`.
 
 **Webhooks** follow Standard Webhooks: verify `webhook-signature` with your endpoint's `whsec_` secret and
-deduplicate by `webhook-id`. Catch up on anything missed with `GET /api/v1/events`.
+deduplicate by `webhook-id`. Catch up on anything missed with `GET /api/v1/events`. An invitation created
+with a `callback_url` has a callback of its own that hears only that invitation's events.
+
+**Results** come question by question (`GET /invitations/{{id}}/result`), as a PDF
+(`/invitations/{{id}}/report.pdf`), and as a link anyone may open until it expires
+(`POST /invitations/{{id}}/report_link`).
 """
 
 

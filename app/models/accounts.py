@@ -20,12 +20,22 @@ class Role(enum.StrEnum):
 
 
 class Organization(IdMixin, CreatedMixin, Base):
+    """A hiring team. An organization's test data (what its `ak_test_` keys create) lives in an organization
+    of its own that points back at it (`live_organization_id`), so every tenancy rule keeps the two apart."""
+
     __tablename__ = "organizations"
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    live_organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organization")
+
+    @property
+    def is_test(self) -> bool:
+        return self.live_organization_id is not None
 
 
 class User(IdMixin, CreatedMixin, Base):
@@ -101,5 +111,8 @@ class ApiKey(OrgOwned, CreatedMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # A test key (`ak_test_…`) acts on the organization's test data only.
+    test: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[datetime | None]
 
     organization: Mapped[Organization] = relationship()

@@ -3,7 +3,8 @@ outbox."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -16,7 +17,7 @@ from app.core.errors import AppError
 from app.core.ids import PathId
 from app.emails.service import outbox, outbox_message_of
 from app.http.deps import CurrentPrincipal, Owner, SessionDep, SettingsDep, TeamManager
-from app.models import Role
+from app.models import Role, utcnow
 from app.web.pages import page, redirect
 from app.webhooks.service import list_endpoints
 
@@ -120,6 +121,7 @@ def _api_keys_page(
         principal,
         status_code=error.status_code if error else (201 if new_key else 200),
         keys=list_api_keys(session, principal.organization),
+        now=utcnow(),
         scopes={s: meaning for s, meaning in SCOPES.items() if principal.is_owner or s not in OWNER_SCOPES},
         new_key=new_key,
         endpoints=list_endpoints(session, principal.organization),
@@ -139,9 +141,14 @@ def create_key(
     principal: TeamManager,
     name: Annotated[str, Form(max_length=200)] = "",
     scopes: Annotated[list[str] | None, Form()] = None,
+    mode: Annotated[Literal["live", "test"], Form()] = "live",
+    expires_in_days: Annotated[int, Form(ge=0, le=3650)] = 0,
 ) -> Response:
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        _, key = create_api_key(session, principal, name=name, scopes=scopes or [])
+        _, key = create_api_key(
+            session, principal, name=name, scopes=scopes or [], test=mode == "test", expires_at=expires_at
+        )
     except AppError as exc:
         return _api_keys_page(request, session, principal, error=exc)
     return _api_keys_page(request, session, principal, new_key=key)
