@@ -16,12 +16,13 @@ REPORT_PACKAGES := fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans
 NPM_STAMP := frontend/node_modules/.installed
 BUNDLE := app/web/static/dist/candidate.js
 
-.PHONY: run test lint typecheck security audit pytest install install-dev assets system-deps system-test-deps services clean help
+.PHONY: run test lint typecheck security audit pytest install install-dev assets system-deps system-test-deps services client clean help
 
 help:
 	@echo "make run    install, migrate, sync the question bank, serve on http://127.0.0.1:8000"
 	@echo "make test   install, then ruff, mypy, bandit and the whole pytest suite (SQLite and PostgreSQL)"
 	@echo "make audit  known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV)"
+	@echo "make client the Python API client, generated from the API document into dist/assay-client"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,14 @@ system-test-deps:
 
 services:
 	@scripts/ensure-services.sh
+
+# A pip-installable Python client for the API, generated from the document the server serves.
+client: install-dev
+	@mkdir -p build
+	$(BIN)/assay openapi > build/openapi.json
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path build/openapi.json \
+		--config clients/python.yaml --output-path dist/assay-client --meta setup --overwrite
+	@echo "pip install dist/assay-client, then: from assay_client import AuthenticatedClient"
 
 lint: install-dev
 	$(BIN)/ruff check $(LINT_PATHS)

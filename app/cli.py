@@ -215,6 +215,15 @@ def bank_schema() -> None:
     typer.echo(json.dumps(bank_json_schema(), indent=2))
 
 
+@app.command("openapi")
+def openapi() -> None:
+    """Print the API's OpenAPI document (what /api/v1/openapi.json serves), e.g. to generate a client."""
+    from app.api.router import build_document
+    from app.main import create_app
+
+    typer.echo(json.dumps(build_document(create_app(get_settings())), indent=2))
+
+
 @bank_app.command("export-qti")
 def bank_export_qti(
     output: Annotated[Path, typer.Argument(help="Package to write, e.g. bank-qti.zip")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -26,6 +26,13 @@ from app.webhooks.service import EVENT_TYPES
 
 API_PREFIX = "/api/v1"
 
+
+def operation_id(route: APIRoute) -> str:
+    """The endpoint's function name (`create_invitation`), which generated clients name their calls after;
+    the document test keeps them unique."""
+    return route.name
+
+
 router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 for domain_router in (
     questions_router,
@@ -36,12 +43,12 @@ for domain_router in (
     webhooks_router,
     events_router,
 ):
-    router.include_router(domain_router)
+    router.include_router(domain_router, generate_unique_id_function=operation_id)
 
 partner_router = APIRouter(
     responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 404, 422, 429)}
 )
-partner_router.include_router(greenhouse_router)
+partner_router.include_router(greenhouse_router, generate_unique_id_function=operation_id)
 
 # Documentation only: what Assay POSTs to a webhook endpoint for each event type.
 webhooks = APIRouter()
@@ -117,27 +124,32 @@ with a `callback_url` has a callback of its own that hears only that invitation'
 
 
 def openapi_document(request: Request) -> dict[str, Any]:
-    app = request.app
-    cached: dict[str, Any] | None = getattr(app.state, "api_openapi", None)
+    cached: dict[str, Any] | None = getattr(request.app.state, "api_openapi", None)
     if cached is None:
-        routes = [
-            context
-            for context in iter_route_contexts(app.routes)
-            if isinstance(context.original_route, APIRoute)
-            and (context.path or "").startswith((API_PREFIX + "/", "/integrations/"))
-        ]
-        cached = get_openapi(
-            title="Assay API",
-            version="1",
-            openapi_version="3.1.0",
-            description=DESCRIPTION,
-            routes=routes,
-            webhooks=webhooks.routes,
-            servers=[{"url": app.state.settings.base_url}],
-        )
-        finish_document(cached)
-        app.state.api_openapi = cached
+        cached = request.app.state.api_openapi = build_document(request.app)
     return cached
+
+
+def build_document(app: FastAPI) -> dict[str, Any]:
+    """The API's OpenAPI 3.1 document: the /api/v1 and /integrations routes, the webhooks Assay sends, and
+    the headers and errors the server really uses (`finish_document`)."""
+    routes = [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and (context.path or "").startswith((API_PREFIX + "/", "/integrations/"))
+    ]
+    document = get_openapi(
+        title="Assay API",
+        version="1",
+        openapi_version="3.1.0",
+        description=DESCRIPTION,
+        routes=routes,
+        webhooks=webhooks.routes,
+        servers=[{"url": app.state.settings.base_url}],
+    )
+    finish_document(document)
+    return document
 
 
 # The headers the server sends, declared once and referenced where they apply.

@@ -4,6 +4,7 @@ event Assay records validates against."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,13 @@ def _operations(document: Document) -> list[tuple[str, str, Document]]:
 
 def test_the_document_is_valid_openapi_3_1(document: Document) -> None:
     validate(document)
+
+
+def test_operations_are_named_as_a_client_would_call_them(document: Document) -> None:
+    names = [operation["operationId"] for _, _, operation in _operations(document)]
+    assert len(names) == len(set(names)), "operation ids are unique"
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", name) for name in names), names  # create_invitation
+    assert {"create_invitation", "get_result", "send_test", "create_report_link"} <= set(names)
 
 
 def test_errors_are_declared_as_problem_json_only(document: Document) -> None:
