@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,20 @@ def test_operations_are_named_as_a_client_would_call_them(document: Document) ->
     assert len(names) == len(set(names)), "operation ids are unique"
     assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", name) for name in names), names  # create_invitation
     assert {"create_invitation", "get_result", "send_test", "create_report_link"} <= set(names)
+
+
+def test_the_changelog_names_every_operation(document: Document) -> None:
+    """A new endpoint is announced to integrators: docs/api-changelog.md names it with its method."""
+    changelog = (Path(__file__).parents[2] / "docs" / "api-changelog.md").read_text()
+    mentioned = set(re.findall(r"`(GET|POST|PATCH|DELETE) (/[^`\s]+)`", changelog))
+    shorthand = re.findall(r"`(…/[a-z_]+)`", changelog)  # `…/archive` after a full path
+    operations = {(method.upper(), path) for path, method, _ in _operations(document)}
+    unnamed = {
+        (method, path)
+        for method, path in operations - mentioned
+        if not (method == "POST" and "/".join(["…", path.rsplit("/", 1)[-1]]) in shorthand)
+    }
+    assert not unnamed, f"add these to docs/api-changelog.md: {sorted(unnamed)}"
 
 
 def test_errors_are_declared_as_problem_json_only(document: Document) -> None:
