@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from app.api.schemas import EmailAddress, HttpUrl, ListQuery, Problem, RequestBody
 from app.core.ids import ObjectId
 from app.models import Candidate, Invitation, InvitationStatus
+from app.webhooks.schemas import InvitationEventTypes
 
 
 class CandidateOut(BaseModel):
@@ -161,7 +162,7 @@ class InvitationCreate(RequestBody):
         description="Where this invitation's events are posted (besides the organization's webhook "
         "endpoints), signed as every webhook with the `callback_secret` of the answer.",
     )
-    callback_events: list[str] = Field(
+    callback_events: InvitationEventTypes = Field(
         default_factory=list,
         description="The events the callback hears; empty: every event of the invitation (invitation.* "
         "and result.*).",

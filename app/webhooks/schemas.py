@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.schemas import HttpUrl, RequestBody
 from app.models import CloseReason, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+from app.webhooks.service import EVENT_TYPES, INVITATION_EVENT_TYPES
+
+# Declared as enums in the document; the service refuses anything else with the list to choose from.
+EventTypes = Annotated[
+    list[str], Field(json_schema_extra={"items": {"type": "string", "enum": list(EVENT_TYPES)}})
+]
+InvitationEventTypes = Annotated[
+    list[str], Field(json_schema_extra={"items": {"type": "string", "enum": INVITATION_EVENT_TYPES}})
+]
 
 
 class EndpointOut(BaseModel):
@@ -51,13 +60,13 @@ class EndpointWithSecret(EndpointOut):
 class EndpointCreate(RequestBody):
     url: HttpUrl = Field(description="HTTPS in production; public addresses only.")
     description: str = Field(default="", max_length=300)
-    event_types: list[str] = Field(default_factory=list, description="Empty: every event type.")
+    event_types: EventTypes = Field(default_factory=list, description="Empty: every event type.")
 
 
 class EndpointUpdate(RequestBody):
     url: HttpUrl | None = None
     description: str | None = Field(default=None, max_length=300)
-    event_types: list[str] | None = None
+    event_types: EventTypes | None = None
     enabled: bool | None = Field(default=None, description="Re-enable an endpoint Assay disabled.")
 
 
@@ -126,7 +135,19 @@ class EventQuery(BaseModel):
 
     limit: int = Field(default=20, ge=1, le=100)
     starting_after: str | None = Field(default=None, max_length=40, description="An event id (`evt_…`).")
-    type: str | None = Field(default=None, max_length=80, description="Only events of this type.")
+    type: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Only events of this type.",
+        json_schema_extra={"anyOf": [{"type": "string", "enum": list(EVENT_TYPES)}, {"type": "null"}]},
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None and value not in EVENT_TYPES:
+            raise ValueError(f"choose from: {', '.join(EVENT_TYPES)}")
+        return value
 
 
 class _EventData(BaseModel):

@@ -28,8 +28,9 @@ from app.models import CloseReason, Event, QuestionType, Role, utcnow
 from app.questions.service import spec_of
 from app.results.service import score_written_answer
 from app.webhooks.schemas import EVENT_DATA
-from app.webhooks.service import EVENT_TYPES
+from app.webhooks.service import EVENT_TYPES, INVITATION_EVENT_TYPES
 from tests import factories
+from tests.api.conftest import Api
 
 Document = dict[str, Any]
 
@@ -67,6 +68,23 @@ def test_the_changelog_names_every_operation(document: Document) -> None:
         if not (method == "POST" and "/".join(["…", path.rsplit("/", 1)[-1]]) in shorthand)
     }
     assert not unnamed, f"add these to docs/api-changelog.md: {sorted(unnamed)}"
+
+
+def test_event_types_are_enums_the_server_enforces(document: Document, api: Api) -> None:
+    schemas = document["components"]["schemas"]
+    every, invitations = list(EVENT_TYPES), INVITATION_EVENT_TYPES
+    assert schemas["EndpointCreate"]["properties"]["event_types"]["items"]["enum"] == every
+    assert schemas["EndpointUpdate"]["properties"]["event_types"]["anyOf"][0]["items"]["enum"] == every
+    assert schemas["InvitationCreate"]["properties"]["callback_events"]["items"]["enum"] == invitations
+    (filter_by_type,) = [
+        p for p in document["paths"]["/api/v1/events"]["get"]["parameters"] if p["name"] == "type"
+    ]
+    assert filter_by_type["schema"]["anyOf"][0]["enum"] == every
+    refused = api.get("/events", params={"type": "result.eaten"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "type"
+    assert api.get("/events", params={"type": "result.scored"}).status_code == 200
+    unknown = api.post("/webhook_endpoints", json={"url": "https://h.example.com", "event_types": ["x.y"]})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "event_types"
 
 
 def test_errors_are_declared_as_problem_json_only(document: Document) -> None:
