@@ -22,16 +22,10 @@ from app.results import charts, statistics, table
 from app.results import service as results
 from app.results.pdf import pdf_response, report_pdf
 from app.results.report import attempt_report
-from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink, share_report, shared_invitation
+from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink, share_report
 from app.web.pages import page, redirect
 
 router = APIRouter()
-# A shared report is nobody's to index or keep: the link is the credential.
-SHARED_HEADERS = {
-    "X-Robots-Tag": "noindex, nofollow",
-    "Cache-Control": "private, no-store",
-    "Referrer-Policy": "no-referrer",
-}
 
 
 class TableQuery(BaseModel):
@@ -215,11 +209,12 @@ def share_result(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: CurrentPrincipal,
+    principal: Editor,
     invitation_id: PathId,
     days: Annotated[int, Form(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
 ) -> Response:
-    """A link to this report for someone without an Assay login (shown once on the page, audited)."""
+    """A link to this report for someone without an Assay login (shown once on the page, audited). Sharing
+    outside the team is a change a viewer may not make."""
     link = share_report(
         session,
         principal,
@@ -229,33 +224,6 @@ def share_result(
         secret=settings.secret_key.get_secret_value(),
     )
     return _report_page(request, session, principal, invitation_id, link=link)
-
-
-@router.get("/reports/{token}")
-def shared_result_page(request: Request, session: SessionDep, settings: SettingsDep, token: str) -> Response:
-    """The report a signed link opens, read-only, for whoever holds the link until it expires."""
-    org, invitation = shared_invitation(session, token, settings.secret_key.get_secret_value())
-    report = attempt_report(session, org, invitation.id)
-    response = page(
-        request,
-        "result.html",
-        None,
-        report=report,
-        profile=charts.topic_profile(report.topics) if report.score and report.topics else None,
-        shared=f"/reports/{token}/pdf",
-    )
-    response.headers.update(SHARED_HEADERS)
-    return response
-
-
-@router.get("/reports/{token}/pdf")
-def shared_result_pdf(session: SessionDep, settings: SettingsDep, token: str) -> Response:
-    org, invitation = shared_invitation(session, token, settings.secret_key.get_secret_value())
-    response = pdf_response(
-        report_pdf(attempt_report(session, org, invitation.id), settings.report_font_dir), invitation.id
-    )
-    response.headers.update(SHARED_HEADERS)
-    return response
 
 
 @router.get("/invitations/{invitation_id}")

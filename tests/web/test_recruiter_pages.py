@@ -296,11 +296,14 @@ def test_a_teammate_shares_a_report_by_link_and_downloads_its_pdf(
     factories.member(session, org, "v@acme.test", Role.VIEWER)
     factories.owner(session, email="rival@example.com", org="Rival")
     session.commit()
-    sign_in(client, "v@acme.test", factories.PASSWORD)
+    sign_in(client, "v@acme.test", factories.PASSWORD)  # a viewer downloads the PDF but shares nothing
     report = client.get(f"/invitations/{finished.id}").text
-    assert f'href="/invitations/{finished.id}/report.pdf"' in report
+    assert f'href="/invitations/{finished.id}/report.pdf"' in report and "Share this report" not in report
     pdf = client.get(f"/invitations/{finished.id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert post_form(client, f"/invitations/{finished.id}/report_link", {"days": "3"}).status_code == 403
+    client.cookies.clear()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
     assert post_form(client, f"/invitations/{finished.id}/report_link", {"days": "0"}).status_code == 422
     shared = post_form(client, f"/invitations/{finished.id}/report_link", {"days": "3"})
     assert shared.status_code == 200
