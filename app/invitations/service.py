@@ -67,7 +67,11 @@ def invitations_stmt(
     stmt = (
         select(Invitation)
         .where(Invitation.organization_id == org.id)
-        .options(selectinload(Invitation.candidate), selectinload(Invitation.attempt))
+        .options(
+            selectinload(Invitation.candidate),
+            selectinload(Invitation.attempt),
+            selectinload(Invitation.callback),
+        )
     )
     if assessment_id is not None:
         stmt = stmt.where(Invitation.assessment_id == assessment_id)
@@ -332,7 +336,11 @@ def list_invitations(session: Session, org: Organization, assessment: Assessment
         session.scalars(
             select(Invitation)
             .where(Invitation.organization_id == org.id, Invitation.assessment_id == assessment.id)
-            .options(selectinload(Invitation.candidate), selectinload(Invitation.attempt))
+            .options(
+                selectinload(Invitation.candidate),
+                selectinload(Invitation.attempt),
+                selectinload(Invitation.callback),
+            )
             .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         )
     )

@@ -73,7 +73,7 @@ class Invitation(OrgOwned, CreatedMixin, Base):
     assessment: Mapped[Assessment] = relationship()
     candidate: Mapped[Candidate] = relationship()
     # The invitation's own callback URL, when the API call that made it gave one.
-    callback: Mapped[WebhookEndpoint | None] = relationship(viewonly=True, lazy="selectin")
+    callback: Mapped[WebhookEndpoint | None] = relationship(viewonly=True)
 
     @property
     def minutes_allowed(self) -> float:
