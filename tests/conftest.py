@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import Settings
-from app.core.db import make_engine
+from app.core.db import make_engine, make_session_factory
 from app.core.migrate import upgrade
 from app.jobs.runtime import broker, use_job_context
 from app.main import create_app
@@ -116,6 +116,14 @@ def ready_engine(settings: Settings) -> Engine:
         sync_bank(session, load_bank())
         session.commit()
     return eng
+
+
+@pytest.fixture(scope="module")
+def committing_sessions(backend: str, settings_for) -> Iterator[sessionmaker[Session]]:  # type: ignore[no-untyped-def]
+    """Sessions on a database of the module's own, for tests whose connections commit for real (races)."""
+    eng = ready_engine(settings_for(backend))
+    yield make_session_factory(eng)
+    eng.dispose()
 
 
 @pytest.fixture(scope="session")

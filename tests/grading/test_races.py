@@ -4,36 +4,27 @@ not get more runs than its limit, and its gradings must not take more than its s
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.attempts.service import run_samples, start_attempt
-from app.core.db import make_session_factory
 from app.core.errors import RateLimited
 from app.invitations.service import invitation_for_token
 from app.models import QuestionType, Submission
 from tests import factories
-from tests.conftest import ready_engine
+from tests.races import at_once
 
 GRACE = timedelta(seconds=30)
 PER_MINUTE = 6
 REQUESTS = 40
 
 
-@pytest.fixture(scope="module")
-def database(backend: str, settings_for: Callable[..., object]) -> Iterator[Engine]:
-    """A database of its own: the racing requests commit for real."""
-    engine = ready_engine(settings_for(backend))  # type: ignore[arg-type]
-    yield engine
-    engine.dispose()
-
-
-def test_concurrent_runs_of_one_attempt_stay_within_its_rate(database: Engine) -> None:
-    sessions: sessionmaker[Session] = make_session_factory(database)
+def test_concurrent_runs_of_one_attempt_stay_within_its_rate(
+    committing_sessions: sessionmaker[Session],
+) -> None:
+    sessions = committing_sessions
     with sessions() as session:
         _, org = factories.owner(session, email="rate@example.com", org="Rate race")
         assessment = factories.coding_assessment(session, org)
@@ -59,11 +50,7 @@ def test_concurrent_runs_of_one_attempt_stay_within_its_rate(database: Engine) -
                 session.rollback()
                 outcomes.append("refused")
 
-    threads = [threading.Thread(target=request) for _ in range(REQUESTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    assert at_once(*[request] * REQUESTS) == []
     with sessions() as session:
         stored = session.scalar(select(func.count()).where(Submission.attempt_id == attempt_id))
     assert len(outcomes) == REQUESTS

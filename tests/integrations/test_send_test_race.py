@@ -3,23 +3,20 @@ connection, committing for real: one invitation and one email, and both answers 
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.service import authenticate_key, create_api_key
 from app.core.config import Settings
-from app.core.db import make_session_factory
 from app.integrations import service as greenhouse
 from app.integrations.schemas import GreenhouseCandidate
 from app.models import EmailMessage, Invitation, QuestionType
 from tests import factories
-from tests.conftest import ready_engine
+from tests.races import at_once, meet
 
 # How long one request waits for the other to reach the same point. On PostgreSQL both get there (neither
 # has written); on SQLite the second waits for the first's write lock, so the wait runs out and the first
@@ -27,20 +24,10 @@ from tests.conftest import ready_engine
 RENDEZVOUS_SECONDS = 3
 
 
-@pytest.fixture(scope="module")
-def database(backend: str, settings_for: Callable[..., Settings]) -> Iterator[tuple[Engine, Settings]]:
-    """A database of its own: the racing requests commit for real."""
-    settings = settings_for(backend)
-    engine = ready_engine(settings)
-    yield engine, settings
-    engine.dispose()
-
-
 def test_two_identical_send_tests_at_once_make_one_invitation_and_one_email(
-    database: tuple[Engine, Settings], monkeypatch: pytest.MonkeyPatch
+    committing_sessions: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, settings = database
-    sessions: sessionmaker[Session] = make_session_factory(engine)
+    sessions = committing_sessions
     with sessions() as session:
         _, org = factories.owner(session, email="gh-race@example.com", org="Send race")
         assessment = factories.published_assessment(
@@ -57,43 +44,32 @@ def test_two_identical_send_tests_at_once_make_one_invitation_and_one_email(
     real_invite = greenhouse._invite
 
     def invite_once_both_have_looked(*args: Any, **kwargs: Any) -> Invitation:
-        # Both requests have found no invitation for this application before either creates one.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            both_looked.wait(timeout=RENDEZVOUS_SECONDS)
+        meet(both_looked, RENDEZVOUS_SECONDS)  # both found no invitation before either creates one
         return real_invite(*args, **kwargs)
 
     monkeypatch.setattr(greenhouse, "_invite", invite_once_both_have_looked)
     answers: list[int] = []
-    failures: list[BaseException] = []
 
     def send() -> None:
-        try:
-            with sessions() as session:
-                invitation = greenhouse.send_test(
-                    session,
-                    authenticate_key(session, key),
-                    partner_test_id=str(test_id),
-                    candidate=GreenhouseCandidate(
-                        email="mary@example.com",
-                        first_name="Mary",
-                        last_name="Jackson",
-                        greenhouse_profile_url="https://app.greenhouse.io/people/789",
-                    ),
-                    callback_url=None,
-                    settings=settings,
-                    partner_key=key,
-                )
-                session.commit()
-                answers.append(invitation.id)
-        except BaseException as exc:  # reported by the assertion below
-            failures.append(exc)
+        with sessions() as session:
+            invitation = greenhouse.send_test(
+                session,
+                authenticate_key(session, key),
+                partner_test_id=str(test_id),
+                candidate=GreenhouseCandidate(
+                    email="mary@example.com",
+                    first_name="Mary",
+                    last_name="Jackson",
+                    greenhouse_profile_url="https://app.greenhouse.io/people/789",
+                ),
+                callback_url=None,
+                settings=settings,
+                partner_key=key,
+            )
+            session.commit()
+            answers.append(invitation.id)
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
+    assert at_once(send, send) == []
 
     with sessions() as session:
         invitations = session.scalars(select(Invitation.id).where(Invitation.organization_id == org.id)).all()

@@ -4,25 +4,22 @@ deadlocks the other (each takes the lock before writing a row that refers to the
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.principal import Principal
 from app.assessments.service import create_assessment, publish_assessment
-from app.core.db import make_session_factory
 from app.models import Attempt, Invitation, Organization, QuestionType, Role, User
 from app.questions.service import current_versions, spec_of
 from app.results import scoring
 from app.results import service as results_service
 from app.results.service import score_written_answer
 from tests import factories
-from tests.conftest import ready_engine
+from tests.races import at_once, meet
 
 # How long a scorer waits for the other to compute at the same moment. Under the row lock the other cannot
 # (it waits for the lock), so the wait runs out and the first commits; without the lock both compute from
@@ -30,18 +27,10 @@ from tests.conftest import ready_engine
 RENDEZVOUS_SECONDS = 3
 
 
-@pytest.fixture(scope="module")
-def database(backend: str, settings_for: Callable[..., object]) -> Iterator[Engine]:
-    """A database of its own: the racing scorers commit for real."""
-    engine = ready_engine(settings_for(backend))  # type: ignore[arg-type]
-    yield engine
-    engine.dispose()
-
-
 def test_two_written_answers_scored_at_once_both_count_in_the_persisted_score(
-    database: Engine, monkeypatch: pytest.MonkeyPatch
+    committing_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sessions: sessionmaker[Session] = make_session_factory(database)
+    sessions = committing_sessions
     with sessions() as session:
         user, org = factories.owner(session, email="race@example.com", org="Score race")
         written = current_versions(session, types=[QuestionType.WRITTEN])[:2]
@@ -69,43 +58,31 @@ def test_two_written_answers_scored_at_once_both_count_in_the_persisted_score(
     written_both, computing = threading.Barrier(2), threading.Barrier(2)
     real_score_attempt, real_refresh = scoring.score_attempt, results_service.refresh_score
 
-    def meet(barrier: threading.Barrier) -> None:
-        # A broken barrier: the other scorer waits for the row lock, so this one goes on alone.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=RENDEZVOUS_SECONDS)
-
     def refresh_once_both_have_written(*args: Any) -> scoring.Score:
-        meet(written_both)  # both manual scores written before either scores: the deadlock's set-up
+        meet(
+            written_both, RENDEZVOUS_SECONDS
+        )  # both manual scores written before either scores: the deadlock's set-up
         return real_refresh(*args)
 
     def score_at_the_same_moment(*args: Any) -> scoring.Scored:
         scored = real_score_attempt(*args)
-        meet(computing)
+        meet(computing, RENDEZVOUS_SECONDS)
         return scored
 
     monkeypatch.setattr(results_service, "refresh_score", refresh_once_both_have_written)
     monkeypatch.setattr(scoring, "score_attempt", score_at_the_same_moment)
-    failures: list[BaseException] = []
 
     def score(item_id: int) -> None:
-        try:
-            with sessions() as session:
-                user = session.get(User, ids[0])
-                org = session.get(Organization, ids[1])
-                invitation = session.get(Invitation, ids[2])
-                assert user is not None and org is not None and invitation is not None
-                principal = Principal(user=user, organization=org, role=Role.OWNER, session_id=0)
-                score_written_answer(session, principal, invitation, item_id, full[item_id], "")
-                session.commit()
-        except BaseException as exc:  # reported by the assertion below
-            failures.append(exc)
+        with sessions() as session:
+            user = session.get(User, ids[0])
+            org = session.get(Organization, ids[1])
+            invitation = session.get(Invitation, ids[2])
+            assert user is not None and org is not None and invitation is not None
+            principal = Principal(user=user, organization=org, role=Role.OWNER, session_id=0)
+            score_written_answer(session, principal, invitation, item_id, full[item_id], "")
+            session.commit()
 
-    threads = [threading.Thread(target=score, args=(item.id,)) for item in items]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
+    assert at_once(*[partial(score, item.id) for item in items]) == []
 
     with sessions() as session:
         invitation = session.get(Invitation, ids[2])
