@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import FieldError, NotFound, ValidationFailed
+from app.core.markdown import render_markdown
 from app.jobs.runtime import send_after_commit
 from app.models import DeliveryStatus, EmailMessage, Organization, utcnow
 from app.outbox.service import hold
@@ -31,6 +32,7 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_env.filters["markdown"] = render_markdown  # instructions a recruiter wrote, sanitized
 
 
 def valid_address(raw: str, refusal: str = "The email address is not valid.") -> str:

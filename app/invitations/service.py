@@ -384,6 +384,7 @@ def email_invitation(session: Session, invitation: Invitation, link: str, *, rem
             "extra_time_pct": invitation.extra_time_pct,
             "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
             "link": link,
+            "instructions": assessment.description.strip(),
         },
         organization=org,
     )

@@ -199,3 +199,20 @@ def test_current_status_is_one_rule_in_python_and_in_queries(session: Session) -
         )
     ).all()
     assert sorted(expired) == sorted([made[1].id, made[4].id])
+
+
+def test_the_email_carries_the_recruiters_instructions(session: Session) -> None:
+    user, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, per_type=1)
+    assessment.description = "Use **NumPy only**.\n\nBring <script>nothing</script> else."
+    invitations.invite(
+        session,
+        factories.principal(user, org),
+        assessment,
+        invitations.Invitee("ada@example.com", "Ada"),
+        settings=SETTINGS,
+        send_email=True,
+    )
+    mail = session.scalars(select(EmailMessage)).one()
+    assert "Instructions from Acme:" in mail.text_body and "Use **NumPy only**." in mail.text_body
+    assert "<strong>NumPy only</strong>" in mail.html_body and "<script>" not in mail.html_body

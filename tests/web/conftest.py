@@ -48,8 +48,9 @@ class LiveServer:
     sessions: sessionmaker[Session]
     log: Path
 
-    def invite(self, *, kind: str = "mixed", show_score: bool = False) -> str:
-        """A published assessment in a new organization and an invitation to it; returns the link."""
+    def invite(self, *, kind: str = "mixed", show_score: bool = False, instructions: str = "") -> str:
+        """A published assessment in a new organization (with the recruiter's `instructions` for
+        candidates) and an invitation to it; returns the link."""
         with self.sessions() as session:
             _, org = factories.owner(session, email=f"owner-{time.monotonic_ns()}@example.com")
             if kind == "coding":
@@ -58,6 +59,7 @@ class LiveServer:
                 types = (QuestionType.MCQ_SINGLE, QuestionType.NUMERIC, QuestionType.WRITTEN)
                 assessment = factories.published_assessment(session, org, types=types, per_type=2)
             assessment.show_score_to_candidate = show_score
+            assessment.description = instructions
             issued = factories.invitation(session, org, assessment)
             session.commit()
             return f"{self.base}/i/{issued.token}"
