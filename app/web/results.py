@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.principal import Principal
 from app.assessments.service import get_assessment, summarize, version_history
 from app.candidates import service as candidates
+from app.core.config import Settings
 from app.core.errors import AppError, FieldError, ValidationFailed
 from app.core.ids import PathId
 from app.grading.service import retry_grading
 from app.http.deps import CurrentPrincipal, Editor, Owner, SessionDep, SettingsDep
-from app.invitations.service import CsvReport, IssuedInvitation, get_invitation
+from app.invitations.service import CsvReport, IssuedInvitation, get_invitation, rebuild_link
 from app.models import Assessment, InvitationStatus
 from app.results import charts, statistics, table
 from app.results import service as results
@@ -67,11 +68,25 @@ def overview(
         sort=query.sort,
         descending=query.dir == "desc",
     )
+    settings: Settings = request.app.state.settings
+    secret = settings.secret_key.get_secret_value()
+    unused = (InvitationStatus.SENT, InvitationStatus.EXPIRED)
     return page(
         request,
         "assessment.html",
         principal,
         status_code=error.status_code if error else status_code,
+        # Without a mail server nothing leaves the machine: the page says so, and gives every link to copy.
+        mail_server=bool(settings.smtp_host),
+        links={
+            r.invitation.id: rebuild_link(r.invitation, secret, settings.base_url)
+            for r in shown
+            if r.status in unused
+        },
+        csv_links={
+            i.candidate.email: rebuild_link(i, secret, settings.base_url)
+            for i in (csv_report.invited if csv_report else [])
+        },
         assessment=assessment,
         summary=summarize(assessment),
         versions=version_history(session, assessment),

@@ -3,10 +3,14 @@ against the real server: the candidate's and the recruiter's experience."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import LiveServer, screenshot
+from tests.web.test_recruiter_browser import _sign_in as sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -27,3 +31,37 @@ def test_candidates_read_the_recruiters_instructions_before_and_during_the_test(
     again = page.locator("#instructions")
     again.get_by_text("Instructions").click()
     expect(again).to_contain_text("partial credit counts")
+
+
+def test_without_a_mail_server_nobody_is_told_an_email_went_and_every_link_is_there_to_copy(
+    live_server: LiveServer, page: Page, tmp_path: Path
+) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    expect(page.get_by_role("note")).to_contain_text("No mail server is configured")
+
+    invite = page.get_by_role("region", name="Invite a candidate")
+    invite.get_by_label("Email", exact=True).fill("katherine@example.com")
+    invite.get_by_label("First name").fill("Katherine")
+    invite.get_by_role("button", name="Invite").click()
+    notice = page.get_by_role("status").first
+    expect(notice).to_contain_text("waiting in the outbox")
+    expect(notice).not_to_contain_text("emailed")
+    expect(page.get_by_label("Invitation link")).to_have_value(re.compile(r"/i/[\w-]{40,}$"))
+
+    rows = page.locator("#candidates")
+    row = rows.locator("tr", has_text="katherine@example.com")
+    row.get_by_text("Link", exact=True).click()
+    link = row.get_by_label("Link for Katherine")
+    expect(link).to_have_value(page.get_by_label("Invitation link").input_value())
+
+    listing = tmp_path / "round.csv"
+    listing.write_text("email,first_name\ndorothy@example.com,Dorothy\nmary@example.com,Mary\n")
+    page.get_by_label("CSV file", exact=True).set_input_files(str(listing))
+    page.get_by_role("button", name="Upload and invite").click()
+    report = page.get_by_role("region", name="Invited 2 candidates from the file")
+    expect(report).to_contain_text("email waiting in the outbox (no mail server configured)")
+    expect(report).not_to_contain_text("emailed")
+    expect(report.get_by_label("Link for dorothy@example.com")).to_have_value(re.compile(r"/i/[\w-]{40,}$"))
+    screenshot(page, "invited-without-mail-server", folder="recruiter")
