@@ -160,7 +160,7 @@ def submission(submission_id: PathId, session: SessionDep, invitation: Invitatio
 def hand_in(session: SessionDep, settings: SettingsDep, invitation: InvitationDep) -> AttemptState:
     """Hand the attempt in as saved (the page flushes its pending saves first); twice is harmless."""
     attempt = _started_attempt(invitation)
-    hand_in_attempt(session, attempt, grace=settings.autosave_grace)
+    hand_in_attempt(session, attempt)
     return attempt_state(invitation)
 
 

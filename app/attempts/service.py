@@ -247,6 +247,9 @@ def set_flag(session: Session, attempt: Attempt, item_id: int, flagged: bool, *,
 
 
 MAX_SIGNALS_PER_ATTEMPT = 5_000
+# The page hands in at 0:00 by its estimate of the server's clock (rounded to the second, and a request's
+# latency off): a hand-in this close to the deadline is the time running out, not finishing early.
+DEADLINE_TOLERANCE = timedelta(seconds=2)
 
 
 def record_signals(
@@ -370,11 +373,11 @@ def run_samples(
     return queue_submission(session, attempt, item, SubmissionKind.SAMPLE, source)
 
 
-def hand_in_attempt(session: Session, attempt: Attempt, *, grace: timedelta) -> Attempt:
-    """The candidate hands the attempt in: closed as submitted, or as timed out when the deadline (with its
-    grace) has passed."""
+def hand_in_attempt(session: Session, attempt: Attempt) -> Attempt:
+    """The attempt is handed in: closed as submitted when the candidate finished before the time was up, or as
+    timed out when the request comes at the deadline or after it (the page hands in for the candidate at
+    0:00). The server's clock decides, not the page's word."""
     if attempt.closed_at is not None:
         return attempt
-    now = utcnow()
-    reason = CloseReason.SUBMITTED if now <= attempt.deadline_at + grace else CloseReason.DEADLINE
-    return close_attempt(session, attempt, reason)
+    finished_early = utcnow() < attempt.deadline_at - DEADLINE_TOLERANCE
+    return close_attempt(session, attempt, CloseReason.SUBMITTED if finished_early else CloseReason.DEADLINE)

@@ -191,7 +191,7 @@ def report_pdf(report: AttemptReport, font_dir: Path) -> bytes:
         return bytes(pdf.output())
     times = f"Started {attempt.started_at:%Y-%m-%d %H:%M} UTC"
     if attempt.closed_at is not None and attempt.close_reason is not None:
-        times += f", finished {attempt.closed_at:%Y-%m-%d %H:%M} UTC ({attempt.close_reason.value})"
+        times += f", finished {attempt.closed_at:%Y-%m-%d %H:%M} UTC ({report.finished_how})"
     pdf.para(times, grey=True)
     if attempt.closed_at is None:
         pdf.para("The candidate is taking the assessment now; the report is complete when they finish.")

@@ -20,6 +20,7 @@ from app.models import (
     Answer,
     AssessmentItem,
     Attempt,
+    CloseReason,
     Invitation,
     ManualScore,
     Organization,
@@ -38,6 +39,11 @@ from app.results.scoring import (
 )
 from grader import get_task
 
+CLOSE_WORDS = {
+    CloseReason.SUBMITTED: "handed in before the time was up",
+    CloseReason.DEADLINE: "the time ran out",
+    CloseReason.CANCELLED: "cancelled",
+}
 STATUS_WORDS = {
     "passed": "passed",
     "wrong_answer": "wrong answer",
@@ -146,6 +152,13 @@ class AttemptReport:
     @property
     def needs_manual_review(self) -> bool:
         return bool(self.score and self.score.needs_review)
+
+    @property
+    def finished_how(self) -> str:
+        """How the attempt ended, in words: the server decides from the deadline (app.attempts.service)."""
+        if self.attempt is None or self.attempt.close_reason is None:
+            return ""
+        return CLOSE_WORDS[self.attempt.close_reason]
 
 
 def _code_report(

@@ -225,6 +225,10 @@ class ResultOut(BaseModel):
     integrity: IntegrityOut | None = Field(description="Null until the candidate starts.")
     started_at: datetime | None
     completed_at: datetime | None
+    close_reason: Literal["submitted", "deadline", "cancelled"] | None = Field(
+        description="`submitted`: handed in before the time was up; `deadline`: the time ran out (the server's "
+        "clock decides); null while the attempt is open."
+    )
     report_url: str = Field(
         description="The full report in Assay (for signed-in teammates); "
         "`POST /invitations/{id}/report_link` makes one anyone may open until it expires."
@@ -265,6 +269,7 @@ class ResultOut(BaseModel):
             integrity=None if attempt is None else IntegrityOut.of(report.timeline),
             started_at=attempt.started_at if attempt else None,
             completed_at=attempt.closed_at if attempt else None,
+            close_reason=attempt.close_reason.value if attempt and attempt.close_reason else None,
             report_url=f"{base_url}/invitations/{report.invitation.id}",
             pdf_url=f"{base_url}/api/v1/invitations/{report.invitation.id}/report.pdf",
         )

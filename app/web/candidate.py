@@ -160,7 +160,7 @@ async def save_or_submit(
         except Gone:
             break  # past the deadline: what was saved before stands and the attempt is closed below
     if utcnow() > attempt.deadline_at + grace or (form.get("action") == "submit" and not refused):
-        hand_in_attempt(session, attempt, grace=grace)
+        hand_in_attempt(session, attempt)
         return RedirectResponse(f"/i/{token}/done", status_code=303)
     if refused:
         return RedirectResponse(f"/i/{token}/attempt?refused={','.join(refused)}", status_code=303)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.attempts.answers import ClientSave
 from app.attempts.service import (
+    DEADLINE_TOLERANCE,
     auto_points,
     hand_in_attempt,
     items_in_order,
@@ -18,7 +19,7 @@ from app.attempts.service import (
 )
 from app.core.errors import Gone, NotFound, ValidationFailed
 from app.invitations.service import IssuedInvitation
-from app.models import InvitationStatus, QuestionType, utcnow
+from app.models import CloseReason, InvitationStatus, QuestionType, utcnow
 from app.questions.kinds import Draw
 from app.questions.kinds.choice import option_order
 from app.questions.kinds.numeric import variant
@@ -103,7 +104,7 @@ def test_the_postgresql_autosave_path_stores_what_the_general_path_would(
         (2, "tab-a", 2),
         (3, "tab-b", 1),
     ]
-    hand_in_attempt(session, attempt, grace=GRACE)
+    hand_in_attempt(session, attempt)
     assert fast({"choices": [options[0]]}, seq=10) is None, "a closed attempt is the general path's to refuse"
 
 
@@ -176,7 +177,8 @@ def test_submit_scores_closes_and_blocks_further_saves(session: Session, attempt
     right = next(iter(spec_of(single.question_version).correct_ids))  # type: ignore[union-attr]
     save_answer(session, attempt, single.id, {"choice": right}, grace=GRACE)
     save_answer(session, attempt, written.id, {"text": "my essay"}, grace=GRACE)
-    hand_in_attempt(session, attempt, grace=GRACE)
+    hand_in_attempt(session, attempt)
+    assert attempt.close_reason == CloseReason.SUBMITTED  # well before the deadline
     assert attempt.score == single.points
     assert attempt.max_score == attempt.invitation.assessment.max_points
     assert attempt.review_pending == 1
@@ -248,3 +250,9 @@ def test_numeric_answers_that_are_not_numbers_are_refused(session: Session, atte
     item = item_of(attempt, QuestionType.NUMERIC)
     with pytest.raises(ValidationFailed, match="must be a number"):
         save_answer(session, attempt, item.id, {"number": typed}, grace=GRACE)
+
+
+def test_the_server_decides_whether_the_time_ran_out(session: Session, attempt) -> None:
+    attempt.deadline_at = utcnow() + DEADLINE_TOLERANCE / 2  # the page hands in at 0:00, give or take
+    hand_in_attempt(session, attempt)
+    assert attempt.close_reason == CloseReason.DEADLINE

@@ -255,10 +255,10 @@ def test_the_timer_warns_then_submits_at_the_deadline(live_server: LiveServer, p
     page.reload()
     written = _open(page, "written")
     written.locator("textarea").fill("Typed in the last seconds.")
-    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name="Time is up")).to_be_visible(timeout=15_000)
     assert "Typed in the last seconds." in str(_answers(live_server, link))
     page.goto(f"{link}/attempt")
-    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    expect(page.get_by_role("heading", name="Time is up")).to_be_visible()
 
 
 UNBIASED = """import numpy as np

@@ -4,11 +4,14 @@ against the real server: the candidate's and the recruiter's experience."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.invitations.service import invitation_for_token
+from app.models import CloseReason, utcnow
 from tests.web.conftest import LiveServer, screenshot
 from tests.web.test_recruiter_browser import _sign_in as sign_in
 
@@ -65,3 +68,26 @@ def test_without_a_mail_server_nobody_is_told_an_email_went_and_every_link_is_th
     expect(report).not_to_contain_text("emailed")
     expect(report.get_by_label("Link for dorothy@example.com")).to_have_value(re.compile(r"/i/[\w-]{40,}$"))
     screenshot(page, "invited-without-mail-server", folder="recruiter")
+
+
+def test_when_the_time_runs_out_the_candidate_is_told_and_the_report_says_so(
+    live_server: LiveServer, page: Page
+) -> None:
+    link = live_server.invite()
+    page.goto(link)
+    page.get_by_label("I will work on my own").check()
+    page.get_by_role("button", name="Start the assessment").click()
+    expect(page.locator("#timer")).to_contain_text("Time left")
+    token = link.rsplit("/", 1)[1]
+    with live_server.sessions() as session:
+        attempt = invitation_for_token(session, token).attempt
+        assert attempt is not None
+        attempt.deadline_at = utcnow() + timedelta(seconds=4)
+        session.commit()
+    page.reload()  # the page counts down to the deadline it was given
+    expect(page.get_by_role("heading", name="Time is up")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("status")).to_contain_text("submitted for you")
+    screenshot(page, "time-is-up")
+    with live_server.sessions() as session:
+        attempt = invitation_for_token(session, token).attempt
+        assert attempt is not None and attempt.close_reason == CloseReason.DEADLINE
