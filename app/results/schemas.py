@@ -226,8 +226,8 @@ class ResultOut(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     close_reason: Literal["submitted", "deadline", "cancelled"] | None = Field(
-        description="`submitted`: handed in before the time was up; `deadline`: the time ran out (the server's "
-        "clock decides); null while the attempt is open."
+        description="`submitted`: handed in before the time was up; `deadline`: the time ran out (the "
+        "server's clock decides); null while the attempt is open."
     )
     report_url: str = Field(
         description="The full report in Assay (for signed-in teammates); "
