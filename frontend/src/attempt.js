@@ -51,12 +51,18 @@ function isAnswered(item) {
 // ----------------------------------------------------------------------------------------------- autosave
 
 const DEBOUNCE_MS = 700;
+let leaving = false; // the page is hidden or going: saves go out with keepalive
 const saveTimers = new Map();
 let offline = false;
 let lastSavedAt = null;
 
+function unsent(item) {
+  // A change waiting out the debounce is not saved yet either: "Saving…" from the first keystroke.
+  return item.dirty || saveTimers.has(item.id) || item.pending || item.inFlight;
+}
+
 function renderSaveState() {
-  const busy = [...state.values()].some((item) => item.pending || item.inFlight);
+  const busy = [...state.values()].some(unsent);
   if (offline) saveState.textContent = "Offline: your changes are kept here and will be saved when the connection returns.";
   else if (busy) saveState.textContent = "Saving…";
   else if (lastSavedAt) saveState.textContent = `All changes saved at ${clockText(lastSavedAt)}`;
@@ -93,11 +99,7 @@ async function sendSave(item, attempt = 0) {
   renderSaveState();
   let response;
   try {
-    response = await fetch(`${config.api}/answers/${item.id}`, {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
+    response = await putAnswer(item, body);
   } catch (networkError) {
     response = null;
   }
@@ -126,6 +128,37 @@ async function sendSave(item, attempt = 0) {
   renderOverview();
   if (item.pending && !item.inFlight && !offline) sendSave(item); // a newer change arrived meanwhile
 }
+
+function putAnswer(item, body) {
+  // keepalive: a save started as the page is hidden or closed still reaches the server.
+  return fetch(`${config.api}/answers/${item.id}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    keepalive: leaving,
+  });
+}
+
+/** The page is being hidden, closed or reloaded: send every change now, without waiting for the debounce. */
+function saveBeforeLeaving() {
+  leaving = true;
+  for (const item of state.values()) {
+    if (saveTimers.has(item.id) || item.dirty) {
+      clearTimeout(saveTimers.get(item.id));
+      queueSave(item);
+    }
+    // A save already on its way may be cut off with the page: the same body again, which the server
+    // recognises by its number, goes out with keepalive.
+    if (item.inFlight && item.pending) putAnswer(item, item.pending).catch(() => null);
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") saveBeforeLeaving();
+  else leaving = false;
+});
+window.addEventListener("pagehide", saveBeforeLeaving);
+window.addEventListener("pageshow", () => (leaving = false));
 
 async function problemOf(response) {
   try {
@@ -160,7 +193,7 @@ window.addEventListener("online", () => {
   for (const item of state.values()) if (item.pending && !item.inFlight) sendSave(item);
 });
 window.addEventListener("beforeunload", (event) => {
-  if ([...state.values()].some((item) => item.dirty || item.pending || item.inFlight)) event.preventDefault();
+  if ([...state.values()].some(unsent)) event.preventDefault();
 });
 
 // -------------------------------------------------------------------------------------------------- flags

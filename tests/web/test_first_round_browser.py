@@ -4,6 +4,7 @@ against the real server: the candidate's and the recruiter's experience."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from playwright.sync_api import Page, expect
 from app.invitations.service import invitation_for_token
 from app.models import CloseReason, utcnow
 from tests.web.conftest import LiveServer, screenshot
+from tests.web.test_candidate_browser import _answers, _open, _start
 from tests.web.test_recruiter_browser import _sign_in as sign_in
 
 pytestmark = pytest.mark.slow
@@ -91,3 +93,25 @@ def test_when_the_time_runs_out_the_candidate_is_told_and_the_report_says_so(
     with live_server.sessions() as session:
         attempt = invitation_for_token(session, token).attempt
         assert attempt is not None and attempt.close_reason == CloseReason.DEADLINE
+
+
+def test_saving_shows_from_the_first_keystroke_and_a_reload_at_once_loses_nothing(
+    live_server: LiveServer, page: Page
+) -> None:
+    link = live_server.invite()
+    _start(page, link)
+    written = _open(page, "written")
+    state = page.locator("#save-state")
+    written.locator("textarea").press_sequentially("Running averages")
+    expect(state).to_have_attribute("data-state", "saving", timeout=300)  # not "saved" during the debounce
+    expect(state).to_contain_text("Saving…")
+    expect(state).to_contain_text("All changes saved", timeout=10_000)
+
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?": yes
+    written.locator("textarea").press_sequentially(" at inference.")
+    page.reload()  # at once: the change is still waiting out the debounce
+    expect(page.locator("#timer")).to_contain_text("Time left")
+    deadline = time.monotonic() + 10
+    while "Running averages at inference." not in str(_answers(live_server, link)):
+        assert time.monotonic() < deadline, f"the last change was lost: {_answers(live_server, link)}"
+        time.sleep(0.2)
