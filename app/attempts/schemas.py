@@ -57,7 +57,9 @@ class AttemptState(BaseModel):
     answers: list[AnswerState]
 
 
-SignalKind = Literal["page_hidden", "page_visible", "window_blur", "window_focus", "paste", "item_shown"]
+SignalKind = Literal[
+    "page_hidden", "page_visible", "window_blur", "window_focus", "paste", "item_shown", "page_load"
+]
 
 
 class Signal(_Body):
@@ -65,6 +67,10 @@ class Signal(_Body):
     client_at: datetime
     item_id: int | None = None
     length: Annotated[int | None, Field(ge=0, le=10_000_000, description="Characters pasted")] = None
+    navigation: Annotated[
+        Literal["navigate", "reload", "back_forward", "prerender"] | None,
+        Field(description="For page_load: how the page was opened (the Navigation Timing type)"),
+    ] = None
 
 
 class SignalBatch(_Body):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -306,7 +306,7 @@ def time_per_item(attempt: Attempt, events: Sequence[PageSignal]) -> dict[int, f
             current, visible = event.detail.get("item_id"), True
         elif event.kind == "page_hidden":
             visible = False
-        elif event.kind == "page_visible":
+        elif event.kind in ("page_visible", "page_load"):
             visible = True
         since = now
     if ordered and current is not None and visible and since is not None and attempt.closed_at is not None:
@@ -316,19 +316,49 @@ def time_per_item(attempt: Attempt, events: Sequence[PageSignal]) -> dict[int, f
     return dict(seconds)
 
 
-def _timeline(events: Sequence[PageSignal], positions: dict[int, int]) -> list[TimelineEntry]:
-    entries = []
-    for event in sorted(events, key=lambda e: e.id):
+def _shown_at(event: PageSignal, attempt: Attempt) -> datetime:
+    """When it happened: the page's time (on the server's clock as the page knew it), checked against the
+    server's. Nothing happens after it arrived or before the attempt started, so a page clock that is off
+    is held within those."""
+    return min(max(_client_time(event), attempt.started_at), event.at)
+
+
+# How the test page came to be open (the Navigation Timing type the page reports with page_load).
+LOAD_WORDS = {"reload": "reloaded the page", "back_forward": "came back to the test page"}
+RELOAD_HIDES_WITHIN = timedelta(minutes=2)
+
+
+def _drop_reloads_hiding(entries: list[TimelineEntry], reloaded_at: datetime) -> None:
+    """The page hid because it was reloaded, not because the candidate left it: the last "left the page"
+    shortly before the reload, with no return to the page since, is the reload's."""
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if reloaded_at - entry.at > RELOAD_HIDES_WITHIN or entry.kind in ("page_visible", "page_load"):
+            return
+        if entry.kind == "page_hidden":
+            del entries[index]
+            return
+
+
+def _timeline(
+    attempt: Attempt, events: Sequence[PageSignal], positions: dict[int, int]
+) -> list[TimelineEntry]:
+    entries: list[TimelineEntry] = []
+    for event in sorted(events, key=lambda e: (_shown_at(e, attempt), e.id)):
+        at = _shown_at(event, attempt)
         words = SIGNAL_WORDS.get(event.kind, event.kind)
         characters = 0
         if event.kind == "paste":
             characters = int(event.detail.get("length") or 0)
             words += f" ({characters} characters)"
+        if event.kind == "page_load":
+            navigation = event.detail.get("navigation") or "navigate"
+            words = LOAD_WORDS.get(navigation, "opened the test page")
+            if navigation == "reload":
+                _drop_reloads_hiding(entries, at)
         item_id = event.detail.get("item_id")
         entries.append(
-            TimelineEntry(
-                event.at, event.kind, words, positions.get(item_id) if item_id else None, characters
-            )
+            TimelineEntry(at, event.kind, words, positions.get(item_id) if item_id else None, characters)
         )
     return entries
 
@@ -359,5 +389,5 @@ def attempt_report(session: Session, org: Organization, invitation_id: int) -> A
         sections=scored.by("section"),
         topics=scored.by("topic"),
         links=_concept_links(items),
-        timeline=_timeline(events, positions),
+        timeline=_timeline(attempt, events, positions),
     )

@@ -154,8 +154,11 @@ class ItemResultOut(BaseModel):
 
 
 class SignalOut(BaseModel):
-    at: datetime
-    kind: str = Field(description="`page_hidden`, `page_visible`, `window_blur`, `window_focus`, `paste`, …")
+    at: datetime = Field(description="When the page saw it, checked against when the server received it.")
+    kind: str = Field(
+        description="`page_hidden`, `page_visible`, `window_blur`, `window_focus`, `paste`, `item_shown`, or "
+        "`page_load` (the test page opened, reloaded or come back to; a reload's hiding is not listed)."
+    )
     description: str
     question_position: int | None
 

@@ -425,7 +425,8 @@ window.addEventListener("focus", refreshState);
 const signals = [];
 
 function signal(entry) {
-  signals.push({ ...entry, client_at: new Date().toISOString() });
+  // When it happened, on the server's clock as this page knows it (the report checks it against arrival).
+  signals.push({ ...entry, client_at: new Date(Date.now() + clockOffset).toISOString() });
   if (signals.length >= 50) sendSignals();
 }
 
@@ -577,6 +578,9 @@ for (const section of questions) {
   KINDS[item.type].setUp(item, page);
 }
 
+// How this page came to be open: first opened, reloaded, or come back to; a reload is not leaving the test.
+const navigation = performance.getEntriesByType("navigation")[0];
+signal({ kind: "page_load", navigation: navigation ? navigation.type : "navigate" });
 for (const item of state.values()) item.known = JSON.stringify(valueOf(item));
 const start = document.getElementById(location.hash.slice(1));
 show(start && (questions.includes(start) || start === review) ? start : questions[0]);

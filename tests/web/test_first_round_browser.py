@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from app.invitations.service import invitation_for_token
-from app.models import CloseReason, utcnow
+from app.models import CloseReason, Organization, utcnow
+from app.results.report import attempt_report
 from tests.web.conftest import LiveServer, screenshot
 from tests.web.test_candidate_browser import _answers, _open, _start
 from tests.web.test_recruiter_browser import _sign_in as sign_in
@@ -115,3 +117,32 @@ def test_saving_shows_from_the_first_keystroke_and_a_reload_at_once_loses_nothin
     while "Running averages at inference." not in str(_answers(live_server, link)):
         assert time.monotonic() < deadline, f"the last change was lost: {_answers(live_server, link)}"
         time.sleep(0.2)
+
+
+def test_the_integrity_timeline_has_the_pages_times_and_names_a_reload(
+    live_server: LiveServer, page: Page
+) -> None:
+    link = live_server.invite()
+    _start(page, link)
+    for position in (2, 3, 4):  # opened a second and more apart; the page sends its signals in batches
+        time.sleep(1.2)
+        page.locator(f".overview-link[href='#q{position}']").click()
+        expect(page.locator(f"#q{position}")).to_be_visible()
+    page.reload()
+    expect(page.locator("#timer")).to_contain_text("Time left")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # sends the batch now
+    token = link.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 15
+    while True:
+        with live_server.sessions() as session:
+            invitation = invitation_for_token(session, token)
+            org = session.get_one(Organization, invitation.organization_id)
+            timeline = attempt_report(session, org, invitation.id).timeline
+        if any(e.kind == "page_load" and e.words == "reloaded the page" for e in timeline):
+            break
+        assert time.monotonic() < deadline, [e.words for e in timeline]
+        time.sleep(0.3)
+    opened = [e.at for e in timeline if e.kind == "item_shown"]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(opened)][:3]
+    assert len(opened) >= 4 and all(gap >= 1 for gap in gaps), opened  # not all at their arrival second
+    assert not any(e.kind == "page_hidden" for e in timeline), "a reload is not leaving the page"
