@@ -85,6 +85,7 @@ class Score:
     needs_review: int  # written answers not scored yet
     grading: int  # code answers still with the grader
     pass_mark_pct: float | None
+    pending_points: float = 0.0  # the points of those answers: what the score may still gain
 
     @property
     def complete(self) -> bool:
@@ -145,6 +146,7 @@ def score_attempt(attempt: Attempt, manual: Sequence[ManualScore]) -> Scored:
             needs_review=sum(1 for i in unknown if _scored_by(i) == ScoredBy.PERSON) if closed else 0,
             grading=sum(1 for i in unknown if _scored_by(i) == ScoredBy.GRADER) if closed else 0,
             pass_mark_pct=assessment.pass_mark_pct,
+            pending_points=sum(i.points for i in unknown) if closed else 0.0,
         ),
     )
 

@@ -146,3 +146,17 @@ def test_the_integrity_timeline_has_the_pages_times_and_names_a_reload(
     gaps = [(b - a).total_seconds() for a, b in pairwise(opened)][:3]
     assert len(opened) >= 4 and all(gap >= 1 for gap in gaps), opened  # not all at their arrival second
     assert not any(e.kind == "page_hidden" for e in timeline), "a reload is not leaving the page"
+
+
+def test_a_score_waiting_for_review_reads_as_provisional_everywhere(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    grace = page.locator("#candidates tr", has_text="grace@example.com")
+    expect(grace).to_contain_text(re.compile(r"provisional: \d+(\.\d{1,2})? pt to review"))
+    assert not re.search(r"\d\.\d{3,}", page.locator("#candidates").inner_text()), "one rounding everywhere"
+    grace.get_by_role("link").first.click()
+    expect(page.locator(".big-score")).to_contain_text("provisional")
+    screenshot(page, "report-pending-review", folder="recruiter", full_page=True)
