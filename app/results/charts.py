@@ -31,6 +31,8 @@ _STYLE = Style(
     title_font_size=15,
 )
 
+# Below the pass mark in the warm colour, passed in the blue every other chart uses.
+_PASS_STYLE = Style(**{**_STYLE.to_dict(), "colors": ("#b3541e", "#1f4fd1")})
 
 SVG_NS = "http://www.w3.org/2000/svg"
 ElementTree.register_namespace("", SVG_NS)
@@ -88,24 +90,45 @@ def distribution_bins(percents: Sequence[float]) -> list[int]:
 
 
 def bin_label(index: int) -> str:
-    return "90-100%" if index == DISTRIBUTION_BINS - 1 else f"{index * 10}-{index * 10 + 9}%"
+    """`0-9`, `10-19`, … `90-100`: short enough that every label fits under its bar (the axis says %)."""
+    return "90-100" if index == DISTRIBUTION_BINS - 1 else f"{index * 10}-{index * 10 + 9}"
+
+
+def count_ticks(top: int) -> list[int]:
+    """Whole-number ticks for a count axis from 0 to at least `top`: every one up to ten, then about five;
+    never a fraction (a count of candidates is whole)."""
+    step = 1 if top <= 10 else -(-top // 5)
+    return list(range(0, max(top, 1) + step, step))
 
 
 def score_distribution(percents: Sequence[float], pass_mark_pct: float | None) -> Markup:
-    title = "Candidates by score"
-    if pass_mark_pct is not None:
-        title += f" (pass mark {pass_mark_pct:g}%)"
-    chart = pygal.Bar(
+    """Finished candidates by score, ten bins of ten points. With a pass mark, each bar is split into those
+    who passed and those below it (stacked, two colours named in the legend), so the mark is drawn where it
+    falls even inside a bin."""
+    below = [p for p in percents if pass_mark_pct is None or p < pass_mark_pct]
+    passed = [p for p in percents if pass_mark_pct is not None and p >= pass_mark_pct]
+    ticks = count_ticks(max(distribution_bins(percents)))
+    chart = pygal.StackedBar(
         **_config(
-            title=title,
+            title="Candidates by score",
             width=640,
-            height=300,
-            x_title="score",
+            height=320,
+            x_title="score (%)",
             y_title="candidates",
-            min_scale=1,
-            value_formatter=lambda v: f"{v:.0f}" if v else "",
+            range=(0, ticks[-1]),
+            y_labels=ticks,
+            truncate_label=-1,  # "90-100" whole
+            show_legend=pass_mark_pct is not None,
+            legend_at_bottom=True,
+            value_formatter=lambda v: f"{v:.0f}",  # the axis: whole candidates
+            formatter=lambda v: f"{v:.0f}" if v else "",  # the bars: no "0" on an empty one
+            style=_STYLE if pass_mark_pct is None else _PASS_STYLE,
         )
     )
     chart.x_labels = [bin_label(i) for i in range(DISTRIBUTION_BINS)]
-    chart.add("candidates", distribution_bins(percents))
+    if pass_mark_pct is None:
+        chart.add("candidates", distribution_bins(percents))
+    else:
+        chart.add(f"below the pass mark ({pass_mark_pct:g}%)", distribution_bins(below))
+        chart.add(f"passed (at least {pass_mark_pct:g}%)", distribution_bins(passed))
     return _svg(chart)

@@ -95,6 +95,7 @@ def overview(
         counts={s.value: sum(1 for r in rows if r.status == s) for s in InvitationStatus},
         query=query,
         distribution=charts.score_distribution(finished, assessment.pass_mark_pct) if finished else None,
+        not_charted=sum(1 for r in rows if r.score and not r.score.complete),
         bins=[(charts.bin_label(i), n) for i, n in enumerate(charts.distribution_bins(finished))],
         error=error,
         issued=issued,

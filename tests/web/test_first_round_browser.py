@@ -160,3 +160,23 @@ def test_a_score_waiting_for_review_reads_as_provisional_everywhere(
     grace.get_by_role("link").first.click()
     expect(page.locator(".big-score")).to_contain_text("provisional")
     screenshot(page, "report-pending-review", folder="recruiter", full_page=True)
+
+
+def test_the_score_chart_counts_whole_candidates_draws_the_pass_mark_and_says_who_is_left_out(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)  # pass mark 60%, one awaiting review
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    chart = page.locator("figure.chart svg")
+    expect(chart).to_be_visible()
+    ticks = chart.locator(".axis.y text").evaluate_all("texts => texts.map(t => t.textContent)")
+    assert ticks and all(t.isdigit() for t in ticks) and len(set(ticks)) == len(ticks), ticks
+    expect(chart.locator(".axis.x text").last).to_have_text("90-100")
+    expect(chart).to_contain_text("below the pass mark (60%)")
+    expect(chart).to_contain_text("passed (at least 60%)")
+    expect(page.get_by_test_id("not-charted")).to_contain_text(
+        "1 candidate who finished is not in the chart yet"
+    )
+    chart.scroll_into_view_if_needed()
+    screenshot(page, "score-distribution", folder="recruiter")
