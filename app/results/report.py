@@ -30,6 +30,7 @@ from app.models import (
 from app.questions.kinds import Draw, ScoredBy, kind_of
 from app.questions.kinds.choice import OptionLine
 from app.questions.service import spec_of
+from app.questions.spec import Coding
 from app.results.scoring import (
     Part,
     Score,
@@ -226,12 +227,18 @@ def _item_report(
     return ItemReport(**base, **fields, manual=scored.manual.get(item.id))
 
 
+def _task_codes(coding: ItemReport) -> frozenset[str]:
+    spec = spec_of(coding.item.question_version)
+    assert isinstance(spec, Coding)
+    return frozenset(m.code for m in get_task(spec.task).all_mistakes)
+
+
 def _concept_links(items: list[ItemReport]) -> list[ConceptLink]:
     links = []
+    # What the code could show about each misconception: the task's own wrong kernels, and whatever else the
+    # grader read from this code's outputs (a signature such as a gradient scaled by N).
     coding = [
-        (r, frozenset(m.code for m in get_task(spec_of(r.item.question_version).task).all_mistakes))  # type: ignore[union-attr]
-        for r in items
-        if r.code is not None and r.code.state == "graded"
+        (r, _task_codes(r) | r.code.codes) for r in items if r.code is not None and r.code.state == "graded"
     ]
     for concept in items:
         if not concept.options or not concept.answered:

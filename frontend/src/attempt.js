@@ -338,8 +338,11 @@ form.addEventListener("submit", async (event) => {
     announce("Some answers are not saved yet because the connection is down. Please try again in a moment.");
     return;
   }
+  await sendSignals(); // what the page noticed goes before the hand-in: a closed attempt takes no more
+  handedIn = true;
   const response = await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
   if (response && (response.ok || response.status === 410)) return leave();
+  handedIn = false;
   submitting = false;
   submitButton.disabled = false;
   submitButton.textContent = "Submit assessment";
@@ -381,6 +384,8 @@ async function timeIsUp(detail) {
   announce(`${detail} Your saved answers are being submitted.`);
   form.querySelectorAll("input, textarea, button").forEach((el) => (el.disabled = true));
   await flushSaves(5000); // the server still accepts saves made before the deadline for a short grace
+  await sendSignals();
+  handedIn = true;
   await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
   leave();
 }
@@ -423,6 +428,7 @@ window.addEventListener("focus", refreshState);
 // ------------------------------------------------------------------------------------------------ signals
 
 const signals = [];
+let handedIn = false; // once the attempt is handed in, the server takes no more signals
 
 function signal(entry) {
   // When it happened, on the server's clock as this page knows it (the report checks it against arrival).
@@ -431,13 +437,13 @@ function signal(entry) {
 }
 
 function sendSignals(beacon = false) {
-  if (!signals.length || timeUp) return;
+  if (!signals.length || handedIn) return Promise.resolve();
   const body = JSON.stringify({ signals: signals.splice(0, 100) });
   if (beacon && navigator.sendBeacon) {
     navigator.sendBeacon(`${config.api}/signals`, new Blob([body], { type: "application/json" }));
-  } else {
-    fetch(`${config.api}/signals`, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(() => {});
+    return Promise.resolve();
   }
+  return fetch(`${config.api}/signals`, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(() => {});
 }
 
 document.addEventListener("visibilitychange", () => {

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.assessments.service import create_assessment, publish_assessment
 from app.invitations.service import invitation_for_token
-from app.models import CloseReason, Organization, utcnow
+from app.models import CloseReason, Organization, QuestionType, utcnow
+from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report
+from tests import factories
 from tests.web.conftest import LiveServer, screenshot
-from tests.web.test_candidate_browser import _answers, _open, _start
+from tests.web.test_candidate_browser import UNBIASED, _answers, _open, _start
 from tests.web.test_recruiter_browser import _sign_in as sign_in
 
 pytestmark = pytest.mark.slow
@@ -180,3 +183,58 @@ def test_the_score_chart_counts_whole_candidates_draws_the_pass_mark_and_says_wh
     )
     chart.scroll_into_view_if_needed()
     screenshot(page, "score-distribution", folder="recruiter")
+
+
+def test_a_right_concept_answer_beside_code_that_makes_the_mistake_is_pointed_out(
+    live_server: LiveServer, page: Page
+) -> None:
+    """The candidate says a training batch is normalized with the variance over N, then codes ddof=1: the
+    report sets the two side by side."""
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email)
+        concept = next(
+            v
+            for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
+            if spec_of(v).title == "Which variance normalizes a training batch"
+        )
+        coding = next(
+            v
+            for v in current_versions(session, types=[QuestionType.CODING])
+            if spec_of(v).task == "bn-forward-train"  # type: ignore[union-attr]
+        )
+        draft = create_assessment(
+            session,
+            factories.operator(session, org),
+            title="Variance",
+            duration_minutes=30,
+            question_version_ids=[concept.id, coding.id],
+        )
+        assessment = publish_assessment(session, factories.operator(session, draft), draft)
+        link = f"{live_server.base}/i/{factories.invitation(session, org, assessment).token}"
+        session.commit()
+
+    _start(page, link)
+    choice = _open(page, "mcq_single")
+    choice.get_by_label(re.compile("The biased variance")).check()
+    coding_section = _open(page, "coding")
+    editor = coding_section.get_by_role("textbox", name=re.compile("Code for question"))
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(UNBIASED)
+    expect(editor).to_contain_text("ddof=1")
+    page.locator("#review-link").click()
+    page.get_by_role("button", name="Submit assessment").click()
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment.id}")
+    page.get_by_role("link", name=re.compile("Ada Byron")).first.click()
+    links = page.get_by_role("region", name="Concept answers beside the code")
+    expect(links).to_contain_text("Rejected “The unbiased variance, dividing by `N - 1`.”", timeout=30_000)
+    expect(links).to_contain_text("but the code does exactly that")
+    expect(links).to_contain_text("unbiased_variance")
+    # What the page noticed went before the hand-in, not after it (a closed attempt takes no more).
+    expect(page.get_by_role("region", name="Integrity timeline")).to_contain_text("opened a question")
+    screenshot(page, "report-concept-beside-code", folder="recruiter", full_page=True)
