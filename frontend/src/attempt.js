@@ -282,9 +282,35 @@ function focusHeading(target) {
 
 function go(target) {
   show(target);
+  closeOverview();
   focusHeading(target);
-  window.scrollTo(0, 0);
+  // The question's own top, below the sticky bar (scroll-margin-top), not the page's: on a phone the
+  // overview no longer stands above the question.
+  target.scrollIntoView({ block: "start" });
 }
+
+// On a phone the overview is a drawer the bar's button opens; elsewhere it stands beside the questions.
+const overview = document.getElementById("overview");
+const overviewToggle = document.getElementById("overview-toggle");
+overviewToggle.hidden = false;
+
+function closeOverview() {
+  overview.classList.remove("open");
+  overviewToggle.setAttribute("aria-expanded", "false");
+}
+
+overviewToggle.addEventListener("click", () => {
+  const open = !overview.classList.contains("open");
+  overview.classList.toggle("open", open);
+  overviewToggle.setAttribute("aria-expanded", String(open));
+  if (open) (overview.querySelector("[aria-current]") || overview.querySelector("a")).focus();
+});
+overview.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && overview.classList.contains("open")) {
+    closeOverview();
+    overviewToggle.focus();
+  }
+});
 
 function renderReview() {
   const list = document.getElementById("review-list");

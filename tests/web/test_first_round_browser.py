@@ -10,7 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.assessments.service import create_assessment, publish_assessment
 from app.invitations.service import invitation_for_token
@@ -238,3 +238,37 @@ def test_a_right_concept_answer_beside_code_that_makes_the_mistake_is_pointed_ou
     # What the page noticed went before the hand-in, not after it (a closed attempt takes no more).
     expect(page.get_by_role("region", name="Integrity timeline")).to_contain_text("opened a question")
     screenshot(page, "report-concept-beside-code", folder="recruiter", full_page=True)
+
+
+def test_on_a_phone_the_question_comes_first_below_a_small_bar_and_the_overview_is_a_drawer(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        _start(page, live_server.invite())
+        bar = page.locator(".attempt-bar").bounding_box()
+        assert bar is not None and bar["height"] < 110, f"the sticky bar takes {bar} of a phone's screen"
+        overview = page.locator("#overview")
+        expect(overview).not_to_be_visible()
+
+        def below_the_bar(position: int) -> None:
+            heading = page.locator(f"#q{position}-title")
+            expect(heading).to_be_visible()
+            top = heading.bounding_box()
+            assert top is not None and bar["height"] <= top["y"] <= 844 / 2, (position, top)
+
+        below_the_bar(1)
+        page.locator("#q1").get_by_role("button", name="Next").click()
+        below_the_bar(2)
+        toggle = page.get_by_role("button", name="Questions")
+        toggle.click()
+        expect(overview).to_be_visible()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        screenshot(page, "phone-overview-drawer")
+        overview.locator(".overview-link[href='#q3']").click()
+        expect(overview).not_to_be_visible()
+        below_the_bar(3)
+        screenshot(page, "phone-question")
+    finally:
+        context.close()
