@@ -20,6 +20,7 @@ BUNDLE := app/web/static/dist/candidate.js
 
 help:
 	@echo "make run    install, migrate, sync the question bank, serve on http://127.0.0.1:8000"
+	@echo "           (another port: ASSAY_PORT=8080 make run; links follow it unless ASSAY_BASE_URL is set)"
 	@echo "make test   install, then ruff, mypy, bandit and the whole pytest suite (SQLite and PostgreSQL)"
 	@echo "make audit  known vulnerabilities in the installed dependencies (needs PyPI's JSON API or OSV)"
 	@echo "make client the Python API client, generated from the API document into dist/assay-client"

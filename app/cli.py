@@ -290,6 +290,29 @@ def create_owner_cmd(
     typer.echo(f"{user.email} is owner of {organization.name} ({organization.slug})")
 
 
+@users_app.command("reset-password")
+@operator_errors
+def reset_password_cmd(
+    email: Annotated[str, typer.Argument(help="The account's sign-in email")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The new password (at least 10 characters); by default one is generated"),
+    ] = None,
+) -> None:
+    """Set someone's password, for when no reset email can reach them (no mail server, or a lost mailbox).
+    Unlocks the account and signs it out everywhere; the new password is printed once."""
+    from app.accounts.service import reset_password_by_operator
+    from app.core.security import generate_password
+
+    chosen = password or generate_password()
+    with database() as (_, engine, session):
+        _require_schema_at_head(engine)
+        user = reset_password_by_operator(session, email, chosen)
+    typer.echo(f"password of {user.email} reset; every session of theirs is signed out")
+    if password is None:
+        typer.echo(f"new password: {chosen}  (shown only this once)")
+
+
 @keys_app.command("create")
 @operator_errors
 def api_keys_create(
@@ -607,13 +630,24 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [default: ASSAY_PORT or 8000]")] = None,
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes")] = 1,
 ) -> None:
-    """Serve the web app and API. On a database with no users, create the first owner and a sample."""
+    """Serve the web app and API on ASSAY_HOST:ASSAY_PORT (127.0.0.1:8000), or the --host and --port given;
+    links follow the port unless ASSAY_BASE_URL is set. On a database with no users, create the first owner
+    and a sample."""
+    import os
+
     import uvicorn
 
     from app.core.logs import logging_config
     from app.http.slow_clients import HeaderDeadlineProtocol
     from app.onboarding.service import first_run
 
+    # The app's processes read their settings from the environment: what was given here holds for them too,
+    # and the links the banner and the emails carry follow the port served on.
+    if host is not None:
+        os.environ["ASSAY_HOST"] = host
+    if port is not None:
+        os.environ["ASSAY_PORT"] = str(port)
+    get_settings.cache_clear()
     with database() as (settings, engine, session):
         _require_schema_at_head(engine)
         password = settings.admin_password.get_secret_value() if settings.admin_password else None
@@ -627,14 +661,14 @@ def serve(
         )
     if result is not None:
         _print_first_run(settings, result)
-    typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}", err=True)
+    typer.echo(f"serving on http://{settings.host}:{settings.port} (links use {settings.base_url})", err=True)
     if workers > 1:
         _share_metrics_between_processes("web")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         log_config=logging_config(settings.log_format),
         # In-flight requests finish (an autosave is never cut off) before the app stops its jobs and exits.

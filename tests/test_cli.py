@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,57 @@ def test_upgrade_sync_create_owner_and_demo_seed(tmp_path: Path) -> None:
     assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
 
 
+def test_an_operator_resets_a_locked_out_owners_password(tmp_path: Path) -> None:
+    from app.accounts.service import authenticate
+    from app.core.config import Settings
+    from app.core.db import make_engine, make_session_factory
+    from app.models import AuditEntry
+
+    env = {"ASSAY_DATABASE_URL": f"sqlite:///{tmp_path}/a.db"}
+    assert run(["db", "upgrade"], env).returncode == 0
+    created = [
+        "users",
+        "create-owner",
+        "--email",
+        "x@y.test",
+        "--password",
+        "long enough pw",
+        "--org",
+        "Initech",
+    ]
+    assert run(created, env).returncode == 0
+    generated = run(["users", "reset-password", "X@Y.test"], env)
+    assert generated.returncode == 0, generated.stderr
+    password = re.search(r"new password: (\S+)  \(shown only this once\)", generated.stdout)
+    assert password, generated.stdout
+    chosen = run(["users", "reset-password", "x@y.test", "--password", "another long one"], env)
+    assert chosen.returncode == 0 and "new password" not in chosen.stdout
+    assert run(["users", "reset-password", "x@y.test", "--password", "short"], env).returncode == 1
+    unknown = run(["users", "reset-password", "nobody@y.test"], env)
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: No account uses nobody@y.test."
+
+    engine = make_engine(Settings(_env_file=None, database_url=env["ASSAY_DATABASE_URL"]))  # type: ignore[call-arg]
+    with make_session_factory(engine)() as session:
+        signed_in = authenticate(
+            session, email="x@y.test", password="another long one", max_failures=5, ttl=timedelta(hours=1)
+        )
+        assert signed_in is not None
+        resets = session.query(AuditEntry).filter_by(action="password.reset").count()
+    engine.dispose()
+    assert resets == 2
+
+
+def test_links_follow_the_port_unless_a_base_url_is_set() -> None:
+    from app.core.config import Settings
+
+    assert Settings(_env_file=None).base_url == "http://127.0.0.1:8000"  # type: ignore[call-arg]
+    assert Settings(_env_file=None, port=8080).base_url == "http://127.0.0.1:8080"  # type: ignore[call-arg]
+    assert Settings(_env_file=None, host="0.0.0.0", port=9000).base_url == "http://127.0.0.1:9000"  # type: ignore[call-arg]  # noqa: S104
+    given = Settings(_env_file=None, port=8080, base_url="https://assay.example/")  # type: ignore[call-arg]
+    assert given.base_url == "https://assay.example"
+    assert "ASSAY_PORT" in run(["serve", "--help"], {}).stdout
+
+
 def test_an_operator_backs_up_exports_erases_and_restores(tmp_path: Path) -> None:
     import json
 
@@ -147,6 +199,9 @@ def test_every_command_has_help() -> None:
         ["bank", "export-qti"],
         ["bank", "import-qti"],
         ["users", "create-owner"],
+        ["users", "reset-password"],
+        ["api-keys", "create"],
+        ["openapi"],
         ["demo", "seed"],
         ["tasks", "list"],
         ["grade"],

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.accounts.principal import Principal
+from app.accounts.principal import Operator, Principal
 from app.audit.service import record
 from app.core.config import Settings
 from app.core.errors import (
@@ -233,6 +233,20 @@ def change_password(session: Session, principal: Principal, *, current: str, new
     signed_out = revoke_user_sessions(session, user.id, keep_session_id=principal.session_id)
     record(session, principal, "password.changed", user, other_sessions_ended=signed_out)
     return signed_out
+
+
+def reset_password_by_operator(session: Session, email: str, password: str) -> User:
+    """The host's operator sets a person's password (`assay users reset-password`): the way back in for a
+    sole owner without a mail server for the reset link. Unlocks the account, ends every session, and is
+    in the audit log of each organization the person belongs to."""
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise NotFound(f"No account uses {email}.")
+    _set_password(user, password)
+    ended = revoke_user_sessions(session, user.id)
+    for membership in memberships_of(session, user):
+        record(session, Operator(membership.organization), "password.reset", user, sessions_ended=ended)
+    return user
 
 
 def _set_password(user: User, password: str) -> None:

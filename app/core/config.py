@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     # on first start; production refuses to start without one.
     secret_key: SecretStr = SecretStr("")
     secret_key_file: Path = Path("var/secret.key")
-    base_url: str = "http://127.0.0.1:8000"
+    # The address people and emails use for this install. Unset, it follows the host and port served on
+    # (http://127.0.0.1:8000 by default); set it behind a proxy or on a public name.
+    base_url: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -139,6 +141,13 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _base_url_follows_the_port(self) -> Settings:
+        if not self.base_url:
+            shown = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - a comparison
+            self.base_url = f"http://{shown}:{self.port}"
+        return self
 
     @model_validator(mode="after")
     def _a_secret_of_our_own(self) -> Settings:
