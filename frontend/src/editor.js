@@ -7,7 +7,7 @@ import { indentUnit } from "@codemirror/language";
 import { keymap } from "@codemirror/view";
 import { indentWithTab } from "@codemirror/commands";
 
-export function createEditor(textarea, { label, onChange, onPaste }) {
+export function createEditor(textarea, { label, describedBy, onChange, onPaste }) {
   let applyingRemote = false; // a value saved elsewhere is shown, not saved again
   const view = new EditorView({
     doc: textarea.value,
@@ -19,7 +19,8 @@ export function createEditor(textarea, { label, onChange, onPaste }) {
       // hatch), so keyboard users are never trapped.
       keymap.of([indentWithTab]),
       // tabindex makes the editable area focusable in the eyes of accessibility checkers too (it already is).
-      EditorView.contentAttributes.of({ "aria-label": label, tabindex: "0" }),
+      // The keyboard note (how to leave the editor) stands before it and is read with it.
+      EditorView.contentAttributes.of({ "aria-label": label, "aria-describedby": describedBy, tabindex: "0" }),
       EditorView.updateListener.of((update) => {
         if (!update.docChanged) return;
         textarea.value = update.state.doc.toString();

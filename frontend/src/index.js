@@ -11,6 +11,7 @@ if (practice) {
   const status = document.getElementById("practice-status");
   createEditor(practice, {
     label: "Practice code editor",
+    describedBy: "practice-keys",
     onChange: () => (status.textContent = "This is only practice: nothing here is saved or graded."),
     onPaste: () => {},
   });

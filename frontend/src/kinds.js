@@ -96,6 +96,7 @@ export const KINDS = {
     setUp(item, page) {
       item.editor = createEditor(item.section.querySelector("textarea"), {
         label: `Code for question ${page.position(item)}`,
+        describedBy: `keys-${item.id}`,
         onChange: () => page.changed(item),
         onPaste: (length) => page.signal({ kind: "paste", item_id: item.id, length }),
       });

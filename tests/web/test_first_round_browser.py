@@ -10,7 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from app.assessments.service import create_assessment, publish_assessment
 from app.invitations.service import invitation_for_token
@@ -272,3 +272,25 @@ def test_on_a_phone_the_question_comes_first_below_a_small_bar_and_the_overview_
         screenshot(page, "phone-question")
     finally:
         context.close()
+
+
+def test_the_note_on_leaving_the_editor_comes_before_the_editor(live_server: LiveServer, page: Page) -> None:
+    link = live_server.invite(kind="coding")
+    page.goto(link)
+    _note_precedes_editor(page, page.get_by_role("textbox", name="Practice code editor"), "#practice-keys")
+    _start(page, link)
+    coding = _open(page, "coding")
+    item_id = coding.get_attribute("data-item-id")
+    editor = coding.get_by_role("textbox", name=re.compile("Code for question"))
+    _note_precedes_editor(page, editor, f"#keys-{item_id}")
+
+
+def _note_precedes_editor(page: Page, editor: Locator, note: str) -> None:
+    expect(page.locator(note)).to_be_visible()
+    expect(page.locator(note)).to_contain_text("press Esc and then Tab")
+    expect(editor).to_have_attribute("aria-describedby", note.removeprefix("#"))
+    before = page.locator(note).evaluate(
+        "(note, editor) => !!(note.compareDocumentPosition(editor) & Node.DOCUMENT_POSITION_FOLLOWING)",
+        editor.element_handle(),
+    )
+    assert before, "a keyboard user reads how to leave the editor before entering it"
