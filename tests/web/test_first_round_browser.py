@@ -294,3 +294,42 @@ def _note_precedes_editor(page: Page, editor: Locator, note: str) -> None:
         editor.element_handle(),
     )
     assert before, "a keyboard user reads how to leave the editor before entering it"
+
+
+def test_changes_hard_to_take_back_ask_first(live_server: LiveServer, page: Page) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email)
+        coding = current_versions(session, types=[QuestionType.CODING])[:3]
+        draft = create_assessment(
+            session,
+            factories.operator(session, org),
+            title="Too long",
+            duration_minutes=10,
+            question_version_ids=[v.id for v in coding],
+        )
+        session.commit()
+        first_title = spec_of(coding[0]).title
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{draft.id}/edit")
+    asked: list[str] = []
+
+    def answer(accept: bool) -> None:
+        page.once(
+            "dialog",
+            lambda dialog: (asked.append(dialog.message), dialog.accept() if accept else dialog.dismiss()),
+        )
+
+    answer(False)
+    page.get_by_role("button", name="Publish").click()
+    assert "longer than the 10-minute limit" in asked[-1], asked
+    expect(page.get_by_role("button", name="Publish")).to_be_visible()  # still a draft
+
+    remove = page.get_by_role("button", name=f"Remove {first_title}")
+    answer(False)
+    remove.click()
+    assert asked[-1] == f"Remove “{first_title}” from this assessment?"
+    expect(remove).to_be_visible()
+    answer(True)
+    remove.click()
+    expect(page.get_by_role("button", name=f"Remove {first_title}")).to_have_count(0)

@@ -27,6 +27,7 @@ def _sign_in(page: Page, server: LiveServer, email: str) -> None:
 
 
 def test_building_an_assessment_from_a_proposal_and_the_bank(page: Page, live_server: LiveServer) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())  # "remove …?", "publish …?": yes
     email, _ = live_server.recruiter()
     _sign_in(page, live_server, email)
     page.get_by_role("link", name="New assessment").click()
