@@ -53,6 +53,9 @@ def landing(request: Request, session: SessionDep, invitation: InvitationDep, to
     for item in assessment.items:
         kinds[item.question_version.type.value] = kinds.get(item.question_version.type.value, 0) + 1
     minutes = round(invitation.minutes_allowed)
+    attempt = invitation.attempt
+    # A started attempt's clock kept running while the page was closed: the landing page says what is left.
+    left_s = max(0, int((attempt.deadline_at - utcnow()).total_seconds())) if attempt is not None else None
     return templates.TemplateResponse(
         request,
         "candidate/landing.html",
@@ -64,6 +67,7 @@ def landing(request: Request, session: SessionDep, invitation: InvitationDep, to
             "company": session.get(Organization, invitation.organization_id).name,  # type: ignore[union-attr]
             "minutes": minutes,
             "token": token,
+            "left_s": left_s,
         },
     )
 

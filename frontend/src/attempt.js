@@ -281,6 +281,8 @@ function focusHeading(target) {
 }
 
 function go(target) {
+  // Each question is a step in the browser's history: Back and Forward move between questions.
+  if (target !== current) history.pushState(null, "", `#${target.id}`);
   show(target);
   closeOverview();
   focusHeading(target);
@@ -288,6 +290,14 @@ function go(target) {
   // overview no longer stands above the question.
   target.scrollIntoView({ block: "start" });
 }
+
+window.addEventListener("popstate", () => {
+  const target = document.getElementById(location.hash.slice(1));
+  if (!target || !(questions.includes(target) || target === review)) return;
+  show(target);
+  focusHeading(target);
+  target.scrollIntoView({ block: "start" });
+});
 
 // On a phone the overview is a drawer the bar's button opens; elsewhere it stands beside the questions.
 const overview = document.getElementById("overview");

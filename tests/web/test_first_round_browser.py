@@ -333,3 +333,25 @@ def test_changes_hard_to_take_back_ask_first(live_server: LiveServer, page: Page
     answer(True)
     remove.click()
     expect(page.get_by_role("button", name=f"Remove {first_title}")).to_have_count(0)
+
+
+def test_back_moves_between_questions_and_the_landing_page_tells_the_time_left(
+    live_server: LiveServer, page: Page
+) -> None:
+    link = live_server.invite()
+    _start(page, link)
+    page.locator("#q1").get_by_role("button", name="Next").click()
+    page.locator("#q2").get_by_role("button", name="Next").click()
+    expect(page.locator("#q3")).to_be_visible()
+    page.go_back()
+    expect(page.locator("#q2")).to_be_visible()
+    expect(page.locator("#q3")).to_be_hidden()
+    page.go_back()
+    expect(page.locator("#q1")).to_be_visible()
+    page.go_forward()
+    expect(page.locator("#q2")).to_be_visible()
+
+    page.goto(link)  # the landing page of a started attempt
+    left = page.get_by_test_id("time-left")
+    expect(left).to_contain_text(re.compile(r"\b(29|30) min \d+ s\b"))
+    expect(left).to_contain_text("left")
