@@ -90,6 +90,26 @@ def find_candidate(session: Session, org: Organization, email: str) -> Candidate
     )
 
 
+def invitations_of(session: Session, assessment: Assessment, email: str) -> list[Invitation]:
+    """The invitations this address already has to the assessment that still count (unused, started or
+    finished; not the cancelled or expired), oldest first: what a recruiter is asked about before inviting
+    the same person again."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .join(Candidate, Invitation.candidate_id == Candidate.id)
+            .where(
+                Invitation.assessment_id == assessment.id,
+                Candidate.email == email.strip().lower(),
+                Invitation.current_status.in_(
+                    [InvitationStatus.SENT, InvitationStatus.STARTED, InvitationStatus.COMPLETED]
+                ),
+            )
+            .order_by(Invitation.id)
+        )
+    )
+
+
 def get_or_create_candidate(
     session: Session, org: Organization, *, email: str, first_name: str = "", last_name: str = ""
 ) -> Candidate:

@@ -45,8 +45,30 @@ def invite(
     extra_time_pct: Annotated[int, Form(ge=0, le=200)] = 0,
     expires_in_days: Annotated[int | None, Form()] = None,
     send_email: Annotated[bool, Form()] = False,
+    again: Annotated[bool, Form()] = False,
 ) -> Response:
     assessment = get_assessment(session, principal.organization, assessment_id)
+    already = [] if again else invitations.invitations_of(session, assessment, email)
+    if already:
+        # Someone with a link (or a finished attempt) already: ask before a second invitation and email.
+        return overview(
+            request,
+            session,
+            principal,
+            assessment,
+            reinvite={
+                "existing": already,
+                "fields": {
+                    "email": email,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "extra_time_pct": extra_time_pct,
+                    "expires_in_days": expires_in_days or "",
+                    "send_email": "true" if send_email else "",
+                },
+            },
+            status_code=409,
+        )
     try:
         issued = invitations.invite(
             session,

@@ -54,6 +54,7 @@ def overview(
     new_link: str | None = None,
     emailed: bool = False,
     csv_report: CsvReport | None = None,
+    reinvite: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     query = query or TableQuery()
@@ -102,6 +103,7 @@ def overview(
         new_link=new_link,
         emailed=emailed,
         csv_report=csv_report,
+        reinvite=reinvite,
     )
 
 

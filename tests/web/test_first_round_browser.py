@@ -355,3 +355,21 @@ def test_back_moves_between_questions_and_the_landing_page_tells_the_time_left(
     left = page.get_by_test_id("time-left")
     expect(left).to_contain_text(re.compile(r"\b(29|30) min \d+ s\b"))
     expect(left).to_contain_text("left")
+
+
+def test_inviting_someone_already_invited_asks_first(live_server: LiveServer, page: Page) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)  # grace@example.com has finished
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    invite = page.get_by_role("region", name="Invite a candidate")
+    invite.get_by_label("Email", exact=True).fill("grace@example.com")
+    invite.get_by_role("button", name="Invite").click()
+    question = page.get_by_role("alert").filter(has_text="is already invited")
+    expect(question).to_contain_text("grace@example.com is already invited")
+    expect(question).to_contain_text("completed")
+    expect(question).to_contain_text("Nothing was sent")
+    rows = page.locator("#candidates tr", has_text="grace@example.com")
+    expect(rows).to_have_count(1)
+    question.get_by_role("button", name="Invite again anyway").click()
+    expect(page.get_by_role("status").first).to_contain_text("Invitation created")
+    expect(page.locator("#candidates tr", has_text="grace@example.com")).to_have_count(2)
