@@ -63,6 +63,25 @@ def list_assessments(session: Session, org: Organization) -> list[Assessment]:
     )
 
 
+def version_lines(assessments: list[Assessment]) -> list[list[Assessment]]:
+    """The assessments grouped by lineage (each new version points at the one it replaced), the newest
+    version first in each group, the groups in the order of their newest version."""
+    by_id = {a.id: a for a in assessments}
+
+    def root(assessment: Assessment) -> int:
+        seen = set()
+        while assessment.previous_version_id in by_id and assessment.id not in seen:
+            seen.add(assessment.id)
+            assessment = by_id[assessment.previous_version_id]
+        return assessment.id
+
+    lines: dict[int, list[Assessment]] = {}
+    for assessment in assessments:
+        lines.setdefault(root(assessment), []).append(assessment)
+    groups = [sorted(line, key=lambda a: a.version, reverse=True) for line in lines.values()]
+    return sorted(groups, key=lambda line: (line[0].created_at, line[0].id), reverse=True)
+
+
 def assessments_stmt(org: Organization, *, status: AssessmentStatus | None = None) -> Select[Assessment]:
     """The organization's assessments (in one state), for a page of the API to take from."""
     stmt = (
@@ -462,6 +481,9 @@ def _copy(session: Session, source: Assessment, *, title: str, created_by: User 
     sections = {
         s.id: AssessmentSection(assessment=copy, position=s.position, title=s.title) for s in source.sections
     }
+    # Added here, not by the backref (SQLAlchemy 2 does not cascade along it): the items loaded below
+    # autoflush, and a section not yet in the session would be left out of that flush.
+    session.add_all(sections.values())
     for item in source.items:
         copy.items.append(
             AssessmentItem(

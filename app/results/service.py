@@ -1,11 +1,15 @@
 """The results use cases: a person scoring a written answer, the final code submission to grade again,
-the results export (audited). What they read is in report.py, table.py and statistics.py; points come from
-`app.results.scoring`, the one place that knows them."""
+the results export (audited), and where each round stands (counts per assessment, the review queue). What
+they read is in report.py, table.py and statistics.py; points come from `app.results.scoring`, the one
+place that knows them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Actor, Principal
 from app.audit.service import record
@@ -14,8 +18,11 @@ from app.events.service import record_event
 from app.grading.service import latest_final
 from app.models import (
     Assessment,
+    Attempt,
     Invitation,
+    InvitationStatus,
     ManualScore,
+    Organization,
     Submission,
     utcnow,
 )
@@ -106,3 +113,71 @@ def export_results(session: Session, actor: Actor, assessment: Assessment) -> st
     rows = results_table(session, actor.organization, assessment)
     record(session, actor, "results.exported", assessment, candidates=len(rows))
     return export_csv(assessment, rows)
+
+
+@dataclass(frozen=True)
+class RoundCounts:
+    """Where an assessment's candidates are: invited (not cancelled), started, completed, and completed
+    with written answers waiting for a person."""
+
+    invited: int = 0
+    started: int = 0
+    completed: int = 0
+    needs_review: int = 0
+
+
+def round_counts(session: Session, org: Organization) -> dict[int, RoundCounts]:
+    """Per assessment of the organization, in two grouped queries."""
+    by_status: dict[int, dict[InvitationStatus, int]] = defaultdict(dict)
+    # The status as of now is an expression with the time in it: grouped through a subquery, so PostgreSQL
+    # sees one expression, not two with their own parameters.
+    current = (
+        select(Invitation.assessment_id, Invitation.current_status.label("current"))
+        .where(Invitation.organization_id == org.id)
+        .subquery()
+    )
+    for assessment_id, status, n in session.execute(
+        select(current.c.assessment_id, current.c.current, func.count()).group_by(
+            current.c.assessment_id, current.c.current
+        )
+    ):
+        by_status[assessment_id][InvitationStatus(status)] = n
+    waiting = dict(
+        session.execute(
+            select(Invitation.assessment_id, func.count())
+            .join(Attempt, Attempt.invitation_id == Invitation.id)
+            .where(
+                Invitation.organization_id == org.id,
+                Attempt.closed_at.is_not(None),
+                Attempt.review_pending > 0,
+            )
+            .group_by(Invitation.assessment_id)
+        ).all()
+    )
+    return {
+        assessment_id: RoundCounts(
+            invited=sum(n for status, n in counts.items() if status != InvitationStatus.CANCELLED),
+            started=counts.get(InvitationStatus.STARTED, 0),
+            completed=counts.get(InvitationStatus.COMPLETED, 0),
+            needs_review=waiting.get(assessment_id, 0),
+        )
+        for assessment_id, counts in by_status.items()
+    }
+
+
+def review_queue(session: Session, org: Organization) -> list[Invitation]:
+    """Finished attempts with written answers waiting for a person, across the organization's assessments,
+    the longest waiting first."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .join(Attempt, Attempt.invitation_id == Invitation.id)
+            .where(
+                Invitation.organization_id == org.id,
+                Attempt.closed_at.is_not(None),
+                Attempt.review_pending > 0,
+            )
+            .options(selectinload(Invitation.candidate), selectinload(Invitation.assessment))
+            .order_by(Attempt.closed_at, Invitation.id)
+        )
+    )

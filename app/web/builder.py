@@ -21,6 +21,7 @@ from app.http.deps import CurrentPrincipal, Editor, SessionDep
 from app.models import Assessment, AssessmentStatus, QuestionType
 from app.questions.kinds import Draw
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
+from app.results import service as results
 from app.web.pages import page, question_view, redirect
 
 router = APIRouter()
@@ -32,11 +33,23 @@ PREVIEW_SEED = 20_240_601  # a fixed seed: every preview of a numeric question s
 
 @router.get("/")
 def dashboard(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    listed = assessments.list_assessments(session, principal.organization)
     return page(
         request,
         "dashboard.html",
         principal,
-        assessments=assessments.list_assessments(session, principal.organization),
+        assessments=listed,
+        lines=assessments.version_lines(listed),
+        counts=results.round_counts(session, principal.organization),
+        waiting=len(results.review_queue(session, principal.organization)),
+    )
+
+
+@router.get("/review")
+def review_queue_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    """Written answers waiting for a person, across every assessment, the longest waiting first."""
+    return page(
+        request, "review.html", principal, queue=results.review_queue(session, principal.organization)
     )
 
 

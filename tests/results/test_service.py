@@ -16,10 +16,11 @@ from app.accounts.principal import Principal
 from app.assessments.service import create_assessment, publish_assessment
 from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.errors import Forbidden, ValidationFailed
+from app.invitations.service import cancel_invitation
 from app.models import CloseReason, Event, PageSignal, QuestionType, Role
 from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report, time_per_item
-from app.results.service import score_written_answer
+from app.results.service import review_queue, round_counts, score_written_answer
 from app.results.statistics import item_statistics
 from app.results.table import export_csv, filter_and_sort, results_table
 from tests import factories
@@ -281,3 +282,28 @@ def test_item_statistics_on_a_known_set_of_answers(session: Session) -> None:
     assert chosen[_correct(items[0])] == 3 and sum(chosen.values()) == 5
     fewer = item_statistics(session, org, assessment, min_attempts=6)
     assert not fewer[0].enough and not fewer[1].flags
+
+
+def test_each_round_is_counted_and_the_review_queue_holds_who_waits(session: Session) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(
+        session, org, types=(QuestionType.MCQ_SINGLE, QuestionType.WRITTEN), per_type=1
+    )
+    written = next(i for i in assessment.items if i.question_version.type == QuestionType.WRITTEN)
+    waiting = factories.finished_attempt(
+        session, org, assessment, "w@example.com", {written.id: {"text": "A."}}
+    )
+    factories.finished_attempt(session, org, assessment, "done@example.com", {})
+    start_attempt(session, factories.invitation(session, org, assessment, email="s@example.com").invitation)
+    lapsed = factories.invitation(session, org, assessment, email="e@example.com").invitation
+    lapsed.expires_at = datetime.now(UTC) - timedelta(seconds=1)  # expired as of now, not yet swept
+    factories.invitation(session, org, assessment, email="u@example.com")
+    cancelled = factories.invitation(session, org, assessment, email="c@example.com").invitation
+    cancel_invitation(session, factories.operator(session, org), cancelled)
+    session.flush()
+
+    counts = round_counts(session, org)[assessment.id]
+    assert (counts.invited, counts.started, counts.completed, counts.needs_review) == (5, 1, 2, 1)
+    assert [i.id for i in review_queue(session, org)] == [waiting.id]
+    _, other = factories.owner(session, email="other@example.com", org="Other")
+    assert round_counts(session, other) == {} and review_queue(session, other) == []

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from app.assessments.service import create_assessment, publish_assessment
+from app.assessments.service import create_assessment, new_version, publish_assessment
 from app.invitations.service import invitation_for_token
-from app.models import CloseReason, Organization, QuestionType, utcnow
+from app.models import Assessment, CloseReason, Organization, QuestionType, utcnow
 from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report
 from tests import factories
@@ -373,3 +373,29 @@ def test_inviting_someone_already_invited_asks_first(live_server: LiveServer, pa
     question.get_by_role("button", name="Invite again anyway").click()
     expect(page.get_by_role("status").first).to_contain_text("Invitation created")
     expect(page.locator("#candidates tr", has_text="grace@example.com")).to_have_count(2)
+
+
+def test_the_assessments_list_counts_each_round_groups_versions_and_leads_to_the_review_queue(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)  # two finished, one awaiting review
+    with live_server.sessions() as session:
+        published = session.get_one(Assessment, assessment_id)
+        new_version(session, factories.operator(session, published), published)
+        session.commit()
+    sign_in(page, live_server, email)
+    table = page.locator("#assessments")
+    line = table.locator("tbody.version-line").filter(has_text="Screen")
+    expect(line.locator("tr")).to_have_count(2)  # v2 (the draft) above v1, in one group
+    expect(line.locator("tr").first).to_contain_text("v2")
+    v1 = line.locator("tr.older-version")
+    expect(v1).to_contain_text("v1")
+    cells = v1.locator("td").all_inner_texts()
+    assert cells[5:9] == ["2", "0", "2", "1"], cells  # invited, started, completed, needs review
+
+    page.get_by_role("link", name=re.compile("waiting to be scored")).click()
+    queue = page.locator("#review-queue")
+    expect(queue.locator("tbody tr")).to_have_count(1)
+    expect(queue).to_contain_text("grace@example.com")
+    queue.get_by_role("link", name="Ada Byron").click()
+    expect(page.get_by_role("heading", name="Score")).to_be_visible()
