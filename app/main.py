@@ -54,7 +54,14 @@ def _error_page(request: Request, status: int, title: str, detail: str, errors: 
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status": status, "title": title, "detail": detail, "errors": errors},
+        {
+            "status": status,
+            "title": title,
+            "detail": detail,
+            "errors": errors,
+            # A candidate's link: spoken to a candidate, with no status code and no way to Assay's sign-in.
+            "for_candidate": request.url.path.startswith("/i/"),
+        },
         status_code=status,
     )
 

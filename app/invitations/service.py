@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 
 from app.accounts.principal import Actor, Principal
 from app.audit.service import record
@@ -339,11 +339,20 @@ def expire_due_invitations(session: Session, limit: int = 500) -> int:
 
 
 def ensure_can_start(invitation: Invitation) -> None:
+    """Gone, in words for the candidate (who to ask, and what happened), when the link can no longer start
+    or resume the assessment."""
+    session = object_session(invitation)
+    org = session.get(Organization, invitation.organization_id) if session is not None else None
+    company = org.name if org is not None else "the company"
     messages = {
         InvitationStatus.EXPIRED: (
-            "This invitation has expired. Ask the recruiter who invited you for a new link."
+            f"This invitation expired on {invitation.expires_at:%d %B %Y}. If you still want to take the "
+            f"assessment, ask the person at {company} who invited you for a new link."
         ),
-        InvitationStatus.CANCELLED: "This invitation was withdrawn by the recruiter.",
+        InvitationStatus.CANCELLED: (
+            f"{company} has withdrawn this invitation, so the assessment can no longer be taken with this "
+            f"link. If you think this is a mistake, write to the person at {company} who sent it to you."
+        ),
         InvitationStatus.COMPLETED: "You have already completed this assessment. Thank you!",
     }
     status = invitation.current_status

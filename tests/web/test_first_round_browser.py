@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from app.assessments.service import create_assessment, new_version, publish_assessment
-from app.invitations.service import invitation_for_token
+from app.invitations.service import cancel_invitation, invitation_for_token
 from app.models import Assessment, CloseReason, Organization, QuestionType, utcnow
 from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report
@@ -399,3 +399,17 @@ def test_the_assessments_list_counts_each_round_groups_versions_and_leads_to_the
     expect(queue).to_contain_text("grace@example.com")
     queue.get_by_role("link", name="Ada Byron").click()
     expect(page.get_by_role("heading", name="Score")).to_be_visible()
+
+
+def test_a_withdrawn_link_speaks_to_the_candidate(live_server: LiveServer, page: Page) -> None:
+    link = live_server.invite()
+    with live_server.sessions() as session:
+        invitation = invitation_for_token(session, link.rsplit("/", 1)[1])
+        cancel_invitation(session, factories.operator(session, invitation.assessment), invitation)
+        session.commit()
+    page.goto(link)
+    expect(page.get_by_role("heading", level=1)).to_have_text("This link no longer opens the assessment")
+    expect(page.locator("main")).to_contain_text("Acme has withdrawn this invitation")
+    expect(page.locator("main")).not_to_contain_text("Error 410")
+    expect(page.locator("main a[href='/']")).to_have_count(0)  # no way to the recruiters' sign-in
+    screenshot(page, "withdrawn-link")
