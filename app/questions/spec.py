@@ -26,6 +26,20 @@ Topic = Literal[
     "deployment",
     "applications",
 ]
+# How pages name each topic (the slug stays the API's and the bank's).
+TOPIC_NAMES: dict[str, str] = {
+    "normalization-basics": "Normalization basics",
+    "internal-covariate-shift": "Internal covariate shift",
+    "mean-variance": "Mean and variance",
+    "scale-shift": "Scale and shift (gamma, beta)",
+    "train-vs-inference": "Training vs inference",
+    "benefits": "Benefits",
+    "placement": "Placement in a network",
+    "small-batch": "Small batches and alternatives",
+    "backward": "Backward pass",
+    "deployment": "Deployment and folding",
+    "applications": "Applications",
+}
 JobRole = Literal[
     "data-scientist", "ai-engineer", "deep-learning-engineer", "ml-engineer", "research-scientist"
 ]

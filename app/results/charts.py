@@ -13,6 +13,7 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
+from app.questions.spec import TOPIC_NAMES
 from app.results.scoring import Part
 
 _STYLE = Style(
@@ -73,7 +74,9 @@ def topic_profile(parts: Sequence[Part], title: str = "Score by topic (%)") -> M
             value_formatter=lambda v: f"{v:.0f}%",
         )
     )
-    chart.x_labels = [p.name for p in shown]
+    # A horizontal bar chart draws its first bar at the bottom: reversed, it reads top-down as the table does.
+    shown = shown[::-1]
+    chart.x_labels = [TOPIC_NAMES.get(p.name, p.name) for p in shown]
     chart.add("score", [round(p.percent or 0.0, 1) for p in shown])
     return _svg(chart)
 

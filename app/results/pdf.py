@@ -4,6 +4,7 @@ the code, and the integrity timeline. What the report page shows, for an HR syst
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import Response
@@ -11,6 +12,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from app.core.errors import AppError
+from app.questions.spec import TOPIC_NAMES
 from app.results.report import AttemptReport, ItemReport
 from app.results.scoring import Part, format_points
 
@@ -117,7 +119,7 @@ def _answer(pdf: _Report, r: ItemReport) -> None:
             part
             for part in (
                 r.kind.replace("_", " "),
-                r.topic,
+                TOPIC_NAMES.get(r.topic, r.topic),
                 r.state,
                 f"{format_points(r.points)} / {format_points(r.max_points)} pt",
                 _minutes(r.seconds),
@@ -208,7 +210,7 @@ def report_pdf(report: AttemptReport, font_dir: Path) -> bytes:
     if score.grading:
         pdf.para(f"Provisional: {score.grading} code answer(s) are still being graded.", style="B")
     _parts(pdf, "By section", report.sections)
-    _parts(pdf, "By topic", report.topics)
+    _parts(pdf, "By topic", [replace(p, name=TOPIC_NAMES.get(p.name, p.name)) for p in report.topics])
 
     if report.links:
         pdf.heading("Concept answers beside the code")

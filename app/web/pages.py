@@ -15,7 +15,7 @@ from markupsafe import Markup
 from app.accounts.principal import Principal
 from app.core.markdown import render_markdown
 from app.questions.kinds import Draw, kind_of
-from app.questions.spec import AnyQuestion
+from app.questions.spec import TOPIC_NAMES, AnyQuestion
 from app.results.scoring import format_points
 from app.web.code_review import reviewable
 from app.web.csrf import CSRF_FIELD, csrf_token
@@ -36,6 +36,7 @@ def csrf_input(request: Request) -> Markup:
 
 
 templates.env.filters["markdown"] = render_markdown
+templates.env.filters["topic"] = lambda slug: TOPIC_NAMES.get(slug, slug)
 templates.env.filters["dt"] = format_datetime
 templates.env.filters["points"] = format_points
 templates.env.filters["percent"] = format_percent

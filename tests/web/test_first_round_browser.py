@@ -235,6 +235,11 @@ def test_a_right_concept_answer_beside_code_that_makes_the_mistake_is_pointed_ou
     expect(links).to_contain_text("Rejected “The unbiased variance, dividing by `N - 1`.”", timeout=30_000)
     expect(links).to_contain_text("but the code does exactly that")
     expect(links).to_contain_text("unbiased_variance")
+    # Topics by name, in the table and the chart alike, not by their slugs.
+    expect(page.locator("main")).to_contain_text("Mean and variance")
+    expect(page.locator("main")).not_to_contain_text("mean-variance")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon and page.request.get(icon).ok, "a favicon"
     # What the page noticed went before the hand-in, not after it (a closed attempt takes no more).
     expect(page.get_by_role("region", name="Integrity timeline")).to_contain_text("opened a question")
     screenshot(page, "report-concept-beside-code", folder="recruiter", full_page=True)
@@ -277,7 +282,14 @@ def test_on_a_phone_the_question_comes_first_below_a_small_bar_and_the_overview_
 def test_the_note_on_leaving_the_editor_comes_before_the_editor(live_server: LiveServer, page: Page) -> None:
     link = live_server.invite(kind="coding")
     page.goto(link)
-    _note_precedes_editor(page, page.get_by_role("textbox", name="Practice code editor"), "#practice-keys")
+    expect(page.locator("main")).to_contain_text("Coding tasks have sample tests")
+    practice = page.get_by_role("textbox", name="Practice code editor")
+    _note_precedes_editor(page, practice, "#practice-keys")
+    practice.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nprint(standardize(np.eye(3)))")
+    expect(practice).to_contain_text("print(standardize(np.eye(3)))")
+    expect(page.locator("#practice-status")).to_contain_text("nothing here is saved")
     _start(page, link)
     coding = _open(page, "coding")
     item_id = coding.get_attribute("data-item-id")
