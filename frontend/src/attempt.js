@@ -334,7 +334,8 @@ function renderReview() {
       const li = document.createElement("li");
       const link = document.createElement("a");
       link.href = `#${section.id}`;
-      link.textContent = `Question ${index + 1}: ${parts.join(", ")}`;
+      const title = section.dataset.title || "";
+      link.textContent = `Question ${index + 1}, ${title}: ${parts.join(", ")}`;
       link.addEventListener("click", (event) => {
         event.preventDefault();
         go(section);

@@ -136,7 +136,10 @@ def test_the_whole_flow_by_keyboard_with_no_accessibility_violations(
 
     review = page.locator("#review")
     expect(review).to_be_visible()
-    expect(review).to_contain_text("Question 1: answered, flagged for review")
+    first_title = page.locator("#q1").get_attribute("data-title")
+    expect(review).to_contain_text(
+        f"Question 1, {first_title}: answered, flagged for review"
+    )  # with its title
     expect(page.locator("#progress-summary")).to_contain_text("6 of 6 answered, 1 flagged for review")
     check_accessibility(page)
     screenshot(page, "04-review", full_page=True)
