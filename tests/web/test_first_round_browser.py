@@ -425,3 +425,26 @@ def test_a_withdrawn_link_speaks_to_the_candidate(live_server: LiveServer, page:
     expect(page.locator("main")).not_to_contain_text("Error 410")
     expect(page.locator("main a[href='/']")).to_have_count(0)  # no way to the recruiters' sign-in
     screenshot(page, "withdrawn-link")
+
+
+def test_the_code_editor_fits_a_full_line_at_1280_pixels(live_server: LiveServer, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        _start(page, live_server.invite(kind="coding"))
+        coding = _open(page, "coding")
+        line = coding.locator(".cm-line").first
+        expect(line).to_be_visible()
+        fits = coding.locator(".cm-content").evaluate(
+            """content => {
+                const probe = document.createElement('span');
+                probe.textContent = 'x'.repeat(79);
+                content.querySelector('.cm-line').append(probe);
+                const wide = probe.getBoundingClientRect().width;
+                probe.remove();
+                return content.closest('.cm-scroller').clientWidth - wide;
+            }"""
+        )
+        assert fits >= 0, f"a 79-character line is {-fits:.0f} px wider than the editor"
+    finally:
+        context.close()
