@@ -37,6 +37,34 @@ def csrf_input(request: Request) -> Markup:
 
 templates.env.filters["markdown"] = render_markdown
 templates.env.filters["topic"] = lambda slug: TOPIC_NAMES.get(slug, slug)
+
+# What a form field is called on the page, for the errors that name it (never the field's internal name).
+FIELD_LABELS = {
+    "duration_minutes": "Time limit",
+    "pass_mark_pct": "Pass mark",
+    "extra_time_pct": "Extra time",
+    "question_version_ids": "Questions",
+    "confirm_email": "Confirmation",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "mix": "Difficulty mix",
+    "expires_in_days": "Link works for",
+    "days": "Valid for",
+    "ids": "Candidates to compare",
+}
+
+
+def field_label(field: str) -> str:
+    """`duration_minutes` → "Time limit"; a rubric criterion → "Rubric"; otherwise the words of the name."""
+    if field.startswith(("criteria.", "criterion_")):
+        return "Rubric"
+    return FIELD_LABELS.get(field, field.replace("_", " ").replace(".", " ").strip().capitalize())
+
+
+templates.env.filters["field_label"] = field_label
+# One vocabulary for difficulty on every page (the bank's files and the API keep 1, 2, 3).
+DIFFICULTY_WORDS = {1: "easy", 2: "medium", 3: "hard"}
+templates.env.filters["difficulty"] = lambda level: DIFFICULTY_WORDS.get(int(level), str(level))
 templates.env.filters["dt"] = format_datetime
 templates.env.filters["points"] = format_points
 templates.env.filters["percent"] = format_percent

@@ -448,3 +448,15 @@ def test_the_code_editor_fits_a_full_line_at_1280_pixels(live_server: LiveServer
         assert fits >= 0, f"a 79-character line is {-fits:.0f} px wider than the editor"
     finally:
         context.close()
+
+
+def test_form_errors_name_fields_as_the_page_does(live_server: LiveServer, page: Page) -> None:
+    email, _ = live_server.recruiter()
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/new")
+    for level in ("Easy", "Medium", "Hard"):
+        page.get_by_label(level, exact=True).fill("0")
+    page.get_by_role("button", name="Propose an assessment").click()
+    errors = page.get_by_role("alert")
+    expect(errors).to_contain_text("Difficulty mix: give each difficulty a share")
+    expect(errors.locator("code")).to_have_count(0)  # no internal names such as `mix`
