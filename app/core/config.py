@@ -25,6 +25,10 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message is one line meant for the operator."""
 
 
+# Bind addresses that mean "every interface": links then name the loopback address. Compared, never bound.
+EVERY_INTERFACE = ("0.0.0.0", "::", "")  # noqa: S104  # nosec B104 - compared, never bound
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSAY_", env_file=".env", extra="ignore")
 
@@ -145,7 +149,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _base_url_follows_the_port(self) -> Settings:
         if not self.base_url:
-            shown = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - a comparison
+            shown = "127.0.0.1" if self.host in EVERY_INTERFACE else self.host
             self.base_url = f"http://{shown}:{self.port}"
         return self
 
