@@ -16,3 +16,9 @@ def render_markdown(text: str) -> Markup:
     answers can never carry script."""
     sanitized = nh3.clean(markdown.render(text or ""))
     return Markup(sanitized)  # noqa: S704 - sanitized by nh3 just above  # nosec B704
+
+
+def render_inline_markdown(text: str) -> Markup:
+    """The same, for a phrase inside a sentence (an option quoted in the report): no paragraph around it."""
+    sanitized = nh3.clean(markdown.renderInline(text or ""))
+    return Markup(sanitized)  # noqa: S704 - sanitized by nh3 just above  # nosec B704

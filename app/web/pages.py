@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from app.accounts.principal import Principal
-from app.core.markdown import render_markdown
+from app.core.markdown import render_inline_markdown, render_markdown
 from app.questions.kinds import Draw, kind_of
 from app.questions.spec import TOPIC_NAMES, AnyQuestion
 from app.results.scoring import format_points
@@ -36,6 +36,7 @@ def csrf_input(request: Request) -> Markup:
 
 
 templates.env.filters["markdown"] = render_markdown
+templates.env.filters["inline_markdown"] = render_inline_markdown
 templates.env.filters["topic"] = lambda slug: TOPIC_NAMES.get(slug, slug)
 
 # What a form field is called on the page, for the errors that name it (never the field's internal name).

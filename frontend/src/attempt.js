@@ -254,7 +254,10 @@ function renderOverview() {
 function show(target) {
   questions.forEach((section) => (section.hidden = section !== target));
   review.hidden = target !== review;
-  submitButton.textContent = target === review ? "Submit assessment" : "Review and finish";
+  // One way to the end at a time: the overview's "Review and finish" (and the last question's), then
+  // "Submit assessment" on the review screen only.
+  submitButton.textContent = "Submit assessment";
+  submitButton.hidden = target !== review;
   overviewLinks.forEach((link) => {
     const active = target !== review && Number(link.dataset.itemId) === Number(target.dataset.itemId);
     if (active) link.setAttribute("aria-current", "step");

@@ -232,7 +232,8 @@ def test_a_right_concept_answer_beside_code_that_makes_the_mistake_is_pointed_ou
     page.goto(f"{live_server.base}/assessments/{assessment.id}")
     page.get_by_role("link", name=re.compile("Ada Byron")).first.click()
     links = page.get_by_role("region", name="Concept answers beside the code")
-    expect(links).to_contain_text("Rejected “The unbiased variance, dividing by `N - 1`.”", timeout=30_000)
+    expect(links).to_contain_text("Rejected “The unbiased variance, dividing by N - 1.”", timeout=30_000)
+    expect(links.locator("code")).to_have_text("N - 1")  # the option's Markdown, rendered
     expect(links).to_contain_text("but the code does exactly that")
     expect(links).to_contain_text("unbiased_variance")
     # Topics by name, in the table and the chart alike, not by their slugs.
@@ -460,3 +461,12 @@ def test_form_errors_name_fields_as_the_page_does(live_server: LiveServer, page:
     errors = page.get_by_role("alert")
     expect(errors).to_contain_text("Difficulty mix: give each difficulty a share")
     expect(errors.locator("code")).to_have_count(0)  # no internal names such as `mix`
+
+
+def test_one_way_to_finish_is_shown_at_a_time(live_server: LiveServer, page: Page) -> None:
+    _start(page, live_server.invite())
+    finish = page.get_by_role("button", name="Submit assessment")
+    expect(finish).to_be_hidden()  # only the overview's link leads on while answering
+    expect(page.get_by_role("link", name="Review and finish")).to_be_visible()
+    page.get_by_role("link", name="Review and finish").click()
+    expect(finish).to_be_visible()
