@@ -412,6 +412,31 @@ def set_item_section(session: Session, assessment: Assessment, item_id: int, sec
     _reorder(session, assessment)
 
 
+def place_item(session: Session, assessment: Assessment, item_id: int, section_id: int, index: int) -> None:
+    """Put a question at `index` among the questions of a section (where it was dropped in the builder);
+    an index past the end puts it last."""
+    _ensure_draft(assessment)
+    item = _item_of(assessment, item_id)
+    section = _section_of(assessment, section_id)
+    if index < 0:
+        raise ValidationFailed(
+            "A question's place cannot be negative.", errors=[FE("index", "must be 0 or more")]
+        )
+    ordered = [i for i in _ordered_items(assessment) if i is not item]
+    siblings = [i for i in ordered if i.section_id == section.id]
+    if index < len(siblings):
+        at = ordered.index(siblings[index])
+    elif siblings:
+        at = ordered.index(siblings[-1]) + 1
+    else:  # an empty section: after the sections before it
+        before = {s.id for s in assessment.sections if s.position < section.position}
+        at = sum(1 for i in ordered if i.section_id in before)
+    item.section = section
+    ordered.insert(at, item)
+    _renumber(session, ordered)
+    session.expire(assessment, ["items"])
+
+
 def set_points(session: Session, assessment: Assessment, item_id: int, points: float) -> None:
     _ensure_draft(assessment)
     if not 0 < points <= MAX_ITEM_POINTS:

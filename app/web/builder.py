@@ -177,15 +177,24 @@ class BuilderEdit:
     principal: Principal
     assessment_id: int
 
-    def apply(self, change: Callable[[Session, Assessment], object], action: str, **detail: Any) -> Response:
+    def apply(
+        self,
+        change: Callable[[Session, Assessment], object],
+        action: str,
+        anchor: str = "",
+        **detail: Any,
+    ) -> Response:
         """A change to the draft's sections or questions."""
         return self.run(
             lambda session, assessment: assessments.edit_draft(
                 session, self.principal, assessment, action, change, **detail
-            )
+            ),
+            anchor,
         )
 
-    def run(self, use_case: Callable[[Session, Assessment], object]) -> Response:
+    def run(self, use_case: Callable[[Session, Assessment], object], anchor: str = "") -> Response:
+        """Apply the change and come back to the builder at `anchor` (the element changed), so that without
+        scripts the page opens where the recruiter was; with them, builder.js swaps the page in place."""
         assessment = _draft(self.session, self.principal, self.assessment_id)
         try:
             use_case(self.session, assessment)
@@ -195,7 +204,7 @@ class BuilderEdit:
                 self.session, self.principal.organization, self.assessment_id
             )
             return _builder(self.request, self.session, self.principal, assessment, exc)
-        return redirect(f"/assessments/{self.assessment_id}/edit", "saved")
+        return redirect(f"/assessments/{self.assessment_id}/edit#{anchor or 'builder'}", "saved")
 
 
 def builder_edit(
@@ -229,7 +238,7 @@ def save_settings(
         shuffle_items=shuffle_items,
         shuffle_options=shuffle_options,
     )
-    return edit.run(lambda s, a: assessments.update_settings(s, edit.principal, a, settings))
+    return edit.run(lambda s, a: assessments.update_settings(s, edit.principal, a, settings), "settings")
 
 
 def _optional_number(text: str, field: str) -> float | None:
@@ -246,7 +255,10 @@ def _optional_number(text: str, field: str) -> float | None:
 @router.post("/assessments/{assessment_id}/sections")
 def add_section(edit: Edit, title: Annotated[str, Form(max_length=200)]) -> Response:
     return edit.apply(
-        lambda s, a: assessments.add_section(s, a, title), "assessment.section_added", title=title
+        lambda s, a: assessments.add_section(s, a, title),
+        "assessment.section_added",
+        "questions",
+        title=title,
     )
 
 
@@ -255,6 +267,7 @@ def rename_section(edit: Edit, section_id: PathId, title: Annotated[str, Form(ma
     return edit.apply(
         lambda s, a: assessments.rename_section(s, a, section_id, title),
         "assessment.section_renamed",
+        f"section-{section_id}",
         title=title,
     )
 
@@ -262,13 +275,17 @@ def rename_section(edit: Edit, section_id: PathId, title: Annotated[str, Form(ma
 @router.post("/assessments/{assessment_id}/sections/{section_id}/move")
 def move_section(edit: Edit, section_id: PathId, direction: Annotated[Direction, Form()]) -> Response:
     return edit.apply(
-        lambda s, a: assessments.move_section(s, a, section_id, STEP[direction]), "assessment.section_moved"
+        lambda s, a: assessments.move_section(s, a, section_id, STEP[direction]),
+        "assessment.section_moved",
+        f"section-{section_id}",
     )
 
 
 @router.post("/assessments/{assessment_id}/sections/{section_id}/remove")
 def remove_section(edit: Edit, section_id: PathId) -> Response:
-    return edit.apply(lambda s, a: assessments.remove_section(s, a, section_id), "assessment.section_removed")
+    return edit.apply(
+        lambda s, a: assessments.remove_section(s, a, section_id), "assessment.section_removed", "questions"
+    )
 
 
 @router.post("/assessments/{assessment_id}/items")
@@ -295,6 +312,7 @@ def set_points(edit: Edit, item_id: PathId, points: Annotated[float, Form()]) ->
     return edit.apply(
         lambda s, a: assessments.set_points(s, a, item_id, points),
         "assessment.points_changed",
+        f"item-{item_id}",
         item_id=item_id,
         points=points,
     )
@@ -305,6 +323,7 @@ def move_item(edit: Edit, item_id: PathId, direction: Annotated[Direction, Form(
     return edit.apply(
         lambda s, a: assessments.move_item(s, a, item_id, STEP[direction]),
         "assessment.question_moved",
+        f"item-{item_id}",
         item_id=item_id,
     )
 
@@ -314,15 +333,37 @@ def set_item_section(edit: Edit, item_id: PathId, section_id: Annotated[int, For
     return edit.apply(
         lambda s, a: assessments.set_item_section(s, a, item_id, section_id),
         "assessment.question_moved",
+        f"item-{item_id}",
         item_id=item_id,
         section_id=section_id,
+    )
+
+
+@router.post("/assessments/{assessment_id}/items/{item_id}/place")
+def place_item(
+    edit: Edit,
+    item_id: PathId,
+    section_id: Annotated[int, Form()],
+    index: Annotated[int, Form(ge=0, le=10_000)],
+) -> Response:
+    """Where a question was dragged to: its section and its place among that section's questions."""
+    return edit.apply(
+        lambda s, a: assessments.place_item(s, a, item_id, section_id, index),
+        "assessment.question_moved",
+        f"item-{item_id}",
+        item_id=item_id,
+        section_id=section_id,
+        index=index,
     )
 
 
 @router.post("/assessments/{assessment_id}/items/{item_id}/remove")
 def remove_item(edit: Edit, item_id: PathId) -> Response:
     return edit.apply(
-        lambda s, a: assessments.remove_item(s, a, item_id), "assessment.question_removed", item_id=item_id
+        lambda s, a: assessments.remove_item(s, a, item_id),
+        "assessment.question_removed",
+        "questions",
+        item_id=item_id,
     )
 
 

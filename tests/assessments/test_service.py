@@ -62,6 +62,39 @@ def test_sections_and_items_move_and_positions_stay_in_reading_order(session: Se
     assert written in draft.sections
 
 
+def test_a_question_dropped_anywhere_lands_there_and_positions_stay_in_reading_order(
+    session: Session,
+) -> None:
+    _, org = factories.owner(session)
+    draft = _draft(session, org)
+    concepts, written = draft.sections
+    first, second, third = (i.question_version.title for i in draft.items[:3])
+    essay = written_title(draft)
+    item = {i.question_version.title: i.id for i in draft.items}
+
+    assessments.place_item(session, draft, item[third], concepts.id, 0)
+    assert _layout(draft) == [("Concepts", [third, first, second]), ("Written answers", [essay])]
+    assessments.place_item(session, draft, item[third], concepts.id, 99)  # past the end: last
+    assert _layout(draft)[0] == ("Concepts", [first, second, third])
+    assessments.place_item(session, draft, item[first], written.id, 1)  # after the essay
+    assert _layout(draft) == [("Concepts", [second, third]), ("Written answers", [essay, first])]
+
+    empty = assessments.add_section(session, draft, "Deployment")
+    assessments.move_section(session, draft, empty.id, -1)  # between the two
+    assessments.place_item(session, draft, item[essay], empty.id, 0)
+    assert _layout(draft) == [
+        ("Concepts", [second, third]),
+        ("Deployment", [essay]),
+        ("Written answers", [first]),
+    ]
+    assert [i.position for i in draft.items] == list(range(4))
+
+    with pytest.raises(ValidationFailed):
+        assessments.place_item(session, draft, item[first], concepts.id, -1)
+    with pytest.raises(NotFound):
+        assessments.place_item(session, draft, item[first], 10**9, 0)
+
+
 def written_title(assessment: Assessment) -> str:
     return next(i.question_version.title for i in assessment.items if i.question_version.type == "written")
 

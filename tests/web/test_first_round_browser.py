@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from app.assessments.service import create_assessment, new_version, publish_assessment
+from app.assessments.service import add_section, create_assessment, new_version, publish_assessment
 from app.invitations.service import cancel_invitation, invitation_for_token
 from app.models import Assessment, CloseReason, Organization, QuestionType, utcnow
 from app.questions.service import current_versions, spec_of
@@ -470,3 +470,115 @@ def test_one_way_to_finish_is_shown_at_a_time(live_server: LiveServer, page: Pag
     expect(page.get_by_role("link", name="Review and finish")).to_be_visible()
     page.get_by_role("link", name="Review and finish").click()
     expect(finish).to_be_visible()
+
+
+def _draft_with_sections(live_server: LiveServer, email: str) -> tuple[int, list[str]]:
+    """A draft of four coding tasks in one section and an empty second section; the tasks' titles in order."""
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email)
+        coding = current_versions(session, types=[QuestionType.CODING])[:4]
+        draft = create_assessment(
+            session,
+            factories.operator(session, org),
+            title="Reorder me",
+            duration_minutes=60,
+            question_version_ids=[v.id for v in coding],
+        )
+        add_section(session, draft, "Deployment")
+        session.commit()
+        return draft.id, [spec_of(v).title for v in coding]
+
+
+def _settled(page: Page, said: str = "Saved.") -> None:
+    """The builder has the server's answer to the last change in place."""
+    expect(page.locator("#builder")).not_to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("status")).to_have_text(said)
+
+
+def test_the_builder_edits_in_place_and_questions_are_dragged_into_place(
+    live_server: LiveServer, page: Page
+) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    draft_id, titles = _draft_with_sections(live_server, email)
+    sign_in(page, live_server, email)
+    page.set_viewport_size({"width": 1280, "height": 600})
+    page.goto(f"{live_server.base}/assessments/{draft_id}/edit")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    rows = page.locator(
+        "#section-" + page.locator(".section-block").first.get_attribute("data-section") + " tbody tr"
+    )
+    shown = rows.locator("td:nth-child(3) a")
+    expect(shown).to_have_text(titles)
+
+    # ↑ on the last question: the page is not reloaded, stays scrolled and keeps focus on that question.
+    up = page.get_by_role("button", name=f"Move {titles[3]} up")
+    up.scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
+    up.click()
+    _settled(page)
+    expect(shown).to_have_text([titles[0], titles[1], titles[3], titles[2]])
+    assert page.evaluate("window.sameDocument") is True
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 2
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == f"Move {titles[3]} up"
+
+    # Points in place.
+    page.get_by_label(f"Points for {titles[1]}").fill("7.5")
+    page.get_by_label(f"Points for {titles[1]}").press("Enter")
+    _settled(page)
+
+    # Drag the last question to the top, then the second into the empty section (with both ends in view:
+    # Playwright's drag does not scroll while the button is held).
+    page.set_viewport_size({"width": 1280, "height": 1200})
+    page.locator(f"tr[data-title='{titles[2]}'] .handle").drag_to(
+        rows.first, target_position={"x": 20, "y": 3}
+    )
+    _settled(page)
+    expect(shown).to_have_text([titles[2], titles[0], titles[1], titles[3]])
+    page.locator(f"tr[data-title='{titles[0]}'] .handle").drag_to(
+        page.locator(".section-block").nth(1).locator(".drop-zone")
+    )
+    _settled(page)
+    expect(page.locator(".section-block").nth(1).locator("tbody tr td:nth-child(3) a")).to_have_text(
+        [titles[0]]
+    )
+    assert page.evaluate("window.sameDocument") is True
+
+    # A refused change is explained in place.
+    section_title = page.get_by_label("Section title").nth(1)
+    section_title.fill(" ")
+    section_title.press("Enter")
+    _settled(page, "Not saved: The section needs a title.")
+    expect(page.get_by_role("alert")).to_contain_text("The section needs a title.")
+    assert page.evaluate("window.sameDocument") is True
+    screenshot(page, "02-builder-in-place", folder="recruiter")
+
+    with live_server.sessions() as session:
+        draft = session.get(Assessment, draft_id)
+        assert draft is not None
+        by_section: dict[str, list[str]] = {}
+        for item in sorted(draft.items, key=lambda i: i.position):
+            by_section.setdefault(item.section.title, []).append(spec_of(item.question_version).title)
+            if spec_of(item.question_version).title == titles[1]:
+                assert item.points == 7.5
+        assert list(by_section.values()) == [[titles[2], titles[1], titles[3]], [titles[0]]]
+
+
+def test_without_scripts_the_builder_opens_where_the_change_was_made(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    draft_id, titles = _draft_with_sections(live_server, email)
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, live_server, email)
+        page.goto(f"{live_server.base}/assessments/{draft_id}/edit")
+        expect(page.locator(".handle").first).to_be_hidden()
+        page.get_by_role("button", name=f"Move {titles[3]} up").click()
+        assert re.search(r"/edit\?notice=saved#item-\d+$", page.url), page.url
+        item_id = page.url.rsplit("-", 1)[1]
+        expect(page.locator(f"#item-{item_id}")).to_be_in_viewport()
+        expect(page.locator(f"#item-{item_id} td:nth-child(3) a")).to_have_text(titles[3])
+    finally:
+        context.close()

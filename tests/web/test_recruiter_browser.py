@@ -48,7 +48,7 @@ def test_building_an_assessment_from_a_proposal_and_the_bank(page: Page, live_se
     expect(page.get_by_label("Candidates see their score when they finish")).to_be_checked()
 
     # Reorder and remove within the first section.
-    titles = page.locator("table.items").first.locator("tbody tr td:nth-child(2) a")
+    titles = page.locator("table.items").first.locator("tbody tr td:nth-child(3) a")
     first, second = titles.nth(0).inner_text(), titles.nth(1).inner_text()
     page.get_by_role("button", name=f"Move {first} down").click()
     expect(titles.nth(0)).to_have_text(second)
