@@ -13,7 +13,7 @@ import numpy as np
 
 from grader import signatures, speed
 from grader.diagnose import AFTER_CAUSES, GENERIC_CODES, diagnose
-from grader.result import CaseResult, CaseShown, GradeResult, Timings, Verdict
+from grader.result import CaseResult, CaseShown, GradeResult, RunOutput, Timings, TraceLine, Verdict
 from grader.sandbox import BubblewrapRunner, Limits, Runner, RunRequest, RunResult, Step, StepOutcome
 from grader.tasks import TASKS, Case, Task
 from grader.tasks.base import CaseEvaluation
@@ -88,6 +88,7 @@ def _run_cases(
 
 
 PREVIEW_CHARS = 400
+SHOWN_OUTPUT_CHARS = 4000  # of each of stdout and stderr, after a sample run
 # Less wall time than this left for the cases a crash cut off: not worth a sandbox (they count as not run).
 MIN_RETRY_WALL_S = 0.5
 
@@ -159,12 +160,39 @@ def _evaluate_speed(task: Task, case: Case, source: str, limits: Limits, runner:
     return evaluations[0]
 
 
-def _candidate_view(case: Case, evaluation: CaseEvaluation) -> CaseResult:
-    """A visible case shows its inputs and outputs. A hidden case shows neither, and when the code failed
-    there its message is the grader's own (with the exception's type when it is one of Python's)."""
+def traceback_of(lines: Sequence[tuple[int, str]], source: str) -> list[TraceLine]:
+    """The candidate's frames with each line's text from their own source (the sandbox names only numbers)."""
+    text = source.splitlines()
+    return [
+        TraceLine(line=number, function=function, code=text[number - 1].strip()[:PREVIEW_CHARS])
+        for number, function in lines
+        if number <= len(text)
+    ]
+
+
+def _printed(runs: Sequence[RunResult]) -> RunOutput:
+    def cut(text: str) -> str:
+        return text if len(text) <= SHOWN_OUTPUT_CHARS else text[:SHOWN_OUTPUT_CHARS] + "…"
+
+    stdout = "".join(run.stdout for run in runs)
+    stderr = "".join(run.stderr for run in runs)
+    return RunOutput(
+        stdout=cut(stdout),
+        stderr=cut(stderr),
+        truncated=any(r.streams_truncated for r in runs)
+        or max(len(stdout), len(stderr)) > SHOWN_OUTPUT_CHARS,
+    )
+
+
+def _candidate_view(case: Case, evaluation: CaseEvaluation, source: str) -> CaseResult:
+    """A visible case shows its inputs and outputs, and where the code failed. A hidden case shows neither,
+    and when the code failed there its message is the grader's own (with the exception's type when it is one
+    of Python's)."""
     result = evaluation.result
     if case.visible:
-        return result.model_copy(update={"shown": _shown(case, evaluation)})
+        return result.model_copy(
+            update={"shown": _shown(case, evaluation), "trace": traceback_of(evaluation.error_lines, source)}
+        )
     if result.status not in HIDDEN_FAILURES or evaluation.too_slow_by is not None or evaluation.not_run:
         return result  # the grader's own words
     text = HIDDEN_FAILURES[result.status]
@@ -194,12 +222,20 @@ def grade(
     # Speed cases are measured on their own (grader/speed.py); the others run together in one sandbox.
     together = [i for i, case in enumerate(cases) if case.kind != "speed"]
     run, ran = _run_cases(task, [cases[i] for i in together], source, limits, runner)
+    runs = [run]
     outcomes: list[list[StepOutcome]] = [[] for _ in cases]
     for index, steps in zip(together, ran, strict=True):
         outcomes[index] = steps
     if run.status == "compile_error":
+        where = traceback_of(run.error_lines, source)
         failed = [
-            CaseResult(name=c.name, visible=c.visible, status="runtime_error", message=run.message)
+            CaseResult(
+                name=c.name,
+                visible=c.visible,
+                status="runtime_error",
+                message=run.message,
+                trace=where if c.visible else [],
+            )
             for c in cases
         ]
         return GradeResult(
@@ -209,6 +245,7 @@ def grade(
             cases=failed,
             diagnoses=[],
             timings=Timings(wall_s=time.perf_counter() - started),
+            output=_printed(runs) if visible_only else None,
         )
     # Cases a crashed run never reached (or whose results it lost) get one fresh sandbox of their own, within
     # what is left of the submission's wall time: a submission holds a sandbox for its time limit at most,
@@ -216,9 +253,10 @@ def grade(
     retry = [i for i in together if any(s.status == "not_run" for s in outcomes[i])]
     remaining = limits.wall_s - run.wall_s
     if retry and run.status != "time_limit_exceeded" and remaining >= MIN_RETRY_WALL_S:
-        _, again = _run_cases(
+        rerun, again = _run_cases(
             task, [cases[i] for i in retry], source, replace(limits, wall_s=remaining), runner
         )
+        runs.append(rerun)
         for index, steps in zip(retry, again, strict=True):
             outcomes[index] = steps
     evaluated = [
@@ -239,7 +277,8 @@ def grade(
         task_id=task.id,
         score=round(passed / len(cases), 4),
         verdict=verdict,
-        cases=[_candidate_view(case, ev) for case, ev in evaluated],
+        cases=[_candidate_view(case, ev, source) for case, ev in evaluated],
         diagnoses=diagnose(task, evaluated, audience),
         timings=Timings(wall_s=time.perf_counter() - started),
+        output=_printed(runs) if visible_only else None,
     )

@@ -46,6 +46,7 @@ FLUSH_S = 0.02
 MAX_MESSAGE = 2000
 MAX_DEPTH = 6
 MAX_ARRAYS_PER_STEP = 64
+MAX_OWN_FRAMES = 5
 
 
 class CallTimedOut(BaseException):
@@ -216,8 +217,27 @@ def on_timer(signum: int, frame: object) -> None:
     raise CallTimedOut()
 
 
-def error(status: str, kind: str, message: object = "") -> dict[str, Any]:
-    return {"status": status, "error": {"type": kind, "message": short(message)}}
+def own_lines(exc: BaseException) -> list[list[Any]]:
+    """Where in the candidate's file an exception came from, innermost last, as [line, function] pairs:
+    their own frames only (not NumPy's, not ours), the last few. The host adds each line's text from the
+    source it sent, so nothing here has to be believed but two small numbers and a name."""
+    frames: list[list[Any]] = []
+    trace = exc.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_filename == "solution.py":
+            frames.append([trace.tb_lineno, code.co_name])
+        trace = trace.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename == "solution.py" and exc.lineno:
+        frames.append([exc.lineno, "<module>"])
+    return frames[-MAX_OWN_FRAMES:]
+
+
+def error(status: str, kind: str, message: object = "", cause: BaseException | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"type": kind, "message": short(message)}
+    if cause is not None:
+        record["lines"] = own_lines(cause)
+    return {"status": status, "error": record}
 
 
 def run_step(
@@ -247,15 +267,15 @@ def run_step(
         if step.get("report_args"):
             meta["args_after"] = encoder.encode(list(args))
             meta["kwargs_after"] = encoder.encode(kwargs)
-    except CallTimedOut:
-        meta.update(error("time_limit_exceeded", "TimeLimitExceeded"))
+    except CallTimedOut as exc:  # where it was stopped says where it was stuck
+        meta.update(error("time_limit_exceeded", "TimeLimitExceeded", "", exc))
     except OutputTooLarge as exc:
         encoder.arrays.clear()
         meta = {"index": index, **error("output_limit_exceeded", "OutputLimitExceeded", exc)}
     except MemoryError:
         meta.update(error("memory_limit_exceeded", "MemoryError"))
     except BaseException as exc:  # the candidate's error, reported and survived
-        meta.update(error("runtime_error", type(exc).__name__, exc))
+        meta.update(error("runtime_error", type(exc).__name__, exc, exc))
     return meta, encoder.arrays
 
 
@@ -295,8 +315,10 @@ class Batch:
         self.last_flush = time.perf_counter()
 
 
-def fatal(out: int, status: str, kind: str, message: object = "") -> NoReturn:
-    write_frame(out, {"kind": "fatal", **error(status, kind, message)})
+def fatal(
+    out: int, status: str, kind: str, message: object = "", cause: BaseException | None = None
+) -> NoReturn:
+    write_frame(out, {"kind": "fatal", **error(status, kind, message, cause)})
     os._exit(0)
 
 
@@ -364,7 +386,7 @@ def main() -> None:
     try:
         code = compile(header["source"], "solution.py", "exec")
     except (SyntaxError, ValueError) as exc:
-        fatal(out, "compile_error", type(exc).__name__, exc)
+        fatal(out, "compile_error", type(exc).__name__, exc, exc)
     signal.setitimer(signal.ITIMER_REAL, limits["call_timeout_s"])
     try:
         exec(code, module.__dict__)  # noqa: S102 - the sandbox's purpose  # nosec B102
@@ -375,7 +397,7 @@ def main() -> None:
         fatal(out, "memory_limit_exceeded", "MemoryError")
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        fatal(out, "runtime_error", type(exc).__name__, exc)
+        fatal(out, "runtime_error", type(exc).__name__, exc, exc)
 
     saved: dict[str, Any] = {}
     batch = Batch(out)

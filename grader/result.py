@@ -32,6 +32,15 @@ class CaseShown(_Model):
     expected: dict[str, str]
 
 
+class TraceLine(_Model):
+    """One frame of the candidate's own code in an error's traceback: the line, its function and its text
+    (taken from the submitted source, not from the sandbox)."""
+
+    line: int
+    function: str
+    code: str
+
+
 class CaseResult(_Model):
     name: str
     visible: bool
@@ -42,12 +51,23 @@ class CaseResult(_Model):
     shown: CaseShown | None = None
     # A speed case's measured time over the reference's (both timed by the supervisor alike).
     speed_ratio: float | None = None
+    # Where the candidate's code failed, innermost last: visible cases only, like `shown`.
+    trace: list[TraceLine] = Field(default_factory=list)
 
 
 class Diagnosis(_Model):
     code: str
     confidence: float = Field(ge=0, le=1)
     message: str
+
+
+class RunOutput(_Model):
+    """What the candidate's code printed during a sample run, cut to a readable length. Final gradings never
+    carry it: their hidden cases' inputs could be printed into stored results."""
+
+    stdout: str
+    stderr: str
+    truncated: bool
 
 
 class Timings(_Model):
@@ -61,3 +81,4 @@ class GradeResult(_Model):
     cases: list[CaseResult]
     diagnoses: list[Diagnosis]
     timings: Timings
+    output: RunOutput | None = None

@@ -28,6 +28,9 @@ class AssessmentOut(BaseModel):
     show_score_to_candidate: bool
     shuffle_items: bool
     shuffle_options: bool
+    sample_run_diagnoses: bool = Field(
+        description="Whether candidates see the grader's diagnoses after running the sample tests."
+    )
     question_count: int
     max_score: float
     created_at: datetime
@@ -49,6 +52,7 @@ class AssessmentOut(BaseModel):
             show_score_to_candidate=assessment.show_score_to_candidate,
             shuffle_items=assessment.shuffle_items,
             shuffle_options=assessment.shuffle_options,
+            sample_run_diagnoses=assessment.sample_run_diagnoses,
             question_count=len(assessment.items),
             max_score=assessment.max_points,
             created_at=assessment.created_at,
@@ -83,6 +87,7 @@ class AssessmentUpdate(RequestBody):
     show_score_to_candidate: bool | None = None
     shuffle_items: bool | None = None
     shuffle_options: bool | None = None
+    sample_run_diagnoses: bool | None = None
 
     @model_validator(mode="after")
     def _only_the_pass_mark_clears(self) -> AssessmentUpdate:

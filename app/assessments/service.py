@@ -242,6 +242,7 @@ class AssessmentSettings:
     show_score_to_candidate: bool = False
     shuffle_items: bool = False
     shuffle_options: bool = True
+    sample_run_diagnoses: bool = False
 
 
 def settings_of(assessment: Assessment) -> AssessmentSettings:
@@ -254,6 +255,7 @@ def settings_of(assessment: Assessment) -> AssessmentSettings:
         show_score_to_candidate=assessment.show_score_to_candidate,
         shuffle_items=assessment.shuffle_items,
         shuffle_options=assessment.shuffle_options,
+        sample_run_diagnoses=assessment.sample_run_diagnoses,
     )
 
 
@@ -274,6 +276,7 @@ def update_settings(
     assessment.show_score_to_candidate = settings.show_score_to_candidate
     assessment.shuffle_items = settings.shuffle_items
     assessment.shuffle_options = settings.shuffle_options
+    assessment.sample_run_diagnoses = settings.sample_run_diagnoses
     record(session, actor, "assessment.settings_changed", assessment, fields=changed)
     session.flush()
     return assessment
@@ -500,6 +503,7 @@ def _copy(session: Session, source: Assessment, *, title: str, created_by: User 
         show_score_to_candidate=source.show_score_to_candidate,
         shuffle_items=source.shuffle_items,
         shuffle_options=source.shuffle_options,
+        sample_run_diagnoses=source.sample_run_diagnoses,
         created_by_id=created_by.id if created_by else None,
     )
     session.add(copy)

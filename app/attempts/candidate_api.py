@@ -116,8 +116,14 @@ def signals(
 
 
 def _view(submission: Submission, invitation: Invitation) -> SubmissionView:
-    show_score = invitation.assessment.show_score_to_candidate
-    return SubmissionView.model_validate(candidate_view(submission, show_score=show_score))
+    assessment = invitation.assessment
+    return SubmissionView.model_validate(
+        candidate_view(
+            submission,
+            show_score=assessment.show_score_to_candidate,
+            show_diagnoses=assessment.sample_run_diagnoses,
+        )
+    )
 
 
 @router.post("/answers/{item_id}/run", status_code=202)

@@ -318,9 +318,10 @@ def pending_gradings(session: Session, attempt: Attempt) -> int:
     )
 
 
-def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any]:
-    """What the candidate may see of a run: everything of a sample run (it only has visible cases); of a
-    final submission, only whether it was graded, and the aggregate when the recruiter allows it."""
+def candidate_view(submission: Submission, *, show_score: bool, show_diagnoses: bool) -> dict[str, Any]:
+    """What the candidate may see of a run: of a sample run (it only has visible cases) its cases, their
+    errors and what the code printed, and the diagnoses when the assessment shows them; of a final
+    submission, only whether it was graded, and the aggregate when the recruiter allows it."""
     job = submission.job
     view: dict[str, Any] = {
         "id": submission.id,
@@ -334,7 +335,7 @@ def candidate_view(submission: Submission, *, show_score: bool) -> dict[str, Any
     if stored is None:
         return view
     if submission.kind == SubmissionKind.SAMPLE:
-        view["result"] = stored.result
+        view["result"] = stored.result if show_diagnoses else {**stored.result, "diagnoses": []}
     elif show_score:
         cases = stored.result.get("cases", [])
         view["result"] = {

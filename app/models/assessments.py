@@ -35,6 +35,9 @@ class Assessment(OrgOwned, CreatedMixin, Base):
     show_score_to_candidate: Mapped[bool] = mapped_column(default=False)
     shuffle_items: Mapped[bool] = mapped_column(default=False)
     shuffle_options: Mapped[bool] = mapped_column(default=True)
+    # Whether a sample run tells the candidate what the grader diagnosed (a practice test) or only which
+    # sample cases passed (a hiring test: the diagnoses would coach the candidate towards the hidden cases).
+    sample_run_diagnoses: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]

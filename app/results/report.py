@@ -57,12 +57,26 @@ STATUS_WORDS = {
 
 
 @dataclass(frozen=True)
+class TracePoint:
+    """A line of the candidate's code where a visible case failed."""
+
+    line: int
+    function: str
+    code: str
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line}" if self.function == "<module>" else f"line {self.line}, in {self.function}"
+
+
+@dataclass(frozen=True)
 class CaseLine:
     name: str
     visible: bool
     status: str
     words: str
     message: str
+    trace: tuple[TracePoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,7 @@ def _code_report(
                 status=c["status"],
                 words=STATUS_WORDS.get(c["status"], c["status"].replace("_", " ")),
                 message=c.get("message") or "",
+                trace=tuple(TracePoint(t["line"], t["function"], t["code"]) for t in c.get("trace", [])),
             )
             for c in data.get("cases", [])
         ],

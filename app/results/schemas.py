@@ -55,11 +55,20 @@ class NumberOut(BaseModel):
     unit: str | None
 
 
+class TraceOut(BaseModel):
+    line: int
+    function: str = Field(description="`<module>` for the file's top level.")
+    code: str = Field(description="The text of that line of the candidate's code.")
+
+
 class CaseOut(BaseModel):
     name: str
     visible: bool = Field(description="A sample case the candidate could run, or a hidden one.")
     status: str = Field(description="`passed`, `wrong_answer`, `runtime_error`, `time_limit_exceeded`, …")
     message: str
+    trace: list[TraceOut] = Field(
+        description="Where the candidate's code failed, innermost last (visible cases only; else empty)."
+    )
 
 
 class CodeOut(BaseModel):
@@ -78,7 +87,13 @@ class CodeOut(BaseModel):
             verdict=code.verdict or None,
             score=code.score,
             cases=[
-                CaseOut(name=c.name, visible=c.visible, status=c.status, message=c.message)
+                CaseOut(
+                    name=c.name,
+                    visible=c.visible,
+                    status=c.status,
+                    message=c.message,
+                    trace=[TraceOut(line=t.line, function=t.function, code=t.code) for t in c.trace],
+                )
                 for c in code.cases
             ],
             diagnoses=[

@@ -227,6 +227,7 @@ def save_settings(
     show_score_to_candidate: Annotated[bool, Form()] = False,
     shuffle_items: Annotated[bool, Form()] = False,
     shuffle_options: Annotated[bool, Form()] = False,
+    sample_run_diagnoses: Annotated[bool, Form()] = False,
 ) -> Response:
     settings = assessments.AssessmentSettings(
         title=title,
@@ -237,6 +238,7 @@ def save_settings(
         show_score_to_candidate=show_score_to_candidate,
         shuffle_items=shuffle_items,
         shuffle_options=shuffle_options,
+        sample_run_diagnoses=sample_run_diagnoses,
     )
     return edit.run(lambda s, a: assessments.update_settings(s, edit.principal, a, settings), "settings")
 

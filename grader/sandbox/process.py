@@ -453,7 +453,7 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray], cpu_s: float | None)
     status: StepStatus = meta.get("status")  # type: ignore[assignment]  # checked on the next line
     if not _is_one_of(status, REPORTED_STEP_STATUSES):
         raise InvalidOutput("unknown step status")
-    error_type, error_message = _error_record(meta.get("error"))
+    error_type, error_message, error_lines = _error_record(meta.get("error"))
     args_after = decode_value(meta["args_after"], arrays) if "args_after" in meta else None
     kwargs_after = decode_value(meta["kwargs_after"], arrays) if "kwargs_after" in meta else None
     if args_after is not None and not isinstance(args_after, list):
@@ -467,6 +467,7 @@ def _step_outcome(meta: Any, arrays: dict[str, np.ndarray], cpu_s: float | None)
         kwargs_after=kwargs_after,
         error_type=error_type,
         error_message=error_message,
+        error_lines=error_lines,
         cpu_s=cpu_s,
     )
 
@@ -475,16 +476,34 @@ def _is_one_of(value: object, choices: frozenset[str]) -> bool:
     return isinstance(value, str) and value in choices
 
 
-def _error_record(error: object) -> tuple[str, str]:
-    """The (type, message) of a reported error, both text (already cleaned by parse_frame) and capped."""
+def _error_record(error: object) -> tuple[str, str, tuple[tuple[int, str], ...]]:
+    """The (type, message, lines) of a reported error: text (already cleaned by parse_frame) and capped,
+    and where in the candidate's file it came from, as (line number, function name) pairs."""
     if error is None:
-        return "", ""
+        return "", "", ()
     if not isinstance(error, dict):
         raise InvalidOutput("an error record is not an object")
     kind, message = error.get("type", ""), error.get("message", "")
     if not isinstance(kind, str) or not isinstance(message, str):
         raise InvalidOutput("an error record's type or message is not text")
-    return kind[:100], message[:2000]
+    return kind[:100], message[:2000], _error_lines(error.get("lines", []))
+
+
+MAX_ERROR_LINES = 5
+
+
+def _error_lines(lines: object) -> tuple[tuple[int, str], ...]:
+    if not isinstance(lines, list) or len(lines) > MAX_ERROR_LINES:
+        raise InvalidOutput("an error record's lines are not a short list")
+    pairs = []
+    for pair in lines:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise InvalidOutput("an error record's line is not a (number, function) pair")
+        number, function = pair
+        if type(number) is not int or not 0 < number < 1_000_000 or not isinstance(function, str):
+            raise InvalidOutput("an error record's line is not a (number, function) pair")
+        pairs.append((number, function[:100]))
+    return tuple(pairs)
 
 
 def _classify_exit(returncode: int, rusage: _Rusage, limits: Limits) -> tuple[RunStatus, str]:
@@ -524,6 +543,7 @@ def interpret_results(
     steps: list[StepOutcome] = []
     status: RunStatus = "ok"
     message = ""
+    error_lines: tuple[tuple[int, str], ...] = ()
     done = False
     killed = {
         "wall": ("time_limit_exceeded", f"wall time limit of {limits.wall_s:g} s exceeded"),
@@ -563,7 +583,7 @@ def interpret_results(
                     break
             elif kind == "fatal" and _is_one_of(frame.meta.get("status"), FATAL_STATUSES) and started < 0:
                 status = frame.meta["status"]
-                error_type, error_message = _error_record(frame.meta.get("error"))
+                error_type, error_message, error_lines = _error_record(frame.meta.get("error"))
                 message = f"{error_type}: {error_message}".strip(": ")[:2000]
                 done = True
                 break
@@ -603,7 +623,7 @@ def interpret_results(
         running = started if started >= len(steps) else len(steps)
         for index in range(len(steps), len(request.steps)):
             if index == running:
-                steps.append(StepOutcome(status=culprit, error_message=message))
+                steps.append(StepOutcome(status=culprit, error_message=message, error_lines=error_lines))
             else:
                 steps.append(StepOutcome(status="not_run", error_message="not run: the run was stopped"))
     return RunResult(
@@ -613,6 +633,7 @@ def interpret_results(
         stderr=clean_text(collected.stderr.decode("utf-8", errors="replace")),
         streams_truncated=collected.truncated,
         message=clean_text(message),
+        error_lines=error_lines,
         wall_s=wall_s,
         cpu_s=rusage.cpu_s,
         peak_memory_mb=rusage.max_rss_mb,

@@ -216,6 +216,8 @@ class StepOutcome:
     kwargs_after: dict[str, Any] | None = None
     error_type: str = ""
     error_message: str = ""
+    # Where in the candidate's file the error came from: (line number, function name), innermost last.
+    error_lines: tuple[tuple[int, str], ...] = ()
     # A timed step's CPU time, counted by the kernel between sending its inputs and receiving its result.
     cpu_s: float | None = None
 
@@ -228,6 +230,7 @@ class RunResult:
     stderr: str = ""
     streams_truncated: bool = False
     message: str = ""
+    error_lines: tuple[tuple[int, str], ...] = ()  # of a compile error or an error while loading the module
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_memory_mb: float = 0.0

@@ -109,6 +109,7 @@ class CaseEvaluation:
     too_slow_by: float | None = None  # how many times the reference's time, when a speed check failed
     wrong_outputs: list[str] = field(default_factory=list)  # names of the outputs that differ (out, dx…)
     not_run: bool = False  # the run was stopped before this case
+    error_lines: tuple[tuple[int, str], ...] = ()  # where the candidate's code raised, innermost last
 
     @cached_property
     def allowed(self) -> dict[str, Array]:
@@ -221,7 +222,8 @@ class Task(ABC):
             "_", " "
         )
         return CaseEvaluation(
-            CaseResult(name=case.name, visible=case.visible, status=failed.status, message=message)
+            CaseResult(name=case.name, visible=case.visible, status=failed.status, message=message),
+            error_lines=failed.error_lines,
         )
 
     def evaluate(self, case: Case, outcomes: Sequence[StepOutcome]) -> CaseEvaluation:

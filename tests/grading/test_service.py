@@ -69,12 +69,15 @@ def test_a_sample_run_is_queued_after_commit_and_shows_visible_cases_only(
     assert run_jobs() == 1
     session.refresh(run)
     assert run.job is not None and run.job.status == JobStatus.DONE and run.job.tries == 1
-    view = candidate_view(run, show_score=False)
+    view = candidate_view(run, show_score=False, show_diagnoses=True)
     assert view["status"] == "done"
     cases = view["result"]["cases"]
     assert cases and all(c["visible"] and c["shown"]["inputs"] for c in cases)
     assert view["result"]["diagnoses"][0]["code"] == "unbiased_variance"
     assert view["result"]["diagnoses"][0]["message"].startswith("Your code "), "the candidate reads it"
+    hiring = candidate_view(run, show_score=False, show_diagnoses=False)
+    assert hiring["result"]["diagnoses"] == [] and hiring["result"]["cases"] == cases
+    assert run.result is not None and run.result.result["diagnoses"], "the stored result keeps them"
 
 
 def test_a_rolled_back_request_sends_nothing(
@@ -205,9 +208,9 @@ def test_final_results_show_only_the_aggregate_and_only_when_allowed(
     session.commit()
     run_jobs()
     session.refresh(final)
-    hidden = candidate_view(final, show_score=False)
+    hidden = candidate_view(final, show_score=False, show_diagnoses=True)
     assert hidden["status"] == "done" and hidden["result"] is None
-    shown = candidate_view(final, show_score=True)
+    shown = candidate_view(final, show_score=True, show_diagnoses=True)
     assert set(shown["result"]) == {"verdict", "score", "passed", "total"}
     assert 0 < shown["result"]["passed"] < shown["result"]["total"]
     assert final.result is not None

@@ -25,8 +25,9 @@ CORPUS = Path(__file__).parents[1] / "grader" / "corpus" / "bn-forward-train"
 GRACE = timedelta(seconds=30)
 
 
-def _coded(session: Session, api: Api, run_jobs: Callable[[], int]) -> Invitation:
-    """A candidate who chose the right option, coded the unbiased variance with eps=1e-3, pasted once."""
+def _coded(session: Session, api: Api, run_jobs: Callable[[], int], source: str | None = None) -> Invitation:
+    """A candidate who chose the right option, coded the unbiased variance with eps=1e-3 (or `source`),
+    pasted once."""
     issued = factories.invitation(session, api.org, factories.coding_assessment(session, api.org))
     attempt = start_attempt(session, issued.invitation)
     mcq, coding = sorted(
@@ -38,7 +39,7 @@ def _coded(session: Session, api: Api, run_jobs: Callable[[], int]) -> Invitatio
         session,
         attempt,
         coding.id,
-        {"source": (CORPUS / "unbiased_and_default_eps.py").read_text()},
+        {"source": source or (CORPUS / "unbiased_and_default_eps.py").read_text()},
         grace=GRACE,
     )
     now = datetime.now(UTC)
@@ -85,6 +86,23 @@ def test_a_result_reads_question_by_question_with_the_grading_and_the_page_signa
     assert [s["kind"] for s in integrity["timeline"]] == ["item_shown", "paste", "page_hidden"]
     assert integrity["timeline"][1]["question_position"] == code["position"]
     assert result["pdf_url"] == f"http://testserver/api/v1/invitations/{invitation.id}/report.pdf"
+
+
+def test_a_case_that_crashed_says_on_which_of_the_candidates_lines(
+    api: Api, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    source = "def batchnorm_forward_train(x, gamma, beta, eps=1e-5):\n    return x.mean(axis=9), None\n"
+    invitation = _coded(session, api, run_jobs, source)
+    result = api.get(f"/invitations/{invitation.id}/result").json()
+    code = next(i for i in result["items"] if i["kind"] == "coding")["code"]
+    visible = [c for c in code["cases"] if c["visible"]]
+    hidden = [c for c in code["cases"] if not c["visible"]]
+    assert visible and all(
+        c["trace"]
+        == [{"line": 2, "function": "batchnorm_forward_train", "code": "return x.mean(axis=9), None"}]
+        for c in visible
+    )
+    assert hidden and all(c["trace"] == [] for c in hidden)
 
 
 def _text(pdf: bytes) -> str:

@@ -48,7 +48,14 @@ class LiveServer:
     sessions: sessionmaker[Session]
     log: Path
 
-    def invite(self, *, kind: str = "mixed", show_score: bool = False, instructions: str = "") -> str:
+    def invite(
+        self,
+        *,
+        kind: str = "mixed",
+        show_score: bool = False,
+        instructions: str = "",
+        sample_run_diagnoses: bool = False,
+    ) -> str:
         """A published assessment in a new organization (with the recruiter's `instructions` for
         candidates) and an invitation to it; returns the link."""
         with self.sessions() as session:
@@ -60,6 +67,7 @@ class LiveServer:
                 assessment = factories.published_assessment(session, org, types=types, per_type=2)
             assessment.show_score_to_candidate = show_score
             assessment.description = instructions
+            assessment.sample_run_diagnoses = sample_run_diagnoses
             issued = factories.invitation(session, org, assessment)
             session.commit()
             return f"{self.base}/i/{issued.token}"

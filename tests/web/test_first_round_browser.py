@@ -582,3 +582,72 @@ def test_without_scripts_the_builder_opens_where_the_change_was_made(
         expect(page.locator(f"#item-{item_id} td:nth-child(3) a")).to_have_text(titles[3])
     finally:
         context.close()
+
+
+HELPER_FAILS = """import numpy as np
+
+
+def centre(x):
+    print("centring a batch of", x.shape[0])
+    return x - x.mean(axis=7)
+
+
+def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
+    return centre(x), None
+"""
+
+
+def _run_samples(page: Page, source: str) -> Locator:
+    coding = _open(page, "coding")
+    editor = coding.get_by_role("textbox", name=re.compile("Code for question"))
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(source)
+    coding.get_by_role("button", name="Run sample tests").click()
+    output = coding.locator(".run-output")
+    expect(output.locator(".run-summary")).to_be_visible(timeout=30_000)
+    return output
+
+
+def test_a_sample_run_shows_the_failing_line_the_printed_output_and_diagnoses_only_in_practice(
+    live_server: LiveServer, page: Page
+) -> None:
+    _start(page, live_server.invite(kind="coding"))  # a hiring test: diagnoses are off by default
+    output = _run_samples(page, HELPER_FAILS)
+    first = output.locator("details").first
+    expect(first).to_have_attribute("open", "")
+    expect(first).to_contain_text("AxisError: axis 7 is out of bounds")
+    where = first.get_by_role("list", name="Where your code failed, innermost call last").locator("li")
+    expect(where).to_have_text(
+        [
+            "line 10, in batchnorm_forward_train: return centre(x), None",
+            "line 6, in centre: return x - x.mean(axis=7)",
+        ]
+    )
+    expect(output.locator(".printed pre.stdout")).to_contain_text("centring a batch of 4")
+    screenshot(page, "06b-coding-error-and-print")
+
+    output = _run_samples(page, UNBIASED)
+    expect(output.locator(".run-summary")).to_contain_text("Sample tests: 0 of")
+    expect(output).not_to_contain_text("What the grader noticed")
+
+    page.context.clear_cookies()
+    _start(page, live_server.invite(kind="coding", sample_run_diagnoses=True))  # a practice test
+    output = _run_samples(page, UNBIASED)
+    expect(output).to_contain_text("What the grader noticed")
+    expect(output).to_contain_text("N - 1")
+
+
+def test_the_builder_switches_diagnoses_in_sample_runs(live_server: LiveServer, page: Page) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    draft_id, _ = _draft_with_sections(live_server, email)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{draft_id}/edit")
+    switch = page.get_by_label("Candidates see the grader's diagnoses when they run the sample tests")
+    expect(switch).not_to_be_checked()
+    switch.check()
+    page.get_by_role("button", name="Save settings").click()
+    _settled(page)
+    with live_server.sessions() as session:
+        draft = session.get(Assessment, draft_id)
+        assert draft is not None and draft.sample_run_diagnoses

@@ -1,0 +1,32 @@
+"""sample run diagnoses
+
+Each assessment decides whether a sample run shows the candidate the grader's diagnoses
+(`sample_run_diagnoses`, off: existing assessments are hiring tests).
+
+Revision ID: 3e7b1c9d5a20
+Revises: 9a1d4b7e2c60
+Create Date: 2026-12-07 09:00:00.000000+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '3e7b1c9d5a20'
+down_revision: str | Sequence[str] | None = '9a1d4b7e2c60'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('assessments', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('sample_run_diagnoses', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('assessments', schema=None) as batch_op:
+        batch_op.drop_column('sample_run_diagnoses')
