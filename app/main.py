@@ -45,9 +45,14 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def _is_api(request: Request) -> bool:
-    """The REST API, the partner integrations and the candidate page's JSON endpoints (/i/{token}/api/…)."""
+    """The REST API, the partner integrations, the candidate page's JSON endpoints (/i/{token}/api/…) and any
+    page's script asking for JSON (a recruiter's preview run)."""
     path = request.url.path
-    return path.startswith(("/api/", "/integrations/")) or (path.startswith("/i/") and "/api/" in path)
+    return (
+        path.startswith(("/api/", "/integrations/"))
+        or (path.startswith("/i/") and "/api/" in path)
+        or request.headers.get("accept", "").startswith("application/json")
+    )
 
 
 def _error_page(request: Request, status: int, title: str, detail: str, errors: list[FieldError]) -> Response:

@@ -4,7 +4,8 @@ the same window) and in memory on one machine.
 Limits: each API key (`ASSAY_API_RATE_LIMIT_PER_MINUTE`), sign-in attempts per client address
 (`ASSAY_SIGN_INS_PER_MINUTE`; each account also locks after `ASSAY_LOGIN_MAX_FAILURES` wrong passwords), and
 password-reset requests per client address and per email address (`ASSAY_PASSWORD_RESETS_PER_HOUR`). A
-candidate's sample-test runs are limited per attempt in the database (`ASSAY_SAMPLE_RUNS_PER_MINUTE`).
+candidate's sample-test runs are limited per attempt in the database (`ASSAY_SAMPLE_RUNS_PER_MINUTE`), a
+recruiter's preview runs per user here (the same setting).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class RateLimits:
         self.api_key = RateLimitItemPerMinute(settings.api_rate_limit_per_minute)
         self.sign_in = RateLimitItemPerMinute(settings.sign_ins_per_minute)
         self.password_reset = RateLimitItemPerHour(settings.password_resets_per_hour)
+        # A recruiter's sample runs in a preview: graded at once, so counted per user like a candidate's.
+        self.preview_run = RateLimitItemPerMinute(settings.sample_runs_per_minute)
 
     def hit(self, item: RateLimitItem, identity: str) -> Window:
         """Count one request of `identity` against `item`, unless its window is already full."""

@@ -6,23 +6,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from itertools import groupby
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import Principal
 from app.assessments import service as assessments
-from app.core.errors import AppError, FieldError, ValidationFailed
+from app.attempts.schemas import RunRequest
+from app.core.errors import AppError, Conflict, FieldError, ValidationFailed
 from app.core.ids import PathId, parse_id
+from app.core.rate_limits import RateLimits
 from app.http.deps import CurrentPrincipal, Editor, SessionDep
-from app.models import Assessment, AssessmentStatus, QuestionType
+from app.models import Assessment, AssessmentStatus, QuestionType, utcnow
 from app.questions.kinds import Draw
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
+from app.questions.spec import Coding
 from app.results import service as results
 from app.web.pages import page, question_view, redirect
+from grader import get_task, grade
+from grader.sandbox import SandboxUnavailable
 
 router = APIRouter()
 
@@ -456,4 +464,92 @@ def preview(
     # What the candidate page renders, for a stand-in item with the bank's points, options in their order.
     item = SimpleNamespace(id=0, points=version.points)
     view = question_view(spec, Draw(PREVIEW_SEED, item.id, shuffle_options=False), item=item, position=1)
-    return page(request, "preview.html", principal, version=version, view=view)
+    solution = get_task(spec.task).solution if isinstance(spec, Coding) else None
+    return page(request, "preview.html", principal, version=version, view=view, solution=solution)
+
+
+@router.post("/bank/{question_version_id}/run")
+def preview_run(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    question_version_id: PathId,
+    body: RunRequest,
+    diagnoses: Annotated[bool, Query()] = True,
+) -> Response:
+    """A recruiter's sample run in a preview: graded at once on the task's sample cases, as a candidate's
+    would be, and stored nowhere. `diagnoses=false` answers as an assessment that hides them would."""
+    spec = spec_of(get_version(session, question_version_id))
+    if not isinstance(spec, Coding):
+        raise Conflict("Only coding questions have sample tests to run.")
+    limits: RateLimits = request.app.state.rate_limits
+    limits.require(limits.preview_run, f"preview-run-{principal.user.id}", "Too many preview runs.")
+    try:
+        result = grade(spec.task, body.source, visible_only=True, audience="candidate")
+    except SandboxUnavailable as exc:
+        raise AppError(f"Code cannot be run on this server: {exc}") from exc
+    shown = result.model_dump(mode="json")
+    if not diagnoses:
+        shown["diagnoses"] = []
+    # The shape of the candidate's run (SubmissionView), so the candidate's page renders it unchanged.
+    return JSONResponse({"id": 0, "kind": "sample", "status": "done", "result": shown})
+
+
+@router.get("/assessments/{assessment_id}/preview")
+def assessment_preview(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
+) -> Response:
+    """The whole assessment as a candidate meets it, on the candidate's own page, with nothing recorded:
+    answers stay in the page, sample runs are graded for the recruiter and stored nowhere."""
+    assessment = _draft(session, principal, assessment_id)
+    now = utcnow()
+    deadline = now + timedelta(minutes=assessment.duration_minutes)
+    views = []
+    for position, item in enumerate(assessment.items, start=1):
+        draw = Draw(PREVIEW_SEED, item.id, shuffle_options=assessment.shuffle_options)
+        views.append(
+            question_view(
+                spec_of(item.question_version),
+                draw,
+                item=item,
+                position=position,
+                section_title=item.section.title if item.section else "Questions",
+                revision=0,
+                flagged=False,
+            )
+        )
+    diagnoses = "true" if assessment.sample_run_diagnoses else "false"
+    config = {
+        "preview": True,
+        "api": f"/assessments/{assessment.id}/preview/api",
+        "done": f"/assessments/{assessment.id}/preview/done",
+        "attempt_id": f"preview-{assessment.id}",
+        "server_now": now.isoformat(),
+        "deadline_at": deadline.isoformat(),
+        "runs": {
+            str(item.id): f"/bank/{item.question_version_id}/run?diagnoses={diagnoses}"
+            for item in assessment.items
+        },
+    }
+    return page(
+        request,
+        "candidate/attempt.html",
+        principal,
+        invitation=SimpleNamespace(assessment=assessment),
+        attempt=SimpleNamespace(deadline_at=deadline),
+        items=views,
+        sections=[(title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))],
+        remaining_s=assessment.duration_minutes * 60,
+        config=config,
+        form_action=f"/assessments/{assessment.id}/preview/done",
+        preview=True,
+    )
+
+
+@router.api_route("/assessments/{assessment_id}/preview/done", methods=["GET", "POST"])
+def assessment_preview_done(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, assessment_id: PathId
+) -> Response:
+    """Where the preview's "Submit assessment" leads (with or without scripts): nothing was recorded."""
+    assessment = _draft(session, principal, assessment_id)
+    return page(request, "preview_done.html", principal, assessment=assessment)

@@ -3,8 +3,12 @@
 // flags, sample runs and submissions of code, and integrity signals; each question kind's own behaviour
 // (the code editor, word counts with a Markdown preview…) is in kinds.js.
 import { KINDS } from "./kinds.js";
+import { previewRequest } from "./preview-api.js";
+import { el, renderSampleRun } from "./runs.js";
 
 const config = JSON.parse(document.getElementById("attempt-config").textContent);
+// The candidate's server, or in a recruiter's preview a stand-in that records nothing (preview-api.js).
+const request = config.preview ? previewRequest(config) : (...args) => fetch(...args);
 const form = document.getElementById("attempt-form");
 const questions = [...document.querySelectorAll("section.question")];
 const saveState = document.getElementById("save-state");
@@ -18,6 +22,8 @@ let clockOffset = Date.parse(config.server_now) - Date.now(); // server time = D
 
 document.body.classList.add("js");
 document.querySelectorAll(".js-only").forEach((el) => (el.hidden = false));
+// A preview hands no code in: its sample runs are what a recruiter tries.
+if (config.preview) document.querySelectorAll(".submit-code").forEach((button) => (button.hidden = true));
 
 function announce(text) {
   announcer.textContent = "";
@@ -131,7 +137,7 @@ async function sendSave(item, attempt = 0) {
 
 function putAnswer(item, body) {
   // keepalive: a save started as the page is hidden or closed still reaches the server.
-  return fetch(`${config.api}/answers/${item.id}`, {
+  return request(`${config.api}/answers/${item.id}`, {
     method: "PUT",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify(body),
@@ -204,7 +210,7 @@ async function toggleFlag(item, button) {
   item.flagged = flagged;
   renderOverview();
   try {
-    const response = await fetch(`${config.api}/answers/${item.id}/flag`, {
+    const response = await request(`${config.api}/answers/${item.id}/flag`, {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ flagged }),
@@ -380,7 +386,7 @@ form.addEventListener("submit", async (event) => {
   }
   await sendSignals(); // what the page noticed goes before the hand-in: a closed attempt takes no more
   handedIn = true;
-  const response = await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
+  const response = await request(`${config.api}/submit`, { method: "POST" }).catch(() => null);
   if (response && (response.ok || response.status === 410)) return leave();
   handedIn = false;
   submitting = false;
@@ -426,7 +432,7 @@ async function timeIsUp(detail) {
   await flushSaves(5000); // the server still accepts saves made before the deadline for a short grace
   await sendSignals();
   handedIn = true;
-  await fetch(`${config.api}/submit`, { method: "POST" }).catch(() => null);
+  await request(`${config.api}/submit`, { method: "POST" }).catch(() => null);
   leave();
 }
 
@@ -435,7 +441,7 @@ async function timeIsUp(detail) {
 async function refreshState() {
   let response;
   try {
-    response = await fetch(`${config.api}/state`, { headers: { Accept: "application/json" } });
+    response = await request(`${config.api}/state`, { headers: { Accept: "application/json" } });
   } catch (offlineNow) {
     return;
   }
@@ -479,11 +485,11 @@ function signal(entry) {
 function sendSignals(beacon = false) {
   if (!signals.length || handedIn) return Promise.resolve();
   const body = JSON.stringify({ signals: signals.splice(0, 100) });
-  if (beacon && navigator.sendBeacon) {
+  if (beacon && navigator.sendBeacon && !config.preview) {
     navigator.sendBeacon(`${config.api}/signals`, new Blob([body], { type: "application/json" }));
     return Promise.resolve();
   }
-  return fetch(`${config.api}/signals`, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(() => {});
+  return request(`${config.api}/signals`, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(() => {});
 }
 
 document.addEventListener("visibilitychange", () => {
@@ -495,68 +501,6 @@ window.addEventListener("focus", () => signal({ kind: "window_focus" }));
 window.addEventListener("pagehide", () => sendSignals(true));
 
 // ------------------------------------------------------------------------------------------- coding tasks
-
-const RESULT_LABELS = {
-  passed: "passed",
-  wrong_answer: "wrong answer",
-  runtime_error: "error",
-  time_limit_exceeded: "too slow",
-  memory_limit_exceeded: "too much memory",
-  output_limit_exceeded: "too much output",
-  invalid_output: "invalid output",
-};
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.entries(attributes).forEach(([key, value]) => (key === "class" ? (node.className = value) : node.setAttribute(key, value)));
-  node.append(...children);
-  return node;
-}
-
-function previews(title, values) {
-  const box = el("div", { class: "case-values" }, el("h5", {}, title));
-  for (const [name, text] of Object.entries(values)) box.append(el("p", {}, el("code", {}, name)), el("pre", {}, text));
-  return box;
-}
-
-// Where the candidate's own code failed, innermost call last, as Python prints a traceback.
-function traceback(trace) {
-  const lines = el("ol", { class: "trace", "aria-label": "Where your code failed, innermost call last" });
-  for (const t of trace) {
-    const where = t.function === "<module>" ? `line ${t.line}` : `line ${t.line}, in ${t.function}`;
-    lines.append(el("li", {}, el("span", { class: "trace-where" }, `${where}: `), el("code", {}, t.code)));
-  }
-  return lines;
-}
-
-function renderSampleRun(output, result) {
-  const passed = result.cases.filter((c) => c.status === "passed").length;
-  const summary = el("p", { class: "run-summary" }, `Sample tests: ${passed} of ${result.cases.length} passed.`);
-  const list = el("ul", { class: "cases" });
-  const firstFailure = result.cases.find((c) => c.status !== "passed");
-  for (const c of result.cases) {
-    const details = el("details", {}, el("summary", {}, `${c.name}: ${RESULT_LABELS[c.status] || c.status}`));
-    details.open = c === firstFailure; // the first failure opens by itself: it is what the candidate ran to see
-    if (c.message) details.append(el("pre", { class: "case-message" }, c.message));
-    if (c.trace && c.trace.length) details.append(traceback(c.trace));
-    if (c.shown) details.append(previews("Inputs", c.shown.inputs), previews("Your output", c.shown.got), previews("Expected", c.shown.expected));
-    list.append(el("li", { class: `case case-${c.status}` }, details));
-  }
-  output.replaceChildren(summary, list);
-  const printed = result.output;
-  if (printed && (printed.stdout || printed.stderr)) {
-    const box = el("div", { class: "printed" }, el("h4", {}, "What your code printed"));
-    if (printed.stdout) box.append(el("pre", { class: "stdout", tabindex: "0" }, printed.stdout));
-    if (printed.stderr) box.append(el("p", {}, "Warnings and errors (stderr):"), el("pre", { class: "stderr", tabindex: "0" }, printed.stderr));
-    if (printed.truncated) box.append(el("p", { class: "muted" }, "Cut short: only the beginning is shown."));
-    output.append(box);
-  }
-  if (result.diagnoses.length) {
-    const advice = el("ul", { class: "diagnoses" });
-    result.diagnoses.forEach((d) => advice.append(el("li", {}, d.message)));
-    output.append(el("h4", {}, "What the grader noticed"), advice);
-  }
-}
 
 function renderFinal(output, view) {
   if (!view.result) {
@@ -575,10 +519,10 @@ async function runCode(item, kind, buttons) {
     if (kind === "final") {
       if (!(await flushSaves())) throw new Error("Your latest code is not saved yet (the connection is down). Please try again.");
       output.replaceChildren(el("p", {}, "Submitting your code…"));
-      response = await fetch(`${config.api}/answers/${item.id}/submit`, { method: "POST" });
+      response = await request(`${config.api}/answers/${item.id}/submit`, { method: "POST" });
     } else {
       output.replaceChildren(el("p", {}, "Running the sample tests…"));
-      response = await fetch(`${config.api}/answers/${item.id}/run`, {
+      response = await request(`${config.api}/answers/${item.id}/run`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ source: valueOf(item).source }),
@@ -589,7 +533,7 @@ async function runCode(item, kind, buttons) {
     const started = Date.now();
     while ((view.status === "queued" || view.status === "running") && Date.now() - started < 120000) {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const poll = await fetch(`${config.api}/submissions/${view.id}`);
+      const poll = await request(`${config.api}/submissions/${view.id}`);
       if (!poll.ok) throw new Error((await problemOf(poll)).detail);
       view = await poll.json();
     }

@@ -5,6 +5,9 @@ import { createEditor } from "./editor.js";
 if (document.getElementById("attempt-config")) {
   import("./attempt.js");
 }
+if (document.getElementById("question-preview-config")) {
+  import("./question-preview.js");
+}
 
 const practice = document.getElementById("practice-code");
 if (practice) {

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -134,6 +135,9 @@ def gradients(result: object) -> dict[str, object]:
     return named_parts(result, ("dx", "dgamma", "dbeta"))
 
 
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
 class Task(ABC):
     id: str
     title: str
@@ -148,6 +152,12 @@ class Task(ABC):
     # Tasks whose cases this one includes, by Case.part: a statement that asks for more than this task's
     # own functions (bn-backward's forward pass, with test mode and running statistics) grades all of it.
     parts: Mapping[str, Task] = {}
+
+    @property
+    def solution(self) -> str:
+        """A reference solution in the candidate's own terms (grader/solutions/), shown to the hiring team
+        beside the task; the grader never compares against it."""
+        return (SOLUTIONS / f"{self.id.replace('-', '_')}.py").read_text(encoding="utf-8")
 
     def part_of(self, case: Case) -> Task:
         """The task that runs, judges and diagnoses this case."""

@@ -11,14 +11,24 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from sqlalchemy import func, select
 
 from app.assessments.service import add_section, create_assessment, new_version, publish_assessment
 from app.invitations.service import cancel_invitation, invitation_for_token
-from app.models import Assessment, CloseReason, Organization, QuestionType, utcnow
+from app.models import (
+    Assessment,
+    Attempt,
+    CloseReason,
+    Invitation,
+    Organization,
+    QuestionType,
+    Submission,
+    utcnow,
+)
 from app.questions.service import current_versions, spec_of
 from app.results.report import attempt_report
 from tests import factories
-from tests.web.conftest import LiveServer, screenshot
+from tests.web.conftest import LiveServer, check_accessibility, screenshot
 from tests.web.test_candidate_browser import UNBIASED, _answers, _open, _start
 from tests.web.test_recruiter_browser import _sign_in as sign_in
 
@@ -651,3 +661,82 @@ def test_the_builder_switches_diagnoses_in_sample_runs(live_server: LiveServer, 
     with live_server.sessions() as session:
         draft = session.get(Assessment, draft_id)
         assert draft is not None and draft.sample_run_diagnoses
+
+
+def _recorded(live_server: LiveServer) -> tuple[int, int, int]:
+    """Rows a preview must never add: attempts, submissions of code, invitations."""
+    with live_server.sessions() as session:
+        return tuple(  # type: ignore[return-value]
+            session.scalar(select(func.count()).select_from(model))
+            for model in (Attempt, Submission, Invitation)
+        )
+
+
+def test_a_coding_question_previews_with_the_real_editor_runnable_samples_and_the_reference_solution(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, _ = live_server.recruiter()
+    with live_server.sessions() as session:
+        version = next(
+            v
+            for v in current_versions(session, types=[QuestionType.CODING])
+            if spec_of(v).task == "bn-forward-train"
+        )
+    before = _recorded(live_server)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/bank/{version.id}")
+    editor = page.get_by_role("textbox", name="Code for the preview")
+    expect(editor).to_contain_text("def batchnorm_forward_train")
+    page.get_by_role("button", name="Run sample tests").click()
+    output = page.locator(".run-output")
+    expect(output.locator(".run-summary")).to_contain_text(
+        re.compile(r"Sample tests: 0 of \d+ passed"), timeout=30_000
+    )
+    expect(page.get_by_role("button", name="Submit code")).to_be_hidden()
+
+    expect(page.get_by_role("heading", name="Reference solution (not shown to candidates)")).to_be_visible()
+    page.get_by_role("button", name="Load it into the editor").click()
+    expect(editor).to_contain_text("var = ((x - mu) ** 2).mean(axis=0)")
+    page.get_by_role("button", name="Run sample tests").click()
+    expect(output.locator(".run-summary")).to_contain_text(
+        re.compile(r"Sample tests: (\d+) of \1 passed"), timeout=30_000
+    )
+    check_accessibility(page)
+    screenshot(page, "03-coding-preview", full_page=True, folder="recruiter")
+    assert _recorded(live_server) == before
+
+
+def test_the_whole_assessment_previews_as_a_candidate_meets_it_and_nothing_is_recorded(
+    live_server: LiveServer, page: Page
+) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email)
+        assessment = factories.coding_assessment(session, org)
+        assessment.description = INSTRUCTIONS
+        session.commit()
+        assessment_id = assessment.id
+    before = _recorded(live_server)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    page.get_by_role("link", name="Preview as a candidate").click()
+    expect(page.get_by_role("note")).to_contain_text(
+        "Preview as a candidate. Nothing you do here is recorded"
+    )
+    expect(page.get_by_role("timer")).to_contain_text("Time left")
+    page.locator("#instructions summary").click()
+    expect(page.locator("#instructions")).to_contain_text("NumPy only")
+
+    concept = _open(page, "mcq_single")
+    concept.locator("input[type=radio]").first.check()
+    expect(page.locator("#save-state")).to_contain_text("All changes saved")
+    output = _run_samples(page, UNBIASED)
+    expect(output.locator(".run-summary")).to_contain_text("Sample tests: 0 of")
+    expect(output).not_to_contain_text("What the grader noticed")  # as this assessment's candidates see it
+    expect(page.get_by_role("button", name="Submit code")).to_be_hidden()
+    screenshot(page, "04-assessment-preview", folder="recruiter")
+
+    page.locator("#review-link").click()
+    page.get_by_role("button", name="Submit assessment").click()
+    expect(page.get_by_role("heading", name="End of the preview")).to_be_visible()
+    assert _recorded(live_server) == before

@@ -22,6 +22,7 @@ from app.models import (
     QuestionType,
     Role,
 )
+from app.questions.service import current_versions
 from app.web.csrf import CSRF_COOKIE
 from tests import factories
 from tests.forms import csrf_token, post_form, sign_in
@@ -317,3 +318,30 @@ def test_a_teammate_shares_a_report_by_link_and_downloads_its_pdf(
     sign_in(client, "rival@example.com", factories.PASSWORD)
     assert client.get(f"/invitations/{finished.id}/report.pdf").status_code == 404
     assert post_form(client, f"/invitations/{finished.id}/report_link", {"days": "3"}).status_code == 404
+
+
+def test_preview_runs_need_a_coding_question_the_token_and_stay_within_the_rate(
+    client: TestClient, session: Session
+) -> None:
+    factories.owner(session)
+    coding = current_versions(session, types=[QuestionType.CODING])[0]
+    concept = current_versions(session, types=[QuestionType.MCQ_SINGLE])[0]
+    other_org = factories.coding_assessment(session, factories.owner(session, email="b@other.test")[1])
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    json = {"Accept": "application/json", "X-CSRF-Token": csrf_token(client)}
+    body = {"source": "def f(:\n"}
+    assert (
+        client.post(f"/bank/{coding.id}/run", json=body, headers={"Accept": "application/json"}).status_code
+        == 403
+    )
+    assert client.post(f"/bank/{concept.id}/run", json=body, headers=json).status_code == 409
+    ran = client.post(f"/bank/{coding.id}/run", json=body, headers=json)
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["result"]["verdict"] == "compile_error"
+    assert ran.json()["result"]["cases"][0]["trace"][0]["code"] == "def f(:"
+    for _ in range(10):
+        last = client.post(f"/bank/{coding.id}/run", json=body, headers=json)
+    assert last.status_code == 429 and "Too many preview runs" in last.json()["detail"]
+    # Another organization's assessment is not there to preview.
+    assert client.get(f"/assessments/{other_org.id}/preview").status_code == 404
