@@ -37,6 +37,7 @@ router = APIRouter()
 Direction = Literal["up", "down"]
 STEP = {"up": -1, "down": 1}
 PREVIEW_SEED = 20_240_601  # a fixed seed: every preview of a numeric question shows the same numbers
+BANK_PAGE_SIZE = 20
 
 
 @router.get("/")
@@ -416,14 +417,28 @@ def _bank_page(
     principal: Principal,
     assessment: Assessment | None,
     filters: BankFilter,
+    number: int,
 ) -> Response:
     taken = {i.question_version.question_id for i in assessment.items} if assessment else set()
+    found = browse_bank(session, filters)
+    pages = max(1, -(-len(found) // BANK_PAGE_SIZE))
+    number = min(number, pages)
+    first = (number - 1) * BANK_PAGE_SIZE
+    query = {k: v for k, v in filters.model_dump().items() if v}
     return page(
         request,
         "bank.html",
         principal,
         assessment=assessment,
-        questions=browse_bank(session, filters),
+        questions=found[first : first + BANK_PAGE_SIZE],
+        found=len(found),
+        shown_from=first + 1,
+        pagination=SimpleNamespace(
+            number=number,
+            pages=pages,
+            previous=str(request.url.include_query_params(**query, page=number - 1)) if number > 1 else None,
+            next=str(request.url.include_query_params(**query, page=number + 1)) if number < pages else None,
+        ),
         filters=filters,
         taken=taken,
         topics=assessments.TOPICS,
@@ -439,8 +454,9 @@ def bank(
     session: SessionDep,
     principal: CurrentPrincipal,
     filters: Annotated[BankFilter, Query()],
+    number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> Response:
-    return _bank_page(request, session, principal, None, filters)
+    return _bank_page(request, session, principal, None, filters, number)
 
 
 @router.get("/assessments/{assessment_id}/bank")
@@ -450,9 +466,10 @@ def bank_for_assessment(
     principal: Editor,
     assessment_id: PathId,
     filters: Annotated[BankFilter, Query()],
+    number: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
 ) -> Response:
     assessment = _draft(session, principal, assessment_id)
-    return _bank_page(request, session, principal, assessment, filters)
+    return _bank_page(request, session, principal, assessment, filters, number)
 
 
 @router.get("/bank/{question_version_id}")

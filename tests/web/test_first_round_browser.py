@@ -740,3 +740,56 @@ def test_the_whole_assessment_previews_as_a_candidate_meets_it_and_nothing_is_re
     page.get_by_role("button", name="Submit assessment").click()
     expect(page.get_by_role("heading", name="End of the preview")).to_be_visible()
     assert _recorded(live_server) == before
+
+
+def test_the_question_bank_comes_in_pages_and_filters_as_you_type(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, _ = live_server.recruiter()
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/bank")
+    count = page.locator("#bank-count")
+    expect(count).to_have_text(re.compile(r"^1–20 of \d+ questions$"))
+    total = int(count.inner_text().split(" of ")[1].split()[0])
+    assert total > 40
+    rows = page.locator("#bank-results tbody tr")
+    expect(rows).to_have_count(20)
+    page.get_by_role("link", name="Next →").click()
+    expect(count).to_have_text(f"21–40 of {total} questions")
+    expect(page.get_by_text("Page 2 of")).to_be_visible()
+
+    page.evaluate("window.sameDocument = true")
+    page.get_by_label("Kind").select_option("coding")
+    expect(count).not_to_contain_text("of " + str(total))
+    search = page.get_by_label("Search", exact=True)
+    search.press_sequentially("backw", delay=30)
+    expect(page).to_have_url(re.compile(r"/bank\?q=backw&type=coding$"))
+    titles = rows.locator("td:first-child a")
+    expect(titles.first).to_be_visible()
+    assert page.evaluate("window.sameDocument") is True  # no page load while filtering
+    assert "backward" in " ".join(titles.all_inner_texts()).casefold()
+    search.fill("no question says this")
+    expect(rows).to_have_text(["No question matches these filters."])
+    page.reload()
+    expect(search).to_have_value("no question says this")  # the address kept up
+
+
+def test_without_scripts_the_bank_filters_with_a_button_and_pages_keep_the_filters(
+    live_server: LiveServer, browser: Browser
+) -> None:
+    email, _ = live_server.recruiter()
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, live_server, email)
+        page.goto(f"{live_server.base}/bank")
+        page.get_by_label("Kind").select_option("mcq_single")
+        page.get_by_role("button", name="Filter").click()
+        count = page.locator("#bank-count")
+        expect(count).to_have_text(re.compile(r"^1–20 of \d+ questions$"))
+        page.get_by_role("link", name="Next →").click()
+        expect(page).to_have_url(re.compile(r"type=mcq_single.*page=2|page=2.*type=mcq_single"))
+        expect(count).to_have_text(re.compile(r"^21–40 of \d+ questions$"))
+        expect(page.get_by_label("Kind")).to_have_value("mcq_single")
+    finally:
+        context.close()
