@@ -749,13 +749,13 @@ def test_the_question_bank_comes_in_pages_and_filters_as_you_type(
     sign_in(page, live_server, email)
     page.goto(f"{live_server.base}/bank")
     count = page.locator("#bank-count")
-    expect(count).to_have_text(re.compile(r"^1–20 of \d+ questions$"))
+    expect(count).to_have_text(re.compile(r"^1\u201320 of \d+ questions$"))
     total = int(count.inner_text().split(" of ")[1].split()[0])
     assert total > 40
     rows = page.locator("#bank-results tbody tr")
     expect(rows).to_have_count(20)
     page.get_by_role("link", name="Next →").click()
-    expect(count).to_have_text(f"21–40 of {total} questions")
+    expect(count).to_have_text(f"21\u201340 of {total} questions")
     expect(page.get_by_text("Page 2 of")).to_be_visible()
 
     page.evaluate("window.sameDocument = true")
@@ -786,10 +786,10 @@ def test_without_scripts_the_bank_filters_with_a_button_and_pages_keep_the_filte
         page.get_by_label("Kind").select_option("mcq_single")
         page.get_by_role("button", name="Filter").click()
         count = page.locator("#bank-count")
-        expect(count).to_have_text(re.compile(r"^1–20 of \d+ questions$"))
+        expect(count).to_have_text(re.compile(r"^1\u201320 of \d+ questions$"))
         page.get_by_role("link", name="Next →").click()
         expect(page).to_have_url(re.compile(r"type=mcq_single.*page=2|page=2.*type=mcq_single"))
-        expect(count).to_have_text(re.compile(r"^21–40 of \d+ questions$"))
+        expect(count).to_have_text(re.compile(r"^21\u201340 of \d+ questions$"))
         expect(page.get_by_label("Kind")).to_have_value("mcq_single")
     finally:
         context.close()
