@@ -23,6 +23,7 @@ from app.core.errors import (
     ValidationFailed,
 )
 from app.core.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
+from app.core.timezones import zone_names
 from app.emails.service import queue_email, valid_address
 from app.models import Membership, Organization, Role, User, UserSession, UserToken, UserTokenKind, utcnow
 
@@ -525,3 +526,20 @@ def switch_organization(
     if current is not None:
         current.revoked_at = utcnow()
     return open_session(session, principal.user, membership, ttl=ttl, user_agent=user_agent)
+
+
+def set_time_zone(session: Session, actor: Principal, name: str) -> Organization:
+    """The zone the organization's times are shown in, to its members and its candidates; audited."""
+    if name not in zone_names():
+        raise ValidationFailed(
+            "That is not a time zone this server knows.",
+            errors=[
+                FieldError("time_zone", "choose a zone from the list, e.g. Europe/Paris or America/New_York")
+            ],
+        )
+    organization = actor.organization
+    before = organization.time_zone
+    organization.time_zone = name
+    record(session, actor, "organization.time_zone_changed", organization, before=before, after=name)
+    session.flush()
+    return organization

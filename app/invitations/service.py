@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.core.security import derived_token, digests_match, new_token, token_digest
 from app.core.tenancy import get_owned
+from app.core.timezones import DEFAULT_ZONE, local_time
 from app.emails.service import queue_email, valid_address
 from app.events.service import record_event
 from app.models import (
@@ -411,7 +412,7 @@ def email_invitation(session: Session, invitation: Invitation, link: str, *, rem
             "assessment": assessment.title,
             "minutes": round(invitation.minutes_allowed),
             "extra_time_pct": invitation.extra_time_pct,
-            "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "expires_at": local_time(invitation.expires_at, org.time_zone if org else DEFAULT_ZONE),
             "link": link,
             "instructions": assessment.description.strip(),
         },

@@ -27,6 +27,8 @@ class Organization(IdMixin, CreatedMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # The IANA zone every time is shown in, to the team and to its candidates (app/core/timezones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     live_organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
     )

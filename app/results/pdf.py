@@ -12,6 +12,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from app.core.errors import AppError
+from app.core.timezones import clock_time, local_time
 from app.questions.spec import TOPIC_NAMES
 from app.results.report import AttemptReport, ItemReport
 from app.results.scoring import Part, format_points
@@ -191,9 +192,9 @@ def report_pdf(report: AttemptReport, font_dir: Path) -> bytes:
     if attempt is None or score is None:
         pdf.para("The candidate has not started yet.")
         return bytes(pdf.output())
-    times = f"Started {attempt.started_at:%Y-%m-%d %H:%M} UTC"
+    times = f"Started {local_time(attempt.started_at, report.zone)}"
     if attempt.closed_at is not None and attempt.close_reason is not None:
-        times += f", finished {attempt.closed_at:%Y-%m-%d %H:%M} UTC ({report.finished_how})"
+        times += f", finished {local_time(attempt.closed_at, report.zone)} ({report.finished_how})"
     pdf.para(times, grey=True)
     if attempt.closed_at is None:
         pdf.para("The candidate is taking the assessment now; the report is complete when they finish.")
@@ -237,7 +238,7 @@ def report_pdf(report: AttemptReport, font_dir: Path) -> bytes:
             ("Time (UTC)", "Event"),
             [
                 (
-                    f"{e.at:%H:%M:%S}",
+                    clock_time(e.at, report.zone),
                     e.words + (f" (question {e.item_position})" if e.item_position else ""),
                 )
                 for e in report.timeline

@@ -163,6 +163,7 @@ class AttemptReport:
     topics: list[Part]
     links: list[ConceptLink]
     timeline: list[TimelineEntry]
+    zone: str = "UTC"  # the organization's, in which a person reads the report's times
 
     @property
     def needs_manual_review(self) -> bool:
@@ -393,7 +394,7 @@ def attempt_report(session: Session, org: Organization, invitation_id: int) -> A
     invitation = get_invitation(session, org, invitation_id)
     attempt = invitation.attempt
     if attempt is None:
-        return AttemptReport(invitation, None, [], None, [], [], [], [])
+        return AttemptReport(invitation, None, [], None, [], [], [], [], org.time_zone)
     scored = score_attempt(attempt, manual_scores(session, [attempt.id])[attempt.id])
     events = _events(session, attempt)
     seconds = time_per_item(attempt, events)
@@ -412,4 +413,5 @@ def attempt_report(session: Session, org: Organization, invitation_id: int) -> A
         topics=scored.by("topic"),
         links=_concept_links(items),
         timeline=_timeline(attempt, events, positions),
+        zone=org.time_zone,
     )

@@ -32,6 +32,12 @@ from app.web.pages import question_view, templates
 router = APIRouter(prefix="/i/{token}")
 
 
+def _organization(session: SessionDep, invitation: Invitation) -> Organization:
+    organization = session.get(Organization, invitation.organization_id)
+    assert organization is not None  # an invitation's organization goes only with the invitation
+    return organization
+
+
 def _attempt_or_landing(invitation: Invitation, token: str) -> Attempt | RedirectResponse:
     if invitation.attempt is None:
         return RedirectResponse(f"/i/{token}", status_code=303)
@@ -48,6 +54,7 @@ def landing(request: Request, session: SessionDep, invitation: InvitationDep, to
     if invitation.status == InvitationStatus.COMPLETED:
         return RedirectResponse(f"/i/{token}/done", status_code=303)
     ensure_can_start(invitation)
+    organization = _organization(session, invitation)
     assessment = invitation.assessment
     kinds: dict[str, int] = {}
     for item in assessment.items:
@@ -64,7 +71,8 @@ def landing(request: Request, session: SessionDep, invitation: InvitationDep, to
             "assessment": assessment,
             "kinds": kinds,
             "kind_names": KIND_NAMES,
-            "company": session.get(Organization, invitation.organization_id).name,  # type: ignore[union-attr]
+            "company": organization.name,
+            "zone": organization.time_zone,
             "minutes": minutes,
             "token": token,
             "left_s": left_s,
@@ -101,6 +109,7 @@ def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
 @router.get("/attempt")
 def attempt_page(
     request: Request,
+    session: SessionDep,
     invitation: InvitationDep,
     token: str,
     saved: Annotated[int, Query(ge=0, le=1)] = 0,
@@ -131,6 +140,7 @@ def attempt_page(
                 (title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))
             ],
             "remaining_s": remaining,
+            "zone": _organization(session, invitation).time_zone,
             "config": config,
             "token": token,
             "saved": bool(saved),
@@ -179,5 +189,5 @@ def done(request: Request, session: SessionDep, invitation: InvitationDep, token
     return templates.TemplateResponse(
         request,
         "candidate/done.html",
-        {"invitation": invitation, "attempt": attempt},
+        {"invitation": invitation, "attempt": attempt, "zone": _organization(session, invitation).time_zone},
     )

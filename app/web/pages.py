@@ -10,10 +10,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from app.accounts.principal import Principal
 from app.core.markdown import render_inline_markdown, render_markdown
+from app.core.timezones import DEFAULT_ZONE, clock_time, local_time
 from app.questions.kinds import Draw, kind_of
 from app.questions.spec import TOPIC_NAMES, AnyQuestion
 from app.results.scoring import format_points
@@ -23,8 +26,21 @@ from app.web.csrf import CSRF_FIELD, csrf_token
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def format_datetime(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def _zone(context: Context) -> str:
+    """The organization whose page this is: the signed-in member's, else the one the page names (a
+    candidate's link, a shared report)."""
+    me = context.get("me")
+    return str(context.get("zone") or (me.organization.time_zone if me else DEFAULT_ZONE))
+
+
+@pass_context
+def format_datetime(context: Context, value: datetime | None) -> str:
+    return local_time(value, _zone(context)) if value else "—"
+
+
+@pass_context
+def format_clock(context: Context, value: datetime) -> str:
+    return clock_time(value, _zone(context))
 
 
 def format_percent(value: float | None) -> str:
@@ -67,6 +83,7 @@ templates.env.filters["field_label"] = field_label
 DIFFICULTY_WORDS = {1: "easy", 2: "medium", 3: "hard"}
 templates.env.filters["difficulty"] = lambda level: DIFFICULTY_WORDS.get(int(level), str(level))
 templates.env.filters["dt"] = format_datetime
+templates.env.filters["clock"] = format_clock
 templates.env.filters["points"] = format_points
 templates.env.filters["percent"] = format_percent
 templates.env.filters["reviewable"] = reviewable

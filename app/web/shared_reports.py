@@ -34,6 +34,7 @@ def shared_result_page(request: Request, session: SessionDep, settings: Settings
         report=report,
         profile=charts.topic_profile(report.topics) if report.score and report.topics else None,
         shared=f"/reports/{token}/pdf",
+        zone=org.time_zone,
     )
     response.headers.update(SHARED_HEADERS)
     return response

@@ -15,6 +15,7 @@ from app.api.service import OWNER_SCOPES, SCOPES, create_api_key, list_api_keys,
 from app.audit.service import audit_log
 from app.core.errors import AppError
 from app.core.ids import PathId
+from app.core.timezones import zone_names
 from app.emails.service import outbox, outbox_message_of
 from app.http.deps import CurrentPrincipal, Owner, SessionDep, SettingsDep, TeamManager
 from app.models import Role, utcnow
@@ -35,6 +36,7 @@ def _team_page(
         members=accounts.list_members(session, principal.organization),
         invites=accounts.pending_team_invites(session, principal.organization),
         roles=list(Role),
+        zones=zone_names(),
         error=error,
     )
 
@@ -42,6 +44,21 @@ def _team_page(
 @router.get("/team")
 def team_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
     return _team_page(request, session, principal)
+
+
+@router.post("/team/time-zone")
+def set_time_zone(
+    request: Request,
+    session: SessionDep,
+    principal: TeamManager,
+    time_zone: Annotated[str, Form(max_length=64)],
+) -> Response:
+    try:
+        accounts.set_time_zone(session, principal, time_zone)
+    except AppError as exc:
+        session.rollback()
+        return _team_page(request, session, principal, error=exc)
+    return redirect("/team", "saved")
 
 
 @router.post("/team/invitations")

@@ -8,17 +8,24 @@ import time
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import func, select
 
 from app.assessments.service import add_section, create_assessment, new_version, publish_assessment
-from app.invitations.service import cancel_invitation, invitation_for_token
+from app.invitations.service import (
+    cancel_invitation,
+    email_invitation,
+    invitation_for_token,
+    list_invitations,
+)
 from app.models import (
     Assessment,
     Attempt,
     CloseReason,
+    EmailMessage,
     Invitation,
     Organization,
     QuestionType,
@@ -793,3 +800,44 @@ def test_without_scripts_the_bank_filters_with_a_button_and_pages_keep_the_filte
         expect(page.get_by_label("Kind")).to_have_value("mcq_single")
     finally:
         context.close()
+
+
+def test_times_read_in_the_organizations_time_zone_named_everywhere(
+    live_server: LiveServer, page: Page
+) -> None:
+    email, assessment_id = live_server.recruiter(with_results=True)
+    sign_in(page, live_server, email)
+    page.goto(f"{live_server.base}/team")
+    zone = page.get_by_role("combobox", name="Time zone")
+    expect(zone).to_have_value("UTC")
+    zone.fill("Mars/Olympus_Mons")
+    page.get_by_role("button", name="Save time zone").click()
+    expect(page.get_by_role("alert")).to_contain_text("That is not a time zone this server knows.")
+    page.get_by_role("combobox", name="Time zone").fill("Europe/Paris")
+    page.get_by_role("button", name="Save time zone").click()
+    expect(page.locator("#zone-title + p")).to_contain_text("Europe/Paris")
+
+    with live_server.sessions() as session:
+        assessment = session.get(Assessment, assessment_id)
+        assert assessment is not None
+        org = session.get(Organization, assessment.organization_id)
+        assert org is not None
+        invitation = next(i for i in list_invitations(session, org, assessment) if i.attempt is not None)
+        started = invitation.attempt.started_at  # type: ignore[union-attr]
+        issued = factories.invitation(session, org, assessment)
+        email_invitation(session, issued.invitation, f"{live_server.base}/i/{issued.token}")
+        session.commit()
+        invitation_id, token = invitation.id, issued.token
+    paris = started.astimezone(ZoneInfo("Europe/Paris"))  # December: CET, an hour ahead of UTC
+    page.goto(f"{live_server.base}/invitations/{invitation_id}")
+    expect(page.locator("main")).to_contain_text(f"started {paris:%Y-%m-%d %H:%M} CET")
+    expect(page.locator("main")).not_to_contain_text("UTC")
+    page.goto(f"{live_server.base}/assessments/{assessment_id}")
+    expect(page.locator("main")).to_contain_text("CET")
+    expect(page.locator("main")).not_to_contain_text("UTC")
+
+    page.goto(f"{live_server.base}/i/{token}")  # the candidate reads the company's time, named
+    expect(page.locator("li", has_text="Link expires:")).to_contain_text("CET")
+    with live_server.sessions() as session:
+        message = session.scalars(select(EmailMessage).order_by(EmailMessage.id.desc())).first()
+        assert message is not None and "CET" in message.text_body and "UTC" not in message.text_body

@@ -1,7 +1,8 @@
-"""sample run diagnoses
+"""sample runs and time zones
 
 Each assessment decides whether a sample run shows the candidate the grader's diagnoses
-(`sample_run_diagnoses`, off: existing assessments are hiring tests).
+(`sample_run_diagnoses`, off: existing assessments are hiring tests). Each organization has the time zone
+its times are shown in (`time_zone`, an IANA name; existing organizations keep UTC).
 
 Revision ID: 3e7b1c9d5a20
 Revises: 9a1d4b7e2c60
@@ -25,8 +26,12 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column('sample_run_diagnoses', sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table('organizations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('time_zone', sa.String(length=64), server_default='UTC', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('organizations', schema=None) as batch_op:
+        batch_op.drop_column('time_zone')
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.drop_column('sample_run_diagnoses')
