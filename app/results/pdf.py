@@ -12,6 +12,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from app.core.errors import AppError
+from app.core.markdown import render_plain
 from app.core.timezones import clock_time, local_time
 from app.questions.spec import TOPIC_NAMES
 from app.results.report import AttemptReport, ItemReport
@@ -133,7 +134,7 @@ def _answer(pdf: _Report, r: ItemReport) -> None:
     for option in r.options:
         mark = "[x]" if option.chosen else "[ ]"
         verdict = " (correct)" if option.correct else ""
-        pdf.para(f"{mark} {option.text}{verdict}", size=9)
+        pdf.para(f"{mark} {render_plain(option.text)}{verdict}", size=9)
     if r.numeric is not None:
         given = r.numeric["given"] if r.numeric["given"] not in (None, "") else "(no answer)"
         unit = f" {r.numeric['unit']}" if r.numeric.get("unit") else ""

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.core.markdown import render_markdown
+from app.core.markdown import render_markdown, render_plain
 
 PAYLOADS = [
     "<script>alert(1)</script>",
@@ -46,3 +46,10 @@ def test_markdown_keeps_code_and_emphasis() -> None:
     html = str(render_markdown("Use `np.mean(x, axis=0)` and *not* axis 1"))
     assert "<code>np.mean(x, axis=0)</code>" in html and "<em>not</em>" in html
     assert [tag for tag, _ in elements(html)] == ["p", "code", "em"]
+
+
+def test_a_phrase_reads_without_its_markdown_for_a_pdf() -> None:
+    assert (
+        render_plain("Divide by `N - 1` (**unbiased**) & <b>not</b> N")
+        == "Divide by N - 1 (unbiased) & <b>not</b> N"
+    )

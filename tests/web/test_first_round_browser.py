@@ -841,3 +841,47 @@ def test_times_read_in_the_organizations_time_zone_named_everywhere(
     with live_server.sessions() as session:
         message = session.scalars(select(EmailMessage).order_by(EmailMessage.id.desc())).first()
         assert message is not None and "CET" in message.text_body and "UTC" not in message.text_body
+
+
+def test_answer_keys_rubrics_and_item_statistics_render_their_markdown(
+    live_server: LiveServer, page: Page
+) -> None:
+    email = f"owner-{time.monotonic_ns()}@example.com"
+    with live_server.sessions() as session:
+        _, org = factories.owner(session, email=email)
+        choice = next(
+            v
+            for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
+            if any("`" in (o.get("explanation") or "") for o in v.spec["options"])
+            and any("`" in o["text"] for o in v.spec["options"])
+        )
+        written = next(
+            v
+            for v in current_versions(session, types=[QuestionType.WRITTEN])
+            if any("`" in r["description"] for r in v.spec["rubric"])
+        )
+        assessment = create_assessment(
+            session,
+            factories.operator(session, org),
+            title="Markdown everywhere",
+            duration_minutes=30,
+            question_version_ids=[choice.id],
+        )
+        publish_assessment(session, factories.operator(session, org), assessment)
+        item = assessment.items[0]
+        for n in range(5):  # enough finished attempts for the statistics to show the choices
+            pick = choice.spec["options"][n % len(choice.spec["options"])]["id"]
+            factories.finished_attempt(
+                session, org, assessment, f"c{n}@example.com", {item.id: {"choice": pick}}
+            )
+        session.commit()
+        choice_id, written_id, assessment_id = choice.id, written.id, assessment.id
+    sign_in(page, live_server, email)
+    for url, region in (
+        (f"/bank/{choice_id}", page.locator(".card", has=page.get_by_role("heading", name="Answer key"))),
+        (f"/bank/{written_id}", page.locator(".card", has=page.get_by_role("heading", name="Rubric"))),
+        (f"/assessments/{assessment_id}/stats", page.locator("table")),
+    ):
+        page.goto(live_server.base + url)
+        expect(region.locator("code").first).to_be_visible()
+        assert "`" not in region.inner_text(), (url, region.inner_text())
