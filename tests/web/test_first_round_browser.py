@@ -568,7 +568,7 @@ def test_the_builder_edits_in_place_and_questions_are_dragged_into_place(
     _settled(page, "Not saved: The section needs a title.")
     expect(page.get_by_role("alert")).to_contain_text("The section needs a title.")
     assert page.evaluate("window.sameDocument") is True
-    screenshot(page, "02-builder-in-place", folder="recruiter")
+    screenshot(page, "builder-in-place", folder="recruiter")
 
     with live_server.sessions() as session:
         draft = session.get(Assessment, draft_id)
@@ -642,7 +642,7 @@ def test_a_sample_run_shows_the_failing_line_the_printed_output_and_diagnoses_on
         ]
     )
     expect(output.locator(".printed pre.stdout")).to_contain_text("centring a batch of 4")
-    screenshot(page, "06b-coding-error-and-print")
+    screenshot(page, "coding-error-and-print")
 
     output = _run_samples(page, UNBIASED)
     expect(output.locator(".run-summary")).to_contain_text("Sample tests: 0 of")
@@ -709,7 +709,7 @@ def test_a_coding_question_previews_with_the_real_editor_runnable_samples_and_th
         re.compile(r"Sample tests: (\d+) of \1 passed"), timeout=30_000
     )
     check_accessibility(page)
-    screenshot(page, "03-coding-preview", full_page=True, folder="recruiter")
+    screenshot(page, "coding-preview", full_page=True, folder="recruiter")
     assert _recorded(live_server) == before
 
 
@@ -741,7 +741,7 @@ def test_the_whole_assessment_previews_as_a_candidate_meets_it_and_nothing_is_re
     expect(output.locator(".run-summary")).to_contain_text("Sample tests: 0 of")
     expect(output).not_to_contain_text("What the grader noticed")  # as this assessment's candidates see it
     expect(page.get_by_role("button", name="Submit code")).to_be_hidden()
-    screenshot(page, "04-assessment-preview", folder="recruiter")
+    screenshot(page, "assessment-preview", folder="recruiter")
 
     page.locator("#review-link").click()
     page.get_by_role("button", name="Submit assessment").click()
