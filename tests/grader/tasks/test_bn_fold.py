@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from grader.grading import get_task
 from tests.grader.tasks.conftest import assert_accepted, assert_named_first
 
 TASK = "bn-fold"
 
-DIRECT = """
-import numpy as np
-
-def fold_batchnorm(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
-    scale = gamma / np.sqrt(running_var + eps)
-    return W * scale, (b - running_mean) * scale + beta
-
-def fold_batchnorm_conv(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
-    scale = gamma / np.sqrt(running_var + eps)
-    return W * scale[:, None, None, None], (b - running_mean) * scale + beta
-"""
+DIRECT = get_task(TASK).solution  # grader/solutions/: the reference solution shown to recruiters
 
 WITH_MATRICES = """
 import numpy as np

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from grader.grading import get_task
 from tests.grader.tasks.conftest import (
     assert_accepted,
     assert_named_first,
@@ -12,23 +13,7 @@ from tests.grader.tasks.conftest import (
 
 TASK = "layernorm"
 
-CORRECT = """
-import numpy as np
-
-def layernorm_forward(x, gamma, beta, ln_param):
-    eps = ln_param.get("eps", 1e-5)
-    mu = x.mean(axis=1, keepdims=True)
-    var = x.var(axis=1, keepdims=True)
-    xhat = (x - mu) / np.sqrt(var + eps)
-    return gamma * xhat + beta, (xhat, gamma, 1.0 / np.sqrt(var + eps))
-
-def layernorm_backward(dout, cache):
-    xhat, gamma, inv = cache
-    d = dout.shape[1]
-    dxhat = dout * gamma
-    dx = inv / d * (d * dxhat - dxhat.sum(1, keepdims=True) - xhat * (dxhat * xhat).sum(1, keepdims=True))
-    return dx, (dout * xhat).sum(0), dout.sum(0)
-"""
+CORRECT = get_task(TASK).solution  # grader/solutions/: the reference solution shown to recruiters
 
 # Layer norm as batch norm on the transpose, the trick CS231n suggests.
 VIA_TRANSPOSE = """

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from grader.grading import get_task
 from tests.grader.tasks.conftest import assert_accepted, assert_named_first
 
 TASK = "welford"
 
-CHAN = """
-import numpy as np
-
-def welford_merge(a, b):
-    na, ma, m2a = a
-    nb, mb, m2b = b
-    n = na + nb
-    if n == 0:
-        return a
-    delta = mb - ma
-    return n, ma + delta * nb / n, m2a + m2b + delta ** 2 * na * nb / n
-
-def welford_update(state, x):
-    if len(x) == 0:
-        return state
-    m = x.mean(axis=0)
-    return welford_merge(state, (len(x), m, ((x - m) ** 2).sum(axis=0)))
-
-def welford_finalize(state):
-    n, mean, m2 = state
-    return mean, m2 / n, m2 / (n - 1)
-"""
+CHAN = get_task(TASK).solution  # grader/solutions/: the reference solution shown to recruiters
 
 ROW_BY_ROW = """
 import numpy as np
@@ -65,7 +45,7 @@ WRONG = {
         "    squares = s0 + n0 * m0 ** 2 + (x ** 2).sum(0)\n    mean = total / n\n"
         "    return n, mean, squares - n * mean ** 2",
     ),
-    "merge_missing_delta": CHAN.replace("m2a + m2b + delta ** 2 * na * nb / n", "m2a + m2b"),
+    "merge_missing_delta": CHAN.replace("m2a + m2b + delta**2 * na * nb / n", "m2a + m2b"),
     "unbiased_variance": CHAN.replace(
         "return mean, m2 / n, m2 / (n - 1)", "return mean, m2 / (n - 1), m2 / n"
     ),
