@@ -236,14 +236,16 @@ def test_grade_prints_the_contract_json_and_exits_0_whatever_the_score(tmp_path:
     accepted = run(["grade", "bn-forward-train", str(good), "--json", "--seed", "3"], {})
     assert accepted.returncode == 0, accepted.stderr
     report = json.loads(accepted.stdout)
-    assert set(report) == {"task_id", "score", "verdict", "cases", "diagnoses", "timings"}
+    assert set(report) == {"task_id", "score", "verdict", "cases", "diagnoses", "timings", "output"}
     assert (report["verdict"], report["score"], report["diagnoses"]) == ("accepted", 1.0, [])
     contract = {"name", "visible", "status", "max_abs_err", "max_rel_err", "message"}
     for case in report["cases"]:
-        # Beyond the contract, a sample case shows its inputs and outputs (a hidden case shows nothing), and a
-        # speed case its measured ratio to the reference (this task has none).
-        assert set(case) == contract | {"shown", "speed_ratio"}
+        # Beyond the contract, a sample case shows its inputs and outputs and where the code failed (a hidden
+        # case shows nothing), and a speed case its measured ratio to the reference (this task has none).
+        assert set(case) == contract | {"shown", "speed_ratio", "trace"}
         assert (case["shown"] is not None) == case["visible"] and case["speed_ratio"] is None
+        assert case["trace"] == []  # accepted: nothing failed
+    assert report["output"] is None  # a final grading keeps no printed output
     rejected = run(["grade", "bn-forward-train", str(bad), "--json"], {})
     assert rejected.returncode == 0
     assert json.loads(rejected.stdout)["diagnoses"][0]["code"] == "eps_outside_sqrt"

@@ -300,10 +300,11 @@ def erase_candidate(session: Session, actor: Actor, candidate: Candidate) -> Era
 
 
 def _without_candidate_output(result: dict[str, Any]) -> dict[str, Any]:
-    """A grading result without what the candidate's code produced (messages it raised, values it returned):
-    the verdict, score, per-case status and diagnoses stay."""
-    cases = [{**case, "message": "", "shown": None} for case in result.get("cases", [])]
-    return {**result, "cases": cases}
+    """A grading result without what the candidate's code produced or holds (messages it raised, values it
+    returned, the lines it failed on, what it printed): the verdict, score, per-case status and diagnoses
+    stay."""
+    cases = [{**case, "message": "", "shown": None, "trace": []} for case in result.get("cases", [])]
+    return {**result, "cases": cases, "output": None}
 
 
 def _forget_in_logs(
