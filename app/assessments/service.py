@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.principal import Actor, acting_user
 from app.audit.service import record
+from app.core.db import claim
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.errors import FieldError as FE
 from app.core.tenancy import get_owned
@@ -459,34 +460,48 @@ def publish_assessment(session: Session, actor: Actor, assessment: Assessment) -
     if not assessment.items:
         raise Conflict("add at least one question before publishing")
     now = utcnow()
-    assessment.status = AssessmentStatus.PUBLISHED
-    assessment.published_at = now
+    draft = Assessment.status == AssessmentStatus.DRAFT
+    if not claim(session, assessment, draft, status=AssessmentStatus.PUBLISHED, published_at=now):
+        raise Conflict(f"only a draft can be published; this assessment is {assessment.status.value}")
     previous = (
         session.get(Assessment, assessment.previous_version_id) if assessment.previous_version_id else None
     )
-    if previous is not None and previous.status == AssessmentStatus.PUBLISHED:
-        previous.status, previous.archived_at = AssessmentStatus.ARCHIVED, now
-        _announce(session, previous, "assessment.archived", replaced_by=assessment.id)
-    _announce(session, assessment, "assessment.published")
+    published = Assessment.status == AssessmentStatus.PUBLISHED
+    if previous is not None and claim(
+        session, previous, published, status=AssessmentStatus.ARCHIVED, archived_at=now
+    ):
+        archived = f"assessment.archived:{previous.id}"
+        _announce(session, previous, "assessment.archived", once=archived, replaced_by=assessment.id)
+    _announce(session, assessment, "assessment.published", once=f"assessment.published:{assessment.id}")
     record(session, actor, "assessment.published", assessment, version=assessment.version)
     session.flush()
     return assessment
 
 
-def _announce(session: Session, assessment: Assessment, event_type: str, **extra: Any) -> None:
+def _announce(
+    session: Session, assessment: Assessment, event_type: str, *, once: str | None = None, **extra: Any
+) -> None:
     record_event(
         session,
         assessment.organization_id,
         event_type,
         {"assessment_id": assessment.id, "version": assessment.version, **extra},
+        once=once,
     )
 
 
 def archive_assessment(session: Session, actor: Actor, assessment: Assessment) -> Assessment:
     if assessment.status != AssessmentStatus.PUBLISHED:
         raise Conflict(f"only a published assessment can be archived; this one is {assessment.status.value}")
-    assessment.status, assessment.archived_at = AssessmentStatus.ARCHIVED, utcnow()
-    _announce(session, assessment, "assessment.archived")
+    if not claim(
+        session,
+        assessment,
+        Assessment.status == AssessmentStatus.PUBLISHED,
+        status=AssessmentStatus.ARCHIVED,
+        archived_at=utcnow(),
+    ):
+        raise Conflict(f"only a published assessment can be archived; this one is {assessment.status.value}")
+    _announce(session, assessment, "assessment.archived", once=f"assessment.archived:{assessment.id}")
     record(session, actor, "assessment.archived", assessment)
     session.flush()
     return assessment

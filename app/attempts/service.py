@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from app.attempts import answers as answer_store
 from app.attempts.answers import ClientSave
+from app.core.db import claim, lock
 from app.core.errors import FieldError, Gone, NotFound, RateLimited, ValidationFailed
 from app.core.security import token_digest
 from app.events.service import record_event
@@ -46,9 +47,15 @@ from app.results.scoring import refresh_score, score_summary
 
 
 def start_attempt(session: Session, invitation: Invitation) -> Attempt:
-    """Idempotent: a second start (reload, second device) returns the attempt already running."""
+    """Idempotent: a second start (reload, second device) returns the attempt already running. Two starts
+    at the same moment (a double click, two tabs) queue on the invitation's row lock, and the second finds
+    the attempt the first made."""
     if invitation.attempt is not None:
         return invitation.attempt
+    lock(session, invitation)
+    started = session.scalar(select(Attempt).where(Attempt.invitation_id == invitation.id))
+    if started is not None:
+        return started
     ensure_can_start(invitation)
     now = utcnow()
     minutes = invitation.minutes_allowed
@@ -65,6 +72,7 @@ def start_attempt(session: Session, invitation: Invitation) -> Attempt:
         invitation.organization_id,
         "invitation.started",
         {"invitation_id": invitation.id, "started_at": now.isoformat()},
+        once=f"invitation.started:{invitation.id}",
     )
     session.flush()
     return attempt
@@ -296,7 +304,12 @@ def _grade_final_code(session: Session, attempt: Attempt, item: AssessmentItem, 
 
 
 def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> Attempt:
+    """Close the attempt, once: two closes at the same moment (two tabs at the deadline, a retried submit, a
+    submit beside the deadline sweep) both get here, and only the first claims the transition; the other
+    returns the attempt as the first closed it, with nothing graded, scored or announced twice."""
     if attempt.closed_at is not None:
+        return attempt
+    if not claim(session, attempt, Attempt.closed_at.is_(None), closed_at=utcnow(), close_reason=reason):
         return attempt
     items = attempt.invitation.assessment.items
     answers = {a.item_id: a for a in attempt.answers}
@@ -308,8 +321,6 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
         points = auto_points(attempt, item, answer.value if answer else {})
         if points is not None and answer is not None:
             answer.auto_points = points
-    attempt.closed_at = utcnow()
-    attempt.close_reason = reason
     refresh_score(session, attempt)
     attempt.invitation.status = InvitationStatus.COMPLETED
     record_event(
@@ -317,6 +328,7 @@ def close_attempt(session: Session, attempt: Attempt, reason: CloseReason) -> At
         attempt.invitation.organization_id,
         "invitation.completed",
         {"invitation_id": attempt.invitation_id, **score_summary(attempt), "reason": reason.value},
+        once=f"invitation.completed:{attempt.id}",
     )
     session.flush()
     announce_if_scored(session, attempt)

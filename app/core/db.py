@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -207,3 +207,27 @@ def _end(session: Session, *, commit: bool) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+def claim(session: Session, row: Any, condition: ColumnElement[bool], **values: Any) -> bool:
+    """Make a state transition of `row` once, whoever else asks for it at the same moment: a conditional
+    UPDATE that only the first of racing requests matches (the others wait for its row lock, then find the
+    condition false), and which holds the row until this transaction ends. True when this request made it;
+    either way the row is read again, so the caller sees the state that won."""
+    model = type(row)
+    result = session.execute(
+        update(model)
+        .where(model.id == row.id, condition)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def lock(session: Session, row: Any) -> None:
+    """Take `row`'s lock until this transaction ends (another request wanting it waits here), then read it
+    again as the lock found it. Locks the one row only, whatever the model loads with it."""
+    model = type(row)
+    session.execute(select(model.id).where(model.id == row.id).with_for_update())
+    session.refresh(row)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.errors import NotFound
@@ -31,15 +32,32 @@ def subscribes(subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
-def record_event(session: Session, organization_id: int, event_type: str, payload: dict[str, Any]) -> Event:
+def record_event(
+    session: Session,
+    organization_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    once: str | None = None,
+) -> Event | None:
+    """Record and hand to the subscribers. `once` names a one-time transition ("invitation.completed:42"):
+    its event is recorded at most once, the database refusing a second (None is returned then, and nothing
+    is announced), so two requests that both made it cannot announce it twice with two event ids."""
     event = Event(
         public_id=f"{EVENT_ID_PREFIX}{new_token(15)}",
         organization_id=organization_id,
         type=event_type,
         payload=payload,
+        transition_key=once,
     )
-    session.add(event)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        if once is None:
+            raise
+        return None
     if not SUBSCRIBERS:
         raise SubscribersNotLoaded(f"no subscriber is loaded for {event_type}")
     for subscriber in SUBSCRIBERS.values():

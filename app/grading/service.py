@@ -283,6 +283,7 @@ def announce_if_scored(session: Session, attempt: Attempt) -> None:
         attempt.invitation.organization_id,
         "result.scored",
         {"invitation_id": attempt.invitation_id, **score_summary(attempt)},
+        once=f"result.scored:{attempt.id}",
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 from app.accounts.principal import Actor, Principal
 from app.audit.service import record
 from app.core.config import Settings
+from app.core.db import claim, lock
 from app.core.errors import Conflict, FieldError, Gone, NotFound, ValidationFailed
 from app.core.security import derived_token, digests_match, new_token, token_digest
 from app.core.tenancy import get_owned
@@ -314,12 +315,15 @@ def expire_if_due(session: Session, invitation: Invitation) -> bool:
     invitation (a candidate opening the link) never writes, and `current_status` already reads as expired."""
     if invitation.current_status == invitation.status:  # only a lapse past expiry makes them differ
         return False
-    invitation.status = invitation.current_status
+    lapsed, was = invitation.current_status, invitation.status
+    if not claim(session, invitation, Invitation.status == was, status=lapsed):
+        return False  # cancelled, started or expired by another request meanwhile
     record_event(
         session,
         invitation.organization_id,
         "invitation.expired",
         {"invitation_id": invitation.id, "expired_at": invitation.expires_at.isoformat()},
+        once=f"invitation.expired:{invitation.id}",
     )
     return True
 
@@ -464,11 +468,25 @@ def extend_invitation(
 
 
 def cancel_invitation(session: Session, actor: Actor, invitation: Invitation) -> None:
+    """Withdraw an unused link, once: of two cancels at the same moment the second is told it is done."""
     _ensure_unused(invitation, "cancelled")
-    invitation.status = InvitationStatus.CANCELLED
-    invitation.cancelled_at = utcnow()
+    unused = (InvitationStatus.SENT, InvitationStatus.EXPIRED)
+    cancelled = claim(
+        session,
+        invitation,
+        Invitation.status.in_(unused),
+        status=InvitationStatus.CANCELLED,
+        cancelled_at=utcnow(),
+    )
+    if not cancelled:
+        _ensure_unused(invitation, "cancelled")  # it was started or cancelled meanwhile: says which
+        raise Conflict("This invitation changed meanwhile; reload the page and try again.")
     record_event(
-        session, invitation.organization_id, "invitation.cancelled", {"invitation_id": invitation.id}
+        session,
+        invitation.organization_id,
+        "invitation.cancelled",
+        {"invitation_id": invitation.id},
+        once=f"invitation.cancelled:{invitation.id}",
     )
     record(session, actor, "invitation.cancelled", invitation)
     session.flush()
@@ -478,6 +496,8 @@ def resend_invitation(session: Session, actor: Actor, invitation: Invitation, *,
     """Email the link again, valid for at least the configured lifetime from now. The same link when it can be
     rebuilt (the candidate may already have the first email open); otherwise a new one, and the old stops
     working."""
+    # Each resend is a transition of its own; two at the same moment queue on the invitation's row lock.
+    lock(session, invitation)
     _ensure_unused(invitation, "sent again")
     now = utcnow()
     secret_key, base_url = settings.secret_key.get_secret_value(), settings.base_url

@@ -17,11 +17,15 @@ class Event(OrgOwned, CreatedMixin, Base):
     """Written in the same transaction as the change it announces: nothing uncommitted is announced."""
 
     __tablename__ = "events"
+    # A transition announced at most once, by the database's word rather than a check that races: an event
+    # that announces a one-time transition (an attempt closed, an invitation cancelled…) carries its key.
+    __table_args__ = (UniqueConstraint("organization_id", "transition_key"),)
 
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
     type: Mapped[str] = mapped_column(String(80), index=True)
     payload: Mapped[dict[str, Any]]
     dispatched_at: Mapped[datetime | None]
+    transition_key: Mapped[str | None] = mapped_column(String(120))
 
 
 class WebhookEndpoint(OrgOwned, CreatedMixin, Base):
