@@ -32,10 +32,14 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready when the database is reachable and migrated, the broker (if any) answers, and whoever grades
-    here has a sandbox; the number of live workers is reported, not required (answers save without them)."""
+    """Ready to serve when the database is reachable and migrated and whoever grades here has a sandbox.
+    A broker that does not answer makes the app "degraded", still ready (200): candidates' saves and
+    submissions, recruiters' pages and the API work without Redis; gradings, emails and webhooks wait in
+    the database and go when it is back. An orchestrator checking this keeps every replica in service
+    through a Redis blip. The number of live workers is reported, not required."""
     settings = request.app.state.settings
     checks: dict[str, Any] = {}
+    degraded: list[str] = []
     ready = True
     try:
         with request.app.state.session_factory() as session:
@@ -56,15 +60,18 @@ def readyz(request: Request) -> JSONResponse:
             checks["broker"] = "ok"
             checks["workers"] = _live_workers()
         except Exception as exc:
-            checks["broker"] = f"unreachable: {type(exc).__name__}"
-            ready = False
+            checks["broker"] = (
+                f"unreachable: {type(exc).__name__}; gradings, emails and webhooks wait in the database"
+            )
+            degraded.append("broker")
         checks["sandbox"] = "in the workers"
     else:
         checks["broker"] = "embedded"
         checks["sandbox"] = _sandbox_status()
         ready = ready and checks["sandbox"] == "ok"
+    status = "not ready" if not ready else "degraded" if degraded else "ready"
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        {"status": status, "checks": checks, "degraded": degraded}, status_code=200 if ready else 503
     )
 
 

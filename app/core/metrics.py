@@ -8,6 +8,7 @@ prometheus_client's multiprocess mode: `PROMETHEUS_MULTIPROC_DIR` names a folder
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -46,6 +47,7 @@ SANDBOX_POOL = Gauge(
 )
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+log = logging.getLogger("assay.metrics")
 
 
 def multiprocess_dir() -> str | None:
@@ -62,12 +64,35 @@ def process_registry() -> CollectorRegistry:
 
 
 class BacklogCollector(Collector):
-    """Work waiting in the database, and Redis's queue lengths when there is a broker."""
+    """Work waiting in the database, and Redis's queue lengths when there is a broker. Each source is read
+    on its own: one that cannot be reached says so in its `assay_*_up` gauge and the rest is still served,
+    so a Redis outage does not take the database backlog and the request metrics down with it."""
 
     def __init__(self, factory: sessionmaker[Session], broker: RedisBroker | None) -> None:
         self._factory, self._broker = factory, broker
 
     def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "assay_dependency_up",
+            "Whether the scrape could read each dependency (1) or not (0).",
+            labels=["dependency"],
+        )
+        try:
+            yield from self._database_backlog()
+            up.add_metric(["database"], 1)
+        except Exception as exc:
+            log.warning("metrics: the database could not be read: %s", exc)
+            up.add_metric(["database"], 0)
+        if self._broker is not None:
+            try:
+                yield self._broker_queues(self._broker)
+                up.add_metric(["broker"], 1)
+            except Exception as exc:
+                log.warning("metrics: the broker could not be read: %s", exc)
+                up.add_metric(["broker"], 0)
+        yield up
+
+    def _database_backlog(self) -> Iterator[Metric]:
         from app.jobs.service import backlog
 
         depth = GaugeMetricFamily(
@@ -79,18 +104,19 @@ class BacklogCollector(Collector):
             labels=["kind", "status"],
         )
         with self._factory() as session:
-            for row in backlog(session):
-                depth.add_metric([row.kind, row.status], row.count)
-                age.add_metric([row.kind, row.status], row.oldest_age)
+            rows = list(backlog(session))
+        for row in rows:
+            depth.add_metric([row.kind, row.status], row.count)
+            age.add_metric([row.kind, row.status], row.oldest_age)
         yield depth
         yield age
-        if self._broker is not None:
-            yield self._broker_queues(self._broker)
 
-    def _broker_queues(self, broker: RedisBroker) -> Metric:
+    @staticmethod
+    def _broker_queues(broker: RedisBroker) -> Metric:
         queues = GaugeMetricFamily(
             "assay_broker_queue_messages", "Messages waiting in Redis, by queue.", labels=["queue"]
         )
+        broker.client.ping()  # answers even when no queue is declared in this process
         for queue in sorted(broker.get_declared_queues()):
             if not queue.endswith((".DQ", ".XQ")):  # delay and dead-letter queues are not waiting work
                 queues.add_metric([queue], broker.client.llen(f"dramatiq:{queue}"))

@@ -10,6 +10,7 @@ recruiter's preview runs per user here (the same setting).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from limits.strategies import MovingWindowRateLimiter
 from app.core.config import Settings
 from app.core.errors import RateLimited
 
+log = logging.getLogger("assay.rate_limits")
+WARN_EVERY_S = 60
+
 
 @dataclass(frozen=True)
 class Window:
@@ -31,8 +35,21 @@ class Window:
 
 
 class RateLimits:
+    """Windows shared by every replica in Redis when there is a broker. While Redis cannot be reached, each
+    process counts on its own in memory (fail open to a local limit, never a 500): an ATS can still create
+    invitations and recruiters sign in during a Redis blip, each replica still refusing floods."""
+
     def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(settings.broker_url or "memory://"))
+        self._local = MovingWindowRateLimiter(storage_from_string("memory://"))
+        # Short timeouts: a Redis that does not answer must not hold every request up.
+        self._shared = (
+            MovingWindowRateLimiter(
+                storage_from_string(settings.broker_url, socket_connect_timeout=0.5, socket_timeout=0.5)
+            )
+            if settings.broker_url
+            else None
+        )
+        self._warned_at = 0.0
         self.api_key = RateLimitItemPerMinute(settings.api_rate_limit_per_minute)
         self.sign_in = RateLimitItemPerMinute(settings.sign_ins_per_minute)
         self.password_reset = RateLimitItemPerHour(settings.password_resets_per_hour)
@@ -41,8 +58,21 @@ class RateLimits:
 
     def hit(self, item: RateLimitItem, identity: str) -> Window:
         """Count one request of `identity` against `item`, unless its window is already full."""
-        allowed = self._limiter.hit(item, identity)
-        reset_at, remaining = self._limiter.get_window_stats(item, identity)
+        if self._shared is not None:
+            try:
+                return self._count(self._shared, item, identity)
+            except Exception as exc:  # whatever the shared store raises when Redis is away
+                if time.monotonic() - self._warned_at > WARN_EVERY_S:
+                    self._warned_at = time.monotonic()
+                    log.warning(
+                        "rate limits: Redis unreachable (%s); counting in each process meanwhile", exc
+                    )
+        return self._count(self._local, item, identity)
+
+    @staticmethod
+    def _count(limiter: MovingWindowRateLimiter, item: RateLimitItem, identity: str) -> Window:
+        allowed = limiter.hit(item, identity)
+        reset_at, remaining = limiter.get_window_stats(item, identity)
         return Window(allowed, item.amount, remaining, max(1, math.ceil(reset_at - time.time())))
 
     def require(self, item: RateLimitItem, identity: str, refusal: str) -> None:
