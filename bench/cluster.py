@@ -127,9 +127,10 @@ class Processes:
     broker_url: str = ""
     folder: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     running: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # ASSAY_* overrides for every process
 
     def env(self) -> dict[str, str]:
-        return os.environ | {
+        return os.environ | self.settings | {
             "ASSAY_ENVIRONMENT": "production",
             "ASSAY_SECRET_KEY": SECRET_KEY,
             "ASSAY_DATABASE_URL": self.database_url,

@@ -25,6 +25,7 @@ from app.jobs.runtime import broker, use_job_context
 from app.main import create_app
 from app.questions.service import load_bank, sync_bank
 from app.worker import load_actors
+from tests.smtp import smtp_server  # noqa: F401 - a fixture for every test folder
 
 # The test process sends jobs as the app does: every actor is loaded, whichever test runs first.
 load_actors()

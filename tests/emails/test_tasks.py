@@ -3,15 +3,9 @@ is held in the outbox when no mail server is configured."""
 
 from __future__ import annotations
 
-import email
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from email.message import Message
 
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope
-from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -22,38 +16,7 @@ from app.models import DeliveryStatus, utcnow
 from app.outbox.service import RETRY_SCHEDULE
 from tests import factories
 from tests.ports import free_port
-
-
-class Inbox:
-    """Collects what the SMTP server receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[Envelope, Message]] = []
-
-    refused: tuple[str, ...] = ()  # recipients the server refuses for good
-
-    async def handle_RCPT(
-        self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address in self.refused:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
-        raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        self.messages.append((envelope, email.message_from_bytes(raw)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+from tests.smtp import Inbox
 
 
 def _with_smtp(settings_for: Callable[..., Settings], backend: str, port: int) -> Settings:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.config import Settings
+from app.emails.service import queue_email
 from app.jobs.runtime import broker as test_broker
 from app.models import (
     Answer,
@@ -33,6 +34,7 @@ from app.webhooks.service import create_endpoint
 from tests import factories
 from tests.jobs.conftest import Cluster
 from tests.ports import free_port
+from tests.smtp import Inbox
 from tests.webhooks.conftest import Receiver
 
 GRACE = timedelta(seconds=30)
@@ -233,3 +235,36 @@ def _ready(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_an_email_written_while_redis_is_down_goes_once_it_is_back(
+    cluster: Cluster, smtp_server: tuple[Inbox, int]
+) -> None:
+    """Its message was lost with Redis; the row was not: the outbox sweep sends it within its interval."""
+    inbox, port = smtp_server
+    cluster.spawn(
+        "worker",
+        ["worker", "--processes", "1", "--threads", "2", "--metrics-port", "0"],
+        ASSAY_SMTP_HOST="127.0.0.1",
+        ASSAY_SMTP_PORT=str(port),
+        ASSAY_SMTP_STARTTLS="false",
+    )
+    cluster.redis.stop()
+    with cluster.sessions() as session:
+        _, org = factories.owner(session)
+        queue_email(
+            session,
+            to="during-outage@example.com",
+            template="password_reset",
+            context={"link": "http://example.com/reset"},
+            organization=org,
+        )
+        session.commit()
+    test_broker.flush_all()  # its message went to this process's broker: as good as lost
+    time.sleep(2)
+    cluster.redis.start()  # empty
+    back = time.monotonic()
+    cluster.wait_until(lambda: inbox.messages, 30, "the email written during the outage")
+    assert time.monotonic() - back < 10, "within a few sweeps (every 0.5 s here), not after a lease"
+    time.sleep(2)
+    assert [envelope.rcpt_tos for envelope, _ in inbox.messages] == [["during-outage@example.com"]]
