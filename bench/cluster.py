@@ -130,14 +130,18 @@ class Processes:
     settings: dict[str, str] = field(default_factory=dict)  # ASSAY_* overrides for every process
 
     def env(self) -> dict[str, str]:
-        return os.environ | self.settings | {
-            "ASSAY_ENVIRONMENT": "production",
-            "ASSAY_SECRET_KEY": SECRET_KEY,
-            "ASSAY_DATABASE_URL": self.database_url,
-            "ASSAY_BROKER_URL": self.broker_url,
-            "ASSAY_LOG_FORMAT": "json",
-            "ASSAY_SAMPLE_RUNS_PER_MINUTE": "6",
-        }
+        return (
+            os.environ
+            | self.settings
+            | {
+                "ASSAY_ENVIRONMENT": "production",
+                "ASSAY_SECRET_KEY": SECRET_KEY,
+                "ASSAY_DATABASE_URL": self.database_url,
+                "ASSAY_BROKER_URL": self.broker_url,
+                "ASSAY_LOG_FORMAT": "json",
+                "ASSAY_SAMPLE_RUNS_PER_MINUTE": "6",
+            }
+        )
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = self.folder / f"assay-bench-{name}.log"
