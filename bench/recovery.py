@@ -39,6 +39,7 @@ from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.config import Settings
 from app.models import CloseReason, GradingJob, JobStatus, QuestionType, Submission
 from tests import factories
+from tests.redis_server import RedisServer
 
 FAST = {"ASSAY_GRADING_LEASE_SECONDS": "10", "ASSAY_RECONCILE_SECONDS": "5"}
 # Right, but slow to load, so that the grading is surely running when the fault comes.
@@ -50,39 +51,6 @@ def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
     mean = x.mean(axis=0)
     return gamma * (x - mean) / np.sqrt(x.var(axis=0) + eps) + beta
 """
-
-
-class Redis:
-    """A Redis of the benchmark's own, without persistence: killing it loses every message it held."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port, self.folder = free_port(), folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-        )
-        until(lambda: RedisBroker(url=self.url).client.ping(), 10, "Redis to answer")  # type: ignore[no-untyped-call]
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
 
 
 def until(condition: Callable[[], object], timeout: float, what: str) -> float:
@@ -127,7 +95,7 @@ def statuses(sessions: sessionmaker[Session], jobs: list[int]) -> set[JobStatus]
         return {job.status for job in session.scalars(select(GradingJob).where(GradingJob.id.in_(jobs)))}
 
 
-def enqueue(redis: Redis, jobs: list[int]) -> None:
+def enqueue(redis: RedisServer, jobs: list[int]) -> None:
     """What the app sends once a submission commits, straight to this Redis."""
     broker = RedisBroker(url=redis.url)  # type: ignore[no-untyped-call]
     for job_id in jobs:
@@ -158,7 +126,7 @@ def main() -> None:
     bound = settings.grading_lease_seconds + settings.reconcile_seconds
     worker_args = ("worker", "--processes", "1", "--threads", "2", "--metrics-port", "0")
     folder = Path(tempfile.mkdtemp(prefix="assay-recovery-"))
-    redis = Redis(folder)
+    redis = RedisServer(folder)
     redis.start()
     with bench_database() as (url, sessions):
         processes = Processes(url, redis.url, folder, settings=overrides)
@@ -184,7 +152,7 @@ def main() -> None:
             jobs = graded_jobs(sessions, options.jobs)
             enqueue(redis, jobs)
             until(lambda: JobStatus.RUNNING in statuses(sessions, jobs), 120, "a grading to start")
-            redis.kill()
+            redis.stop()
             time.sleep(2)
             redis.start()
             outage = until(
@@ -210,7 +178,7 @@ def main() -> None:
             )
         finally:
             processes.stop()
-            redis.kill()
+            redis.stop()
 
 
 if __name__ == "__main__":

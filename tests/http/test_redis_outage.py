@@ -21,7 +21,7 @@ from app.main import create_app
 from app.models import Invitation
 from tests import factories
 from tests.forms import post_form, sign_in
-from tests.jobs.conftest import RedisServer
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.core.migrate import upgrade
 from app.questions.service import load_bank, sync_bank
-from tests.ports import free_port
+from tests.redis_server import RedisServer
 from tests.webhooks.conftest import receiver  # noqa: F401 - the webhook receiver fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,48 +36,6 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, logs:
         time.sleep(0.1)
     tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
-
-
-class RedisServer:
-    """A Redis of the test's own on a free port, without persistence, so stopping it loses its messages."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port, self.folder = free_port(), folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-        )
-        broker = RedisBroker(url=self.url)  # type: ignore[no-untyped-call]
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                broker.client.ping()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()  # a crash: whatever it held in memory is gone
-            self.process.wait()
-            self.process = None
 
 
 @dataclass
