@@ -378,11 +378,17 @@ def run_samples(
 ) -> Submission:
     """Grade `source` (saved or not) against the item's visible sample cases."""
     item = _item_to_run(session, attempt, item_id, grace=grace, per_minute=per_minute)
+    ensure_runnable(source)
+    return queue_submission(session, attempt, item, SubmissionKind.SAMPLE, source)
+
+
+def ensure_runnable(source: str) -> None:
+    """Code sent to be run (a candidate's sample run, a recruiter's preview run) is at most as long as code
+    an answer may hold."""
     if len(source) > MAX_SOURCE_CHARS:
         raise ValidationFailed(
             "The code is too long.", errors=[FieldError("source", f"at most {MAX_SOURCE_CHARS} characters")]
         )
-    return queue_submission(session, attempt, item, SubmissionKind.SAMPLE, source)
 
 
 def hand_in_attempt(session: Session, attempt: Attempt) -> Attempt:

@@ -209,20 +209,28 @@ def _end(session: Session, *, commit: bool) -> None:
         session.close()
 
 
-def claim(session: Session, row: Any, condition: ColumnElement[bool], **values: Any) -> bool:
-    """Make a state transition of `row` once, whoever else asks for it at the same moment: a conditional
-    UPDATE that only the first of racing requests matches (the others wait for its row lock, then find the
-    condition false), and which holds the row until this transaction ends. True when this request made it;
-    either way the row is read again, so the caller sees the state that won."""
-    model = type(row)
+def update_if(
+    session: Session, model: Any, row_id: int, *conditions: ColumnElement[bool], **values: Any
+) -> bool:
+    """One conditional UPDATE of row `row_id`: True when the conditions held and the row changed. Of
+    requests racing for it only the first matches (the others wait for its row lock, then find the
+    conditions false), and the row stays locked until this transaction ends."""
     result = session.execute(
         update(model)
-        .where(model.id == row.id, condition)
+        .where(model.id == row_id, *conditions)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    session.refresh(row)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def claim(session: Session, row: Any, condition: ColumnElement[bool], **values: Any) -> bool:
+    """Make a state transition of a loaded `row` once, whoever else asks for it at the same moment
+    (`update_if`). True when this request made it; either way the row is read again, so the caller sees
+    the state that won."""
+    made = update_if(session, type(row), row.id, condition, **values)
+    session.refresh(row)
+    return made
 
 
 def lock(session: Session, row: Any) -> None:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from app.core import metrics
 from app.core.config import Settings
-from app.core.db import storable
+from app.core.db import storable, update_if
 from app.models import DeliveryStatus, EmailMessage, PartnerCallback, WebhookDelivery, utcnow
 
 log = logging.getLogger("assay.outbox")
@@ -104,13 +104,7 @@ def _due(model: type[Row], now: datetime) -> tuple[ColumnElement[bool], ...]:
 def claim(session: Session, model: type[Row], row_id: int, lease: timedelta = LEASE) -> bool:
     """Take the row's lease if it is pending, due, and nobody holds it: one worker sends it at a time."""
     now = utcnow()
-    taken = session.execute(
-        update(model)
-        .where(model.id == row_id, *_due(model, now))
-        .values(lease_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+    return update_if(session, model, row_id, *_due(model, now), lease_until=now + lease)
 
 
 def due_ids(session: Session, model: type[Row], limit: int = 500) -> list[int]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import groupby
-from operator import itemgetter
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.assessments import service as assessments
 from app.attempts.schemas import RunRequest
+from app.attempts.service import ensure_runnable
 from app.core.errors import AppError, Conflict, FieldError, ValidationFailed
 from app.core.ids import PathId, parse_id
 from app.core.rate_limits import RateLimits
@@ -28,7 +27,7 @@ from app.questions.kinds import Draw
 from app.questions.service import BankFilter, browse_bank, get_version, spec_of
 from app.questions.spec import Coding
 from app.results import service as results
-from app.web.pages import page, question_view, redirect
+from app.web.pages import attempt_views, by_section, page, question_view, redirect
 from grader import get_task, grade
 from grader.sandbox import SandboxUnavailable
 
@@ -499,6 +498,7 @@ def preview_run(
     spec = spec_of(get_version(session, question_version_id))
     if not isinstance(spec, Coding):
         raise Conflict("Only coding questions have sample tests to run.")
+    ensure_runnable(body.source)
     limits: RateLimits = request.app.state.rate_limits
     limits.require(limits.preview_run, f"preview-run-{principal.user.id}", "Too many preview runs.")
     try:
@@ -521,20 +521,11 @@ def assessment_preview(
     assessment = _draft(session, principal, assessment_id)
     now = utcnow()
     deadline = now + timedelta(minutes=assessment.duration_minutes)
-    views = []
-    for position, item in enumerate(assessment.items, start=1):
-        draw = Draw(PREVIEW_SEED, item.id, shuffle_options=assessment.shuffle_options)
-        views.append(
-            question_view(
-                spec_of(item.question_version),
-                draw,
-                item=item,
-                position=position,
-                section_title=item.section.title if item.section else "Questions",
-                revision=0,
-                flagged=False,
-            )
-        )
+    views = attempt_views(
+        assessment.items,
+        lambda item: Draw(PREVIEW_SEED, item.id, shuffle_options=assessment.shuffle_options),
+        {},
+    )
     diagnoses = "true" if assessment.sample_run_diagnoses else "false"
     config = {
         "preview": True,
@@ -555,7 +546,7 @@ def assessment_preview(
         invitation=SimpleNamespace(assessment=assessment),
         attempt=SimpleNamespace(deadline_at=deadline),
         items=views,
-        sections=[(title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))],
+        sections=by_section(views),
         remaining_s=assessment.duration_minutes * 60,
         config=config,
         form_action=f"/assessments/{assessment.id}/preview/done",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import groupby
-from operator import itemgetter
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -27,7 +25,7 @@ from app.models import (
 )
 from app.questions.kinds import KINDS, Draw, kind_of
 from app.questions.service import spec_of
-from app.web.pages import question_view, templates
+from app.web.pages import attempt_views, by_section, templates
 
 router = APIRouter(prefix="/i/{token}")
 
@@ -86,26 +84,6 @@ def start(session: SessionDep, invitation: InvitationDep, token: str) -> Respons
     return RedirectResponse(f"/i/{token}/attempt", status_code=303)
 
 
-def _item_views(attempt: Attempt) -> list[dict[str, Any]]:
-    answers = {a.item_id: a for a in attempt.answers}
-    views = []
-    for position, item in enumerate(items_in_order(attempt), start=1):
-        answer = answers.get(item.id)
-        views.append(
-            question_view(
-                spec_of(item.question_version),
-                Draw.of(attempt, item),
-                item=item,
-                position=position,
-                section_title=item.section.title if item.section else "Questions",
-                value=answer.value if answer else {},
-                revision=answer.revision if answer else 0,
-                flagged=answer.flagged if answer else False,
-            )
-        )
-    return views
-
-
 @router.get("/attempt")
 def attempt_page(
     request: Request,
@@ -118,7 +96,8 @@ def attempt_page(
     attempt = _attempt_or_landing(invitation, token)
     if isinstance(attempt, Response):
         return attempt
-    views = _item_views(attempt)
+    answers = {a.item_id: a for a in attempt.answers}
+    views = attempt_views(items_in_order(attempt), lambda item: Draw.of(attempt, item), answers)
     now = utcnow()
     remaining = max(0, int((attempt.deadline_at - now).total_seconds()))
     # What the page's script starts from; the clock is the server's, so a wrong local clock does not matter.
@@ -136,9 +115,7 @@ def attempt_page(
             "invitation": invitation,
             "attempt": attempt,
             "items": views,
-            "sections": [
-                (title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))
-            ],
+            "sections": by_section(views),
             "remaining_s": remaining,
             "zone": _organization(session, invitation).time_zone,
             "config": config,

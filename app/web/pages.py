@@ -3,7 +3,10 @@ and one helper that renders a recruiter page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,9 @@ from markupsafe import Markup
 from app.accounts.principal import Principal
 from app.core.markdown import render_inline_markdown, render_markdown
 from app.core.timezones import DEFAULT_ZONE, clock_time, local_time
+from app.models import Answer, AssessmentItem
 from app.questions.kinds import Draw, kind_of
+from app.questions.service import spec_of
 from app.questions.spec import TOPIC_NAMES, AnyQuestion
 from app.results.scoring import format_points
 from app.web.code_review import reviewable
@@ -128,6 +133,34 @@ def question_view(spec: AnyQuestion, draw: Draw, **fields: Any) -> dict[str, Any
         **kind.extras(spec),
         **fields,
     }
+
+
+def attempt_views(
+    items: Iterable[AssessmentItem], draw: Callable[[AssessmentItem], Draw], answers: Mapping[int, Answer]
+) -> list[dict[str, Any]]:
+    """What the candidate's attempt page shows of each question, in the order given: a candidate's attempt
+    with their answers, or a recruiter's preview with none."""
+    views = []
+    for position, item in enumerate(items, start=1):
+        answer = answers.get(item.id)
+        views.append(
+            question_view(
+                spec_of(item.question_version),
+                draw(item),
+                item=item,
+                position=position,
+                section_title=item.section.title if item.section else "Questions",
+                value=answer.value if answer else {},
+                revision=answer.revision if answer else 0,
+                flagged=answer.flagged if answer else False,
+            )
+        )
+    return views
+
+
+def by_section(views: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The overview's groups: consecutive questions of one section under its title."""
+    return [(title, list(group)) for title, group in groupby(views, key=itemgetter("section_title"))]
 
 
 def page(

@@ -340,6 +340,8 @@ def test_preview_runs_need_a_coding_question_the_token_and_stay_within_the_rate(
     assert ran.status_code == 200, ran.text
     assert ran.json()["result"]["verdict"] == "compile_error"
     assert ran.json()["result"]["cases"][0]["trace"][0]["code"] == "def f(:"
+    too_long = client.post(f"/bank/{coding.id}/run", json={"source": "#" * 50_001}, headers=json)
+    assert too_long.status_code == 422 and too_long.json()["detail"] == "The code is too long."
     for _ in range(10):
         last = client.post(f"/bank/{coding.id}/run", json=body, headers=json)
     assert last.status_code == 429 and "Too many preview runs" in last.json()["detail"]
