@@ -99,6 +99,7 @@ ACTOR_MODULES: tuple[str, ...] = (
     "app.invitations.tasks",
     "app.webhooks.tasks",
     "app.integrations.tasks",
+    "app.similarity.tasks",
     "app.outbox.tasks",
     "app.jobs.tasks",
 )

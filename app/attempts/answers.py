@@ -31,9 +31,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from app.core.db import upsert_insert
 from app.models import Answer, AnswerRevision, AssessmentItem, Attempt, Invitation
 
 
@@ -167,7 +168,7 @@ def store(
 ) -> int | None:
     """Write a save of an answer the caller has checked (an open attempt, an item of its assessment, a
     clean value): the answer's id, or None when the save is stale."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    dialect_insert = upsert_insert(session)
     # SQLite reads `INSERT … SELECT … ON CONFLICT` as a join unless the SELECT has a WHERE clause.
     new_answer = _new_answer(literal(attempt_id)).where(literal(True))
     parameters = {

@@ -59,6 +59,7 @@ from app.models import (
     utcnow,
 )
 from app.questions.service import spec_of
+from app.similarity.service import forget as forget_similarity
 
 # What an answer keeps once its author is erased: the statistics read these, and none says who wrote it.
 STATISTICAL_ANSWER_KEYS = frozenset({"choice", "choices", "number"})
@@ -280,6 +281,7 @@ def erase_candidate(session: Session, actor: Actor, candidate: Candidate) -> Era
             .options(selectinload(Submission.result))
         )
     )
+    forget_similarity(session, [s.id for s in submissions])
     for submission in submissions:
         submission.source = ""
         if submission.result is not None:

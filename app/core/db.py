@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, Engine, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -207,6 +208,12 @@ def _end(session: Session, *, commit: bool) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+def upsert_insert(session: Session) -> Any:
+    """The `insert` of the session's dialect, the one with `on_conflict_do_nothing` and
+    `on_conflict_do_update` (PostgreSQL's and SQLite's spell them alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def update_if(

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.core.db import upsert_insert
 from app.models import (
     DeliveryStatus,
     EmailMessage,
@@ -30,7 +30,7 @@ def claim_tick(session: Session, name: str, interval: timedelta) -> bool:
     """True for exactly one caller per `interval` among every process sharing the database: the one whose
     conditional update moved `due_at` forward."""
     now = utcnow()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     session.execute(insert(ScheduleTick).values(name=name, due_at=now).on_conflict_do_nothing())
     claimed = session.execute(
         update(ScheduleTick)

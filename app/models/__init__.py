@@ -28,6 +28,7 @@ from app.models.events import (
 from app.models.grading import GradingJob, JobStatus, StoredGrade, Submission, SubmissionKind
 from app.models.jobs import ScheduleTick
 from app.models.questions import Question, QuestionType, QuestionVersion
+from app.models.similarity import CodeFingerprint, FingerprintCount, SimilarityCheck, SimilarityPair
 
 __all__ = [
     "Answer",
@@ -42,9 +43,11 @@ __all__ = [
     "Base",
     "Candidate",
     "CloseReason",
+    "CodeFingerprint",
     "DeliveryStatus",
     "EmailMessage",
     "Event",
+    "FingerprintCount",
     "GradingJob",
     "IdempotencyKey",
     "Invitation",
@@ -60,6 +63,8 @@ __all__ = [
     "QuestionVersion",
     "Role",
     "ScheduleTick",
+    "SimilarityCheck",
+    "SimilarityPair",
     "StoredGrade",
     "Submission",
     "SubmissionKind",

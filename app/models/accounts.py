@@ -29,6 +29,9 @@ class Organization(IdMixin, CreatedMixin, Base):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     # The IANA zone every time is shown in, to the team and to its candidates (app/core/timezones.py).
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A candidate whose code shares at least this share (percent) with another's is flagged for a person
+    # to review (`result.flagged`); never a verdict.
+    similarity_threshold: Mapped[int] = mapped_column(default=70)
     live_organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
     )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, CreatedMixin, IdMixin, enum_column
+
+if TYPE_CHECKING:
+    from app.models.attempts import Attempt
 
 
 class SubmissionKind(enum.StrEnum):
@@ -33,6 +36,7 @@ class Submission(IdMixin, CreatedMixin, Base):
     task_id: Mapped[str] = mapped_column(String(80))
     source: Mapped[str] = mapped_column(Text)
 
+    attempt: Mapped[Attempt] = relationship()
     job: Mapped[GradingJob | None] = relationship(back_populates="submission")
     result: Mapped[StoredGrade | None] = relationship(back_populates="submission")
 
