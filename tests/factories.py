@@ -157,3 +157,23 @@ def coding_attempt(session: Session) -> tuple[Attempt, AssessmentItem]:
         i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
     )
     return attempt, item
+
+
+def checked_code(session: Session, org: Organization, assessment: Assessment, email: str, source: str) -> int:
+    """A candidate who handed in `source` for `assessment`'s coding question, their counted submission
+    indexed and compared as the worker does it (the grading itself left queued). Returns the check's id."""
+    from app.grading.service import latest_final
+    from app.models import SimilarityCheck
+    from app.similarity import service as similarity
+
+    item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
+    invited = finished_attempt(session, org, assessment, email, {item.id: {"source": source}})
+    assert invited.attempt is not None
+    submission = latest_final(session, invited.attempt.id, item.id)
+    assert submission is not None
+    check = SimilarityCheck(organization_id=org.id, submission_id=submission.id, task_id=submission.task_id)
+    session.add(check)
+    session.flush()
+    similarity.index_once(session, check.id)
+    similarity.run_check(session, check.id)
+    return check.id

@@ -528,6 +528,32 @@ def switch_organization(
     return open_session(session, principal.user, membership, ttl=ttl, user_agent=user_agent)
 
 
+SIMILARITY_THRESHOLDS = range(30, 101)
+
+
+def set_similarity_threshold(session: Session, actor: Principal, percent: int) -> Organization:
+    """The share of a candidate's code found in another's at which they are flagged for review; audited.
+    Below 30 % nearly every answer to a short task would be flagged."""
+    if percent not in SIMILARITY_THRESHOLDS:
+        raise ValidationFailed(
+            "The similarity threshold is a percentage from 30 to 100.",
+            errors=[FieldError("similarity_threshold", "a whole number from 30 to 100")],
+        )
+    organization = actor.organization
+    before = organization.similarity_threshold
+    organization.similarity_threshold = percent
+    record(
+        session,
+        actor,
+        "organization.similarity_threshold_changed",
+        organization,
+        before=before,
+        after=percent,
+    )
+    session.flush()
+    return organization
+
+
 def set_time_zone(session: Session, actor: Principal, name: str) -> Organization:
     """The zone the organization's times are shown in, to its members and its candidates; audited."""
     if name not in zone_names():

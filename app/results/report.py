@@ -38,6 +38,8 @@ from app.results.scoring import (
     manual_scores,
     score_attempt,
 )
+from app.similarity.service import ItemSimilarity
+from app.similarity.service import for_attempt as similarity_of
 from grader import get_task
 
 CLOSE_WORDS = {
@@ -164,6 +166,8 @@ class AttemptReport:
     links: list[ConceptLink]
     timeline: list[TimelineEntry]
     zone: str = "UTC"  # the organization's, in which a person reads the report's times
+    similarity: list[ItemSimilarity] = field(default_factory=list)
+    similarity_threshold: float = 0.7
 
     @property
     def needs_manual_review(self) -> bool:
@@ -414,4 +418,6 @@ def attempt_report(session: Session, org: Organization, invitation_id: int) -> A
         links=_concept_links(items),
         timeline=_timeline(attempt, events, positions),
         zone=org.time_zone,
+        similarity=similarity_of(session, attempt),
+        similarity_threshold=org.similarity_threshold / 100,
     )

@@ -11,6 +11,7 @@ from app.api.schemas import RequestBody
 from app.results.report import AttemptReport, CodeReport, ItemReport, TimelineEntry
 from app.results.scoring import Part, round_points
 from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink
+from app.similarity.service import ItemSimilarity
 
 
 class PartOut(BaseModel):
@@ -99,6 +100,44 @@ class CodeOut(BaseModel):
             diagnoses=[
                 DiagnosisOut(item_id=item_id, code=d.code, message=d.message, confidence=d.confidence)
                 for d in code.diagnoses
+            ],
+        )
+
+
+class SimilarMatchOut(BaseModel):
+    invitation_id: int = Field(description="The other candidate's invitation.")
+    similarity: int = Field(description="Percent of this candidate's code found in the other's.")
+    other_similarity: int = Field(description="Percent of the other's code found in this candidate's.")
+
+
+class SimilarityOut(BaseModel):
+    """How alike one coding answer is to the organization's other submissions to the same task. A signal for
+    a person to review (compare the two side by side), never a verdict: short tasks have few ways to be
+    written, and two people can write the same lines."""
+
+    item_id: int
+    status: Literal["pending", "checked", "too_short", "failed"] = Field(
+        description="`pending` until the background check has run; `too_short`: too little code of the "
+        "candidate's own (starter code left out) to tell a copy from the obvious answer."
+    )
+    flagged: bool = Field(description="The highest similarity is at or over the organization's threshold.")
+    threshold: int = Field(description="The organization's threshold, in percent.")
+    matches: list[SimilarMatchOut] = Field(description="Alike submissions, most alike first (at most 5).")
+
+    @classmethod
+    def of(cls, found: ItemSimilarity, threshold: float) -> SimilarityOut:
+        return cls(
+            item_id=found.item.id,
+            status=found.status.replace(" ", "_"),
+            flagged=found.flagged(threshold),
+            threshold=round(threshold * 100),
+            matches=[
+                SimilarMatchOut(
+                    invitation_id=m.other_invitation.id,
+                    similarity=round(m.share * 100),
+                    other_similarity=round(m.other_share * 100),
+                )
+                for m in found.matches[:5]
             ],
         )
 
@@ -241,6 +280,9 @@ class ResultOut(BaseModel):
     diagnoses: list[DiagnosisOut]
     items: list[ItemResultOut] = Field(description="Every question in the order the candidate saw them.")
     integrity: IntegrityOut | None = Field(description="Null until the candidate starts.")
+    similarity: list[SimilarityOut] = Field(
+        description="Each coding answer compared with the organization's other submissions to the same task."
+    )
     started_at: datetime | None
     completed_at: datetime | None
     close_reason: Literal["submitted", "deadline", "cancelled"] | None = Field(
@@ -285,6 +327,7 @@ class ResultOut(BaseModel):
             ],
             items=[ItemResultOut.of(item) for item in report.items],
             integrity=None if attempt is None else IntegrityOut.of(report.timeline),
+            similarity=[SimilarityOut.of(found, report.similarity_threshold) for found in report.similarity],
             started_at=attempt.started_at if attempt else None,
             completed_at=attempt.closed_at if attempt else None,
             close_reason=attempt.close_reason.value if attempt and attempt.close_reason else None,

@@ -319,6 +319,9 @@ class ItemSimilarity:
     def best(self) -> Match | None:
         return self.matches[0] if self.matches else None
 
+    def flagged(self, threshold: float) -> bool:
+        return self.best is not None and self.best.share >= threshold
+
 
 def matches_of(session: Session, checks: Sequence[SimilarityCheck]) -> dict[int, list[Match]]:
     """Every kept pair of each check, most alike (by the check's own share) first."""
@@ -367,6 +370,37 @@ def for_attempt(session: Session, attempt: Attempt) -> list[ItemSimilarity]:
     return found
 
 
+@dataclass(frozen=True)
+class Summary:
+    """Where an assessment's checks stand."""
+
+    checked: int
+    pending: int
+    too_short: int
+    failed: int
+
+
+def summary(session: Session, assessment: Assessment) -> Summary:
+    checks = list(checks_of_attempts(session, _attempt_ids(session, assessment)).values())
+    done = [c for c in checks if c.checked_at is not None]
+    return Summary(
+        checked=sum(1 for c in done if c.own_length is not None and c.own_length >= MIN_OWN_LENGTH),
+        pending=len(checks) - len(done),
+        too_short=sum(1 for c in done if c.own_length is not None and c.own_length < MIN_OWN_LENGTH),
+        failed=sum(1 for c in done if c.own_length is None),
+    )
+
+
+def _attempt_ids(session: Session, assessment: Assessment) -> list[int]:
+    return list(
+        session.scalars(
+            select(Attempt.id)
+            .join(Invitation, Invitation.id == Attempt.invitation_id)
+            .where(Invitation.assessment_id == assessment.id)
+        )
+    )
+
+
 def pair_in(session: Session, org: Organization, pair_id: int) -> SimilarityPair | None:
     pair = session.get(SimilarityPair, pair_id)
     return pair if pair is not None and pair.organization_id == org.id else None
@@ -385,14 +419,7 @@ class Cluster:
 def clusters(session: Session, org: Organization, assessment: Assessment) -> list[Cluster]:
     """Groups of this assessment's submissions alike at or over the organization's threshold, with whom
     they are alike (possibly a candidate of another assessment), largest group first."""
-    attempt_ids = list(
-        session.scalars(
-            select(Attempt.id)
-            .join(Invitation, Invitation.id == Attempt.invitation_id)
-            .where(Invitation.assessment_id == assessment.id)
-        )
-    )
-    ours = checks_of_attempts(session, attempt_ids)
+    ours = checks_of_attempts(session, _attempt_ids(session, assessment))
     threshold = org.similarity_threshold / 100
     linked = [
         m.pair

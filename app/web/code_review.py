@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
@@ -64,12 +65,21 @@ def _marked(line: str, number: int, hidden: list[HiddenCharacter]) -> Markup:
     return Markup("").join(parts)
 
 
-def reviewable(source: str) -> ReviewableCode:
+def reviewable(source: str, matched: Sequence[tuple[int, int]] = ()) -> ReviewableCode:
+    """The source as HTML lines; the character ranges in `matched` (code found in another submission) are
+    highlighted, hidden characters inside them marked as everywhere else."""
     hidden: list[HiddenCharacter] = []
     long_lines: list[int] = []
     lines: list[Markup] = []
+    start = 0
     for number, line in enumerate(source.split("\n"), start=1):
-        body = _marked(line, number, hidden)
+        body = Markup("").join(
+            Markup('<mark class="match">{}</mark>').format(_marked(part, number, hidden))
+            if is_match
+            else _marked(part, number, hidden)
+            for part, is_match in _split(line, start, matched)
+        )
+        start += len(line) + 1
         if len(line) > LONG_LINE:
             long_lines.append(number)
             lines.append(
@@ -78,3 +88,20 @@ def reviewable(source: str) -> ReviewableCode:
         else:
             lines.append(Markup('<span class="line">{}</span>').format(body))
     return ReviewableCode(Markup("\n").join(lines), hidden, long_lines)
+
+
+def _split(line: str, offset: int, matched: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """`line` (starting at `offset` in the source) cut where the matched ranges begin and end."""
+    if not matched:
+        return [(line, False)]
+    inside = [False] * len(line)
+    for begin, end in matched:
+        for i in range(max(begin, offset), min(end, offset + len(line))):
+            inside[i - offset] = True
+    parts: list[tuple[str, bool]] = []
+    for char, flag in zip(line, inside, strict=True):
+        if parts and parts[-1][1] == flag:
+            parts[-1] = (parts[-1][0] + char, flag)
+        else:
+            parts.append((char, flag))
+    return parts or [("", False)]

@@ -18,7 +18,7 @@ from app.core.ids import PathId
 from app.grading.service import retry_grading
 from app.http.deps import CurrentPrincipal, Editor, Owner, SessionDep, SettingsDep
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation, rebuild_link
-from app.models import Assessment, InvitationStatus
+from app.models import Assessment, InvitationStatus, QuestionType
 from app.results import charts, statistics, table
 from app.results import service as results
 from app.results.pdf import pdf_response, report_pdf
@@ -90,6 +90,7 @@ def overview(
         },
         assessment=assessment,
         summary=summarize(assessment),
+        has_coding=any(i.question_version.type == QuestionType.CODING for i in assessment.items),
         versions=version_history(session, assessment),
         rows=shown,
         total_rows=len(rows),

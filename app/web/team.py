@@ -61,6 +61,22 @@ def set_time_zone(
     return redirect("/team", "saved")
 
 
+@router.post("/team/similarity-threshold")
+def set_similarity_threshold(
+    request: Request,
+    session: SessionDep,
+    principal: TeamManager,
+    similarity_threshold: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    try:
+        percent = int(similarity_threshold) if similarity_threshold.strip().isdigit() else -1
+        accounts.set_similarity_threshold(session, principal, percent)
+    except AppError as exc:
+        session.rollback()
+        return _team_page(request, session, principal, error=exc)
+    return redirect("/team", "saved")
+
+
 @router.post("/team/invitations")
 def invite_teammate(
     request: Request,

@@ -195,6 +195,16 @@ class ResultUpdatedData(ScoreSummary):
     rescored: bool = Field(description="True when an answer already scored by a person was scored again.")
 
 
+class ResultFlaggedData(InvitationRef):
+    item_id: int = Field(description="The coding question whose code is alike.")
+    task_id: str
+    similarity: int = Field(
+        description="Percent of this candidate's code (starter code and common idioms left out) found in the "
+        "other's. A signal for a person to review, not a verdict."
+    )
+    other_invitation_id: int = Field(description="The candidate whose code it is alike.")
+
+
 class AssessmentData(_EventData):
     assessment_id: int
     version: int
@@ -213,6 +223,7 @@ EVENT_DATA: dict[str, type[BaseModel]] = {
     "invitation.reminded": InvitationSentAgainData,
     "result.scored": ScoreSummary,
     "result.updated": ResultUpdatedData,
+    "result.flagged": ResultFlaggedData,
     "assessment.published": AssessmentData,
     "assessment.archived": AssessmentData,
 }

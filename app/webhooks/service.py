@@ -51,6 +51,8 @@ EVENT_TYPES: dict[str, str] = {
     "invitation.reminded": "A reminder went to a candidate who had not started; the link expires soon.",
     "result.scored": "Every automatic score of a completed attempt is in (code included).",
     "result.updated": "A recruiter scored or re-scored a written answer.",
+    "result.flagged": "A candidate's code is alike another's over the organization's similarity threshold: "
+    "for a person to review, never a verdict.",
     "assessment.published": "A draft was published and can be sent to candidates.",
     "assessment.archived": "An assessment was archived (or replaced by a newer version).",
 }

@@ -167,4 +167,5 @@ def test_every_event_assay_records_matches_its_declared_payload(session: Session
     for event in events:
         EVENT_DATA[event.type].model_validate(event.payload)
         seen.add(event.type)
-    assert seen >= set(EVENT_TYPES) - {"result.scored"}, sorted(set(EVENT_TYPES) - seen)
+    # Code comes in with the grader: tests/similarity/test_tasks.py checks `result.flagged` the same way.
+    assert seen >= set(EVENT_TYPES) - {"result.scored", "result.flagged"}, sorted(set(EVENT_TYPES) - seen)

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.candidates.service import erase_candidate
-from app.grading.service import latest_final
 from app.models import (
     Assessment,
     AssessmentItem,
@@ -40,21 +39,8 @@ def scene(session: Session, run_jobs: Callable[[], int]) -> Scene:
 
 
 def submit(session: Session, scene: Scene, who: str, source: str) -> int:
-    """A candidate who submitted `source`; their counted submission checked as the worker checks it.
-    Returns the check's id."""
-    org, assessment, item = scene
-    invitation = factories.finished_attempt(
-        session, org, assessment, f"{who}@example.com", {item.id: {"source": source}}
-    )
-    assert invitation.attempt is not None
-    submission = latest_final(session, invitation.attempt.id, item.id)
-    assert submission is not None
-    check = SimilarityCheck(organization_id=org.id, submission_id=submission.id, task_id=submission.task_id)
-    session.add(check)
-    session.flush()
-    assert service.index_once(session, check.id)
-    service.run_check(session, check.id)
-    return check.id
+    org, assessment, _ = scene
+    return factories.checked_code(session, org, assessment, f"{who}@example.com", source)
 
 
 def flagged_pairs(session: Session, org: Organization) -> set[frozenset[int]]:

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from app.api.service import create_api_key
 from app.assessments.service import create_assessment
 from app.emails.service import queue_email
-from app.models import Organization, QuestionType, Role
+from app.models import Organization, QuestionType, Role, SimilarityPair
 from app.questions.service import current_versions
-from app.web import auth, builder, invitations, results, team
+from app.web import auth, builder, invitations, results, similarity, team
 from tests import factories
 from tests.forms import post_form, sign_in
 from tests.http.test_security_headers import assert_only_nonced_inline_scripts
 
-RECRUITER_ROUTERS = (builder.router, invitations.router, results.router, team.router)
+RECRUITER_ROUTERS = (builder.router, invitations.router, results.router, similarity.router, team.router)
 # Routes about the signed-in person, not an organization's objects, or shared by every organization.
 NOT_ORG_OBJECTS = {"/bank/{question_version_id}", "/bank/{question_version_id}/run"}
 # Posts that change nothing, so a viewer may send them: a preview's sample run and a preview's hand-in.
@@ -74,6 +74,13 @@ def world(session: Session) -> World:
     )
     membership = next(m for m in acme.memberships if m.user_id == viewer.id)
     api_key, _ = create_api_key(session, factories.operator(session, acme), name="ATS", scopes="results:read")
+    coding = factories.coding_assessment(session, acme)
+    code = "import numpy as np\n\n\ndef batchnorm_forward_train(x, gamma, beta, eps=1e-5):\n" + "".join(
+        f"    step{n} = np.sqrt(x.var(axis=0) + eps) * {n}\n" for n in range(6)
+    )
+    factories.checked_code(session, acme, coding, "first@example.com", code)
+    factories.checked_code(session, acme, coding, "second@example.com", code)
+    pair = session.scalars(select(SimilarityPair).where(SimilarityPair.organization_id == acme.id)).one()
     session.commit()
     return World(
         ids={
@@ -89,6 +96,7 @@ def world(session: Session) -> World:
             "waiting_id": waiting.id,
             "owner_id": owner.id,
             "api_key_id": api_key.id,
+            "pair_id": pair.id,
         }
     )
 
@@ -105,6 +113,7 @@ def change(client: TestClient, world: World, url: str) -> httpx.Response:
         "duration_minutes": "30",
         "section_id": str(world.ids["section_id"]),
         "question_version_id": str(world.ids["question_version_id"]),
+        "similarity_threshold": "75",
     }
     return post_form(client, url, fields, files={"file": ("c.csv", b"email\nc@example.com\n", "text/csv")})
 
@@ -121,6 +130,7 @@ def test_every_recruiter_route_is_known_to_this_test() -> None:
         "message_id",
         "question_version_id",
         "api_key_id",
+        "pair_id",
     }
 
 
