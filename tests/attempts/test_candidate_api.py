@@ -294,7 +294,7 @@ def test_the_finish_page_waits_for_code_grading_before_showing_a_score(
     assert link.save(link.item(QuestionType.CODING).id, {"source": RIGHT}, seq=1).status_code == 200
     assert client.post(f"{link.base}/submit").status_code == 200
     assert "still being graded" in client.get(f"/i/{issued.token}/done").text
-    assert run_jobs() == 1
+    assert run_jobs() == 2  # the final grading, then the similarity check its score announced
     page = client.get(f"/i/{issued.token}/done").text
     assert "still being graded" not in page, page
     assert "Your score: 10 / " in page, page

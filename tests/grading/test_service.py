@@ -162,7 +162,7 @@ def test_the_saved_code_is_graded_on_hidden_cases_when_the_attempt_closes(
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     assert pending_gradings(session, attempt) == 1
     session.commit()
-    assert run_jobs() == 1
+    assert run_jobs() == 2  # the final grading, then the similarity check its score announced
     session.refresh(attempt)
     final = session.scalars(select(Submission).where(Submission.kind == SubmissionKind.FINAL)).one()
     assert final.result is not None and final.result.verdict == "accepted"
@@ -191,7 +191,7 @@ def test_code_submitted_and_unchanged_is_not_graded_twice_but_edited_code_is(
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     assert answer.auto_points is None, "the old submission's points no longer stand"
     session.commit()
-    assert run_jobs() == 1
+    assert run_jobs() == 2  # the final grading, then the similarity check its score announced
     session.refresh(answer)
     session.refresh(attempt)
     assert answer.auto_points == item.points

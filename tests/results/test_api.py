@@ -55,7 +55,7 @@ def _coded(session: Session, api: Api, run_jobs: Callable[[], int], source: str 
     )
     close_attempt(session, attempt, CloseReason.SUBMITTED)
     session.commit()
-    assert run_jobs() == 1
+    assert run_jobs() == 2  # the final grading, then the similarity check its score announced
     return issued.invitation
 
 

@@ -49,7 +49,7 @@ def test_numeric_and_code_answers_are_described_and_code_points_follow_grading(
     pending = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.kind == "coding")
     assert pending.points is None and pending.state == "grading" and pending.code is not None
     assert pending.code.state == "grading" and pending.code.source.startswith("def batchnorm_forward_train")
-    assert run_jobs() == 1
+    assert run_jobs() == 2  # the final grading, then the similarity check its score announced
     session.expire_all()
     graded = next(r for r in attempt_report(session, org, issued.invitation.id).items if r.kind == "coding")
     assert graded.points == 0.0 and graded.state == "incorrect" and graded.code is not None

@@ -62,6 +62,14 @@ def test_disguised_copies_are_found_and_independent_solutions_are_not(session: S
     org, assessment, _ = scene
 
     assert flagged_pairs(session, org) == {frozenset((checks[s], copies[s])) for s in copied}
+    # The figures the README states: independent solutions at most 38 % alike, disguised copies 83 % or more.
+    originals = set(checks.values())
+    for pair in session.scalars(select(SimilarityPair).where(SimilarityPair.organization_id == org.id)):
+        alike = max(pair.first_share, pair.second_share)
+        if {pair.first_check_id, pair.second_check_id} <= originals:
+            assert alike <= 0.38
+        else:
+            assert alike >= 0.83
     clusters = service.clusters(session, org, assessment)
     assert sorted(sorted(c.id for c in cluster.checks) for cluster in clusters) == sorted(
         sorted((checks[s], copies[s])) for s in copied
