@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     item_stats_min_attempts: int = Field(
         default=5, ge=2, description="completed attempts an item needs before its statistics are shown"
     )
+    irt_min_attempts: int = Field(
+        default=30, ge=10, description="fully scored attempts before the item response model (2PL) is fitted"
+    )
     api_rate_limit_per_minute: int = Field(default=300, ge=1, description="requests per API key per minute")
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60, description="per webhook request")
     outbox_sweep_seconds: float = Field(

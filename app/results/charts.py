@@ -135,3 +135,81 @@ def score_distribution(percents: Sequence[float], pass_mark_pct: float | None) -
         chart.add(f"below the pass mark ({pass_mark_pct:g}%)", distribution_bins(below))
         chart.add(f"passed (at least {pass_mark_pct:g}%)", distribution_bins(passed))
     return _svg(chart)
+
+
+def misconception_frequencies(names: Sequence[str], shares: Sequence[float], title: str) -> Markup:
+    """The share of candidates whose code shows each misconception, most frequent on top."""
+    chart = pygal.HorizontalBar(
+        **_config(
+            title=title,
+            range=(0, 100),
+            width=640,
+            height=max(160, 46 * len(names) + 80),
+            value_formatter=lambda v: f"{v:.0f}%",
+        )
+    )
+    chart.x_labels = list(names)[::-1]
+    chart.add("candidates", [round(s * 100, 1) for s in shares][::-1])
+    return _svg(chart)
+
+
+ABILITY_EDGES = [x / 2 for x in range(-6, 7)]  # -3 to 3 in halves: nearly everyone falls inside
+
+
+def ability_bins(thetas: Sequence[float]) -> list[int]:
+    """Counts of abilities below -2.5, in each half-unit from -2.5 to 2.5, and from 2.5 up."""
+    counts = [0] * (len(ABILITY_EDGES) - 1)
+    for theta in thetas:
+        index = sum(1 for edge in ABILITY_EDGES[1:-1] if theta >= edge)
+        counts[index] += 1
+    return counts
+
+
+def ability_distribution(thetas: Sequence[float]) -> Markup:
+    counts = ability_bins(thetas)
+    ticks = count_ticks(max(counts))
+    chart = pygal.Bar(
+        **_config(
+            title="Candidates by ability (2PL estimate)",
+            width=640,
+            height=320,
+            x_title="ability (0 is the average candidate of this assessment)",
+            y_title="candidates",
+            range=(0, ticks[-1]),
+            y_labels=ticks,
+            truncate_label=-1,
+            value_formatter=lambda v: f"{v:.0f}",
+            formatter=lambda v: f"{v:.0f}" if v else "",
+        )
+    )
+    chart.x_labels = [f"{low:+.1f}" for low in ABILITY_EDGES[:-1]]
+    chart.add("candidates", counts)
+    return _svg(chart)
+
+
+def item_curves(curves: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> Markup:
+    """Item characteristic curves: for each item, the chance of getting it right (%) against ability."""
+    chart = pygal.XY(
+        **_config(
+            title="Chance of getting each question right, by ability",
+            width=640,
+            height=360,
+            x_title="ability",
+            y_title="chance right (%)",
+            range=(0, 100),
+            xrange=(-3, 3),
+            show_legend=True,
+            legend_at_bottom=True,
+            print_values=False,
+            show_dots=False,
+            value_formatter=lambda v: f"{v:.0f}%",
+            x_value_formatter=lambda v: f"{v:+.1f}",
+            style=Style(**{**_STYLE.to_dict(), "colors": _CURVE_COLORS}),
+        )
+    )
+    for name, points in curves:
+        chart.add(name, [(round(x, 2), round(p * 100, 1)) for x, p in points])
+    return _svg(chart)
+
+
+_CURVE_COLORS = ("#1f4fd1", "#b3541e", "#1e6b30", "#7a3e00", "#6b21a8", "#0e7490", "#a61e1e", "#344054")

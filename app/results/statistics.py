@@ -1,5 +1,6 @@
 """Item statistics over an assessment's scored attempts: facility, discrimination, and how often each
-option was chosen."""
+option was chosen; and, once enough attempts exist, the item response model (app/results/irt.py) with
+each candidate's ability and how able the candidates were who chose each option."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import (
+    Answer,
     Assessment,
     AssessmentItem,
     Organization,
     PageSignal,
 )
 from app.questions.service import spec_of
+from app.results import irt
 from app.results.report import time_per_item
-from app.results.table import results_table
+from app.results.table import CandidateRow, results_table
 
 LOW_DISCRIMINATION = 0.2  # below this, an item hardly tells strong candidates from weak ones
 
@@ -104,3 +107,113 @@ def _correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     if len(xs) < 2 or np.std(xs) == 0 or np.std(ys) == 0:
         return None
     return float(np.corrcoef(xs, ys)[0, 1])
+
+
+@dataclass(frozen=True)
+class OptionAbility:
+    """Who chose one option of a question, by ability."""
+
+    text: str
+    correct: bool
+    chosen_by: int
+    mean_ability: float | None
+
+
+@dataclass(frozen=True)
+class ItemModel:
+    item: AssessmentItem
+    position: int
+    parameters: irt.ItemParameters | None  # None: left out (everyone right, or everyone wrong)
+    options: list[OptionAbility]
+
+    @property
+    def flags(self) -> list[str]:
+        found = list(self.parameters.flags) if self.parameters else []
+        right = [o.mean_ability for o in self.options if o.correct and o.mean_ability is not None]
+        for option in self.options:
+            if option.correct:
+                continue
+            if option.chosen_by == 0:
+                found.append(f"nobody chose “{option.text}”: it distracts nobody")
+            elif right and option.mean_ability is not None and option.mean_ability > max(right):
+                found.append(
+                    f"stronger candidates choose “{option.text}” (mean ability {option.mean_ability:+.2f}, "
+                    f"above the right answer's {max(right):+.2f}): is it defensible?"
+                )
+        return found
+
+
+@dataclass(frozen=True)
+class CandidateAbility:
+    row: CandidateRow
+    ability: irt.Ability
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """The 2PL model of an assessment's fully scored attempts, or why there is none yet."""
+
+    attempts: int
+    needed: int
+    items: list[ItemModel]
+    candidates: list[CandidateAbility]
+    converged: bool
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.candidates)
+
+
+def item_response_model(
+    session: Session, org: Organization, assessment: Assessment, *, min_attempts: int = irt.MIN_ATTEMPTS
+) -> ModelReport:
+    rows = [r for r in results_table(session, org, assessment) if r.score and r.score.complete and r.scored]
+    if len(rows) < min_attempts:
+        return ModelReport(len(rows), min_attempts, [], [], converged=False)
+    items = list(assessment.items)
+    shares = [
+        [((r.scored.points[i.id] or 0.0) / i.points if i.points else None) for i in items]  # type: ignore[union-attr]
+        for r in rows
+    ]
+    fit = irt.calibrate(irt.dichotomous(shares))
+    if not fit.abilities:
+        return ModelReport(len(rows), min_attempts, [], [], converged=False)
+    thetas = [a.theta for a in fit.abilities]
+    models = []
+    for column, item in enumerate(items):
+        options = []
+        for option in getattr(spec_of(item.question_version), "options", []):
+            chose = [
+                thetas[n]
+                for n, r in enumerate(rows)
+                if option.id in _picked(r.scored.answers.get(item.id))  # type: ignore[union-attr]
+            ]
+            options.append(
+                OptionAbility(
+                    option.text, option.correct, len(chose), float(np.mean(chose)) if chose else None
+                )
+            )
+        models.append(ItemModel(item, column + 1, fit.items.get(column), options))
+    candidates = [CandidateAbility(r, a) for r, a in zip(rows, fit.abilities, strict=True)]
+    return ModelReport(len(rows), min_attempts, models, candidates, fit.converged)
+
+
+def _picked(answer: Answer | None) -> set[str]:
+    if answer is None:
+        return set()
+    return {c for c in answer.value.get("choices") or [answer.value.get("choice")] if c}
+
+
+@dataclass(frozen=True)
+class PlacedAbility:
+    ability: irt.Ability
+    among: int
+
+
+def ability_of(
+    session: Session, org: Organization, assessment: Assessment, invitation_id: int, *, min_attempts: int
+) -> PlacedAbility | None:
+    """One candidate's ability in their assessment's model, once it is fitted and their score complete."""
+    model = item_response_model(session, org, assessment, min_attempts=min_attempts)
+    found = next((c for c in model.candidates if c.row.invitation.id == invitation_id), None)
+    return PlacedAbility(found.ability, len(model.candidates)) if found else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,7 @@ from app.grading.service import retry_grading
 from app.http.deps import CurrentPrincipal, Editor, Owner, SessionDep, SettingsDep
 from app.invitations.service import CsvReport, IssuedInvitation, get_invitation, rebuild_link
 from app.models import Assessment, InvitationStatus, QuestionType
-from app.results import charts, statistics, table
+from app.results import charts, pool, statistics, table
 from app.results import service as results
 from app.results.pdf import pdf_response, report_pdf
 from app.results.report import attempt_report
@@ -179,6 +180,10 @@ def statistics_page(
     stats = statistics.item_statistics(
         session, principal.organization, assessment, min_attempts=settings.item_stats_min_attempts
     )
+    insight = pool.assessment_insight(session, assessment)
+    model = statistics.item_response_model(
+        session, principal.organization, assessment, min_attempts=settings.irt_min_attempts
+    )
     return page(
         request,
         "stats.html",
@@ -187,6 +192,54 @@ def statistics_page(
         stats=stats,
         min_attempts=settings.item_stats_min_attempts,
         threshold=statistics.LOW_DISCRIMINATION,
+        insight=insight,
+        misconceptions=charts.misconception_frequencies(
+            [d.label for d in insight.diagnoses],
+            [d.share for d in insight.diagnoses],
+            "Candidates whose code shows each misconception (%)",
+        )
+        if insight.diagnoses
+        else None,
+        model=model,
+        abilities=charts.ability_distribution([c.ability.theta for c in model.candidates])
+        if model.fitted
+        else None,
+        curves=charts.item_curves(
+            [
+                (f"Q{m.position}", [(t, float(m.parameters.probability(np.array([t]))[0])) for t in THETAS])
+                for m in model.items
+                if m.parameters is not None
+            ]
+        )
+        if model.fitted
+        else None,
+    )
+
+
+# Abilities at which the item curves are drawn: -3 to 3 in steps of a quarter.
+THETAS = [x / 4 for x in range(-12, 13)]
+
+
+@router.get("/insights")
+def insights_page(request: Request, session: SessionDep, principal: CurrentPrincipal) -> Response:
+    tasks = pool.organization_insight(session, principal.organization)
+    return page(
+        request,
+        "insights.html",
+        principal,
+        tasks=[
+            (
+                task,
+                charts.misconception_frequencies(
+                    [d.label for d in task.diagnoses],
+                    [d.share for d in task.diagnoses],
+                    f"{task.task_id}: candidates whose code shows each misconception (%)",
+                )
+                if task.diagnoses
+                else None,
+            )
+            for task in tasks
+        ],
     )
 
 
@@ -201,6 +254,7 @@ def _report_page(
     link: ReportLink | None = None,
 ) -> Response:
     report = attempt_report(session, principal.organization, invitation_id)
+    finished = report.score is not None and report.score.complete
     return page(
         request,
         "result.html",
@@ -212,6 +266,15 @@ def _report_page(
         error_item=error_item,
         link=link,
         share_days=(DEFAULT_DAYS, MAX_DAYS),
+        ability=statistics.ability_of(
+            session,
+            principal.organization,
+            report.invitation.assessment,
+            invitation_id,
+            min_attempts=request.app.state.settings.irt_min_attempts,
+        )
+        if finished
+        else None,
     )
 
 

@@ -44,3 +44,40 @@ def test_the_pass_mark_splits_the_bars_and_is_named() -> None:
     # The 60-69 bin holds two below the mark and one above: two stacked bars, not one.
     assert charts.distribution_bins([61, 64]) == [0, 0, 0, 0, 0, 0, 2, 0, 0, 0]
     assert sorted(_printed(svg)) == ["1", "1", "2"]
+
+
+def test_misconceptions_read_top_down_in_the_tables_order_with_their_shares() -> None:
+    svg = str(charts.misconception_frequencies(["unbiased variance", "wrong axis"], [0.4, 0.125], "t"))
+    # A horizontal chart lists its labels bottom-up: the most frequent is on top, as in the table.
+    assert _axis_labels(svg, "y") == ["wrong axis", "unbiased variance"]
+    assert _axis_labels(svg, "x")[::5] == ["0%", "50%", "100%"]
+    assert sorted(_printed(svg)) == ["12%", "40%"]
+
+
+def test_abilities_fall_in_half_unit_bins_with_the_extremes_kept() -> None:
+    assert charts.ability_bins([-9.0, -2.6, -0.1, 0.0, 0.49, 2.9, 7.0]) == [
+        2,
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        0,
+        0,
+        0,
+        0,
+        2,
+    ]
+    svg = str(charts.ability_distribution([-0.1, 0.0, 0.49]))
+    assert _axis_labels(svg, "x")[0] == "-3.0" and _axis_labels(svg, "y") == ["0", "1", "2"]
+
+
+def test_each_item_curve_is_named_in_the_legend() -> None:
+    svg = str(charts.item_curves([("Q1", [(-3.0, 0.1), (3.0, 0.9)]), ("Q2", [(-3.0, 0.4), (3.0, 0.6)])]))
+    tree = ElementTree.fromstring(svg)  # noqa: S314 - our own chart
+    legends = [
+        t.text for g in tree.iter(f"{SVG}g") if "legend" in g.get("class", "") for t in g.iter(f"{SVG}text")
+    ]
+    assert list(dict.fromkeys(legends)) == ["Q1", "Q2"]
+    assert "chance right (%)" in svg and "script" not in svg

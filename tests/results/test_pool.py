@@ -1,0 +1,122 @@
+"""Misconceptions across a round and the item response model, read from real gradings and answers: who
+holds each misconception, how holders answered the concept question that names it, each case's pass rate,
+and, past the attempts the model needs, abilities and curves on the statistics page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.assessments.service import create_assessment, publish_assessment
+from app.models import Assessment, Organization, QuestionType
+from app.questions.service import current_versions, spec_of
+from app.results.pool import assessment_insight, organization_insight
+from tests import factories
+from tests.forms import sign_in
+from tests.similarity.population import INDEPENDENT
+
+UNBIASED = INDEPENDENT["vectorised"].replace("((x - mu) ** 2).mean(axis=0)", "x.var(axis=0, ddof=1)")
+
+
+def _round(session: Session, org: Organization) -> Assessment:
+    """The concept question about the batch's variance, then the training forward pass."""
+    concept = next(
+        v
+        for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
+        if v.title.startswith("Which variance normalizes")
+    )
+    coding = next(
+        v
+        for v in current_versions(session, types=[QuestionType.CODING])
+        if spec_of(v).task == "bn-forward-train"  # type: ignore[union-attr]
+    )
+    draft = create_assessment(
+        session,
+        factories.operator(session, org),
+        title="Round",
+        duration_minutes=30,
+        question_version_ids=[concept.id, coding.id],
+    )
+    return publish_assessment(session, factories.operator(session, draft), draft)
+
+
+def test_holders_of_a_misconception_are_set_beside_their_concept_answers(
+    session: Session, run_jobs: Callable[[], int], client: TestClient
+) -> None:
+    _, org = factories.owner(session)
+    assessment = _round(session, org)
+    concept, coding = assessment.items
+    # Four candidates code the unbiased variance, three of whom also chose N - 1; of six who code it right,
+    # one chose N - 1.
+    people = (
+        [(UNBIASED, "b")] * 3
+        + [(UNBIASED, "a")]
+        + [(INDEPENDENT["vectorised"], "b")]
+        + [(INDEPENDENT["loops"], "a")] * 5
+    )
+    for n, (source, choice) in enumerate(people):
+        factories.finished_attempt(
+            session,
+            org,
+            assessment,
+            f"c{n}@example.com",
+            {concept.id: {"choice": choice}, coding.id: {"source": source}},
+        )
+    session.commit()
+    run_jobs()
+    session.expire_all()
+
+    insight = assessment_insight(session, assessment)
+    assert (insight.candidates, insight.graded) == (10, 10)
+    counts = {d.code: d.holders for d in insight.diagnoses}
+    assert counts.get("unbiased_variance") == 4
+    [crossing] = [c for c in insight.crossings if c.code == "unbiased_variance"]
+    assert (crossing.holders, crossing.holders_chose, crossing.others, crossing.others_chose) == (4, 3, 6, 1)
+    assert crossing.sentence() == (
+        "40% of these candidates' code shows the unbiased variance; 75% of them also chose "
+        "“The unbiased variance, dividing by `N - 1`.” in question 1 (17% of the others did)."
+    )
+    hidden = [c for c in insight.cases if not c.visible]
+    assert hidden and all(c.graded == 10 for c in insight.cases)
+    assert any(c.passed == 6 for c in hidden), "the cases the unbiased variance fails: six pass"
+    [task] = organization_insight(session, org)
+    assert task.task_id == "bn-forward-train" and task.graded == 10
+
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    stats = client.get(f"/assessments/{assessment.id}/stats").text
+    assert "40% of these candidates" in stats and "unbiased variance" in stats and "<svg" in stats
+    assert "the model is fitted at 30" in stats
+    assert "bn-forward-train" in client.get("/insights").text
+
+
+def test_past_the_attempts_it_needs_the_model_shows_abilities_and_curves(
+    session: Session, client: TestClient
+) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=6)
+    rng = np.random.default_rng(2)
+    difficulty = np.linspace(-1.2, 1.2, len(assessment.items))
+    for n in range(40):
+        theta = rng.normal()
+        answers = {}
+        for item, b in zip(assessment.items, difficulty, strict=True):
+            options = spec_of(item.question_version).options  # type: ignore[union-attr]
+            right = next(o.id for o in options if o.correct)
+            wrong = next(o.id for o in options if not o.correct)
+            answers[item.id] = {
+                "choice": right if rng.random() < 1 / (1 + np.exp(-1.5 * (theta - b))) else wrong
+            }
+        last = factories.finished_attempt(session, org, assessment, f"c{n}@example.com", answers)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    stats = client.get(f"/assessments/{assessment.id}/stats").text
+    assert "Chance of getting each question right, by ability" in stats
+    assert "Candidates by ability (2PL estimate)" in stats
+    assert stats.count(" ± ") >= 2 * 6 + 40
+    # Every question has a distractor nobody chose (each candidate picked the key or the first wrong one).
+    assert "it distracts nobody" in stats
+    report = client.get(f"/invitations/{last.id}").text
+    assert "Ability estimate: <strong>" in report and "2PL model of 40 scored attempts" in report
