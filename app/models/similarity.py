@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, CreatedMixin, IdMixin
@@ -16,21 +16,35 @@ from app.models.grading import Submission
 
 
 class SimilarityCheck(IdMixin, CreatedMixin, Base):
-    """One counted final submission, compared with the organization's other submissions to the same task."""
+    """One counted final submission, or one known solution the organization added (a reference: say, a
+    public repository's answer to the task), compared with the organization's other code for the task."""
 
     __tablename__ = "similarity_checks"
 
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+    )
     task_id: Mapped[str] = mapped_column(String(80))
+    # A reference's name (where it comes from) and code; empty for a submission.
+    reference_name: Mapped[str | None] = mapped_column(String(200))
+    reference_source: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime | None]
     # Characters of the candidate's own code as compared (normalised, starter code left out): below a few
     # lines there is too little to tell a copy from the obvious answer.
     own_length: Mapped[int | None]
 
-    submission: Mapped[Submission] = relationship()
+    submission: Mapped[Submission | None] = relationship()
+
+    @property
+    def is_reference(self) -> bool:
+        return self.submission_id is None
+
+    @property
+    def source(self) -> str:
+        return self.submission.source if self.submission is not None else self.reference_source or ""
 
 
 class CodeFingerprint(Base):

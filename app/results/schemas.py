@@ -105,7 +105,10 @@ class CodeOut(BaseModel):
 
 
 class SimilarMatchOut(BaseModel):
-    invitation_id: int = Field(description="The other candidate's invitation.")
+    invitation_id: int | None = Field(description="The other candidate's invitation; null for a reference.")
+    reference: str | None = Field(
+        description="The name of the known solution the organization added, when the match is one."
+    )
     similarity: int = Field(description="Percent of this candidate's code found in the other's.")
     other_similarity: int = Field(description="Percent of the other's code found in this candidate's.")
 
@@ -133,7 +136,8 @@ class SimilarityOut(BaseModel):
             threshold=round(threshold * 100),
             matches=[
                 SimilarMatchOut(
-                    invitation_id=m.other_invitation.id,
+                    invitation_id=m.other_invitation.id if m.other_invitation else None,
+                    reference=m.other.reference_name,
                     similarity=round(m.share * 100),
                     other_similarity=round(m.other_share * 100),
                 )

@@ -22,7 +22,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.principal import Principal
+from app.audit.service import record
 from app.core.db import upsert_insert
+from app.core.errors import FieldError, NotFound, ValidationFailed
 from app.events.service import record_event, subscribes
 from app.grading.service import latest_final
 from app.jobs.runtime import send_after_commit
@@ -41,6 +44,7 @@ from app.models import (
     utcnow,
 )
 from app.questions.kinds import ScoredBy, kind_of
+from app.questions.kinds.coding import MAX_SOURCE_CHARS
 from app.similarity.fingerprints import Comparison, Fingerprint, K, boilerplate_of, compare, fingerprint
 from grader.tasks import TASKS
 
@@ -107,6 +111,8 @@ def index(session: Session, check_id: int) -> bool:
     session.execute(
         upsert_insert(session)(CodeFingerprint), [{"check_id": check_id, "hash": h, **scope} for h in hashes]
     )
+    if check.is_reference:
+        return True  # a known solution is looked up, but what the pool writes is counted from the pool only
     counts = upsert_insert(session)(FingerprintCount.__table__)
     session.execute(
         counts.on_conflict_do_update(
@@ -169,7 +175,7 @@ def unfinished(session: Session, *, older_than: timedelta, limit: int = 200) -> 
 def _fingerprint_of(check: SimilarityCheck, common: Iterable[int] = ()) -> Fingerprint:
     task = TASKS.get(check.task_id)
     boilerplate = boilerplate_of(task.starter) if task is not None else frozenset()
-    return fingerprint(check.submission.source, boilerplate | frozenset(common))
+    return fingerprint(check.source, boilerplate | frozenset(common))
 
 
 def _scope(check: SimilarityCheck, model: type[CodeFingerprint] | type[FingerprintCount]) -> list:  # type: ignore[type-arg]
@@ -179,7 +185,9 @@ def _scope(check: SimilarityCheck, model: type[CodeFingerprint] | type[Fingerpri
 def _common_in(session: Session, check: SimilarityCheck) -> set[int]:
     pool = session.scalar(
         select(func.count(SimilarityCheck.id)).where(
-            SimilarityCheck.organization_id == check.organization_id, SimilarityCheck.task_id == check.task_id
+            SimilarityCheck.organization_id == check.organization_id,
+            SimilarityCheck.task_id == check.task_id,
+            SimilarityCheck.submission_id.is_not(None),
         )
     )
     cap = common_cap(pool or 0)
@@ -256,13 +264,14 @@ def _keep(session: Session, check: SimilarityCheck, other: SimilarityCheck, foun
     assert org is not None
     threshold = org.similarity_threshold / 100
     for flagged, share, with_whom in ((first, first_share, second), (second, second_share, first)):
-        if share >= threshold:
+        if share >= threshold and not flagged.is_reference:
             _flag(session, flagged, share, with_whom)
 
 
 def _flag(session: Session, check: SimilarityCheck, share: float, other: SimilarityCheck) -> None:
     """`result.flagged`, once per submission: its code is over the organization's threshold."""
     submission, other_submission = check.submission, other.submission
+    assert submission is not None
     record_event(
         session,
         check.organization_id,
@@ -272,7 +281,8 @@ def _flag(session: Session, check: SimilarityCheck, share: float, other: Similar
             "item_id": submission.item_id,
             "task_id": check.task_id,
             "similarity": round(share * 100),
-            "other_invitation_id": other_submission.attempt.invitation_id,
+            "other_invitation_id": other_submission.attempt.invitation_id if other_submission else None,
+            "reference": other.reference_name,
         },
         once=f"result.flagged:{submission.id}",
     )
@@ -292,7 +302,10 @@ class Match:
     other_share: float
 
     @property
-    def other_invitation(self) -> Invitation:
+    def other_invitation(self) -> Invitation | None:
+        """The other candidate; None when the other is a reference (a known solution)."""
+        if self.other.submission is None:
+            return None
         invitation: Invitation = self.other.submission.attempt.invitation
         return invitation
 
@@ -353,7 +366,7 @@ def checks_of_attempts(session: Session, attempt_ids: Sequence[int]) -> dict[int
         .join(Submission, Submission.id == SimilarityCheck.submission_id)
         .where(Submission.attempt_id.in_(attempt_ids))
     )
-    return {check.submission_id: check for check in rows}
+    return {check.submission_id: check for check in rows if check.submission_id is not None}
 
 
 def for_attempt(session: Session, attempt: Attempt) -> list[ItemSimilarity]:
@@ -449,13 +462,21 @@ def clusters(session: Session, org: Organization, assessment: Assessment) -> lis
 def forget(session: Session, submission_ids: Sequence[int]) -> None:
     """Erasing a candidate: their checks, fingerprints and pairs go, and the pool's counts no longer hold
     them."""
-    checks = list(
-        session.scalars(select(SimilarityCheck).where(SimilarityCheck.submission_id.in_(submission_ids)))
+    _drop(
+        session,
+        list(
+            session.scalars(select(SimilarityCheck).where(SimilarityCheck.submission_id.in_(submission_ids)))
+        ),
     )
+
+
+def _drop(session: Session, checks: Sequence[SimilarityCheck]) -> None:
     if not checks:
         return
     ids = [c.id for c in checks]
     for check in checks:
+        if check.is_reference:
+            continue  # never counted
         held = select(CodeFingerprint.hash).where(CodeFingerprint.check_id == check.id)
         session.execute(
             update(FingerprintCount)
@@ -471,3 +492,53 @@ def forget(session: Session, submission_ids: Sequence[int]) -> None:
     session.execute(delete(CodeFingerprint).where(CodeFingerprint.check_id.in_(ids)))
     session.execute(delete(SimilarityCheck).where(SimilarityCheck.id.in_(ids)))
     session.execute(delete(FingerprintCount).where(FingerprintCount.count <= 0))
+
+
+# ------------------------------------------------------------------------------------------------ references
+
+MAX_REFERENCE_NAME = 200
+
+
+def references(session: Session, org: Organization) -> list[SimilarityCheck]:
+    return list(
+        session.scalars(
+            select(SimilarityCheck)
+            .where(SimilarityCheck.organization_id == org.id, SimilarityCheck.submission_id.is_(None))
+            .order_by(SimilarityCheck.task_id, SimilarityCheck.id)
+        )
+    )
+
+
+def add_reference(
+    session: Session, actor: Principal, task_id: str, name: str, source: str
+) -> SimilarityCheck:
+    """A known solution (a public repository's, last year's answer key) every submission to the task is also
+    compared with, from now on and for those already in; audited."""
+    name = name.strip()
+    errors = []
+    if task_id not in TASKS:
+        errors.append(FieldError("task_id", "choose one of the tasks"))
+    if not name or len(name) > MAX_REFERENCE_NAME:
+        errors.append(FieldError("name", f"say where it comes from, in 1 to {MAX_REFERENCE_NAME} characters"))
+    if not source.strip():
+        errors.append(FieldError("source", "paste the code or choose a .py file"))
+    elif len(source) > MAX_SOURCE_CHARS:
+        errors.append(FieldError("source", f"at most {MAX_SOURCE_CHARS:,} characters"))
+    if errors:
+        raise ValidationFailed("The known solution could not be added.", errors=errors)
+    check = SimilarityCheck(
+        organization_id=actor.organization.id, task_id=task_id, reference_name=name, reference_source=source
+    )
+    session.add(check)
+    session.flush()
+    record(session, actor, "similarity.reference_added", check, name=name, task_id=task_id)
+    send_after_commit(session, "check_similarity", check.id)
+    return check
+
+
+def remove_reference(session: Session, actor: Principal, check_id: int) -> None:
+    check = session.get(SimilarityCheck, check_id)
+    if check is None or check.organization_id != actor.organization.id or not check.is_reference:
+        raise NotFound("No such known solution.")
+    record(session, actor, "similarity.reference_removed", check, name=check.reference_name)
+    _drop(session, [check])

@@ -202,7 +202,12 @@ class ResultFlaggedData(InvitationRef):
         description="Percent of this candidate's code (starter code and common idioms left out) found in the "
         "other's. A signal for a person to review, not a verdict."
     )
-    other_invitation_id: int = Field(description="The candidate whose code it is alike.")
+    other_invitation_id: int | None = Field(
+        description="The candidate whose code it is alike; null when it is a known solution (`reference`)."
+    )
+    reference: str | None = Field(
+        description="The known solution's name, when the match is one the organization added."
+    )
 
 
 class AssessmentData(_EventData):

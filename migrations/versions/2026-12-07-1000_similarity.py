@@ -1,6 +1,6 @@
 """similarity between coding submissions
 
-A check per counted final submission, the fingerprint index it is found by (`code_fingerprints`), how many
+A check per counted final submission (or per known solution an organization adds as a reference), the fingerprint index it is found by (`code_fingerprints`), how many
 of a task's submissions hold each fingerprint (`fingerprint_counts`), the pairs found alike, and each
 organization's threshold for flagging (existing organizations: 70 %).
 
@@ -32,8 +32,10 @@ def upgrade() -> None:
     )
     op.create_table('similarity_checks',
     sa.Column('organization_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('submission_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('submission_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('task_id', sa.String(length=80), nullable=False),
+    sa.Column('reference_name', sa.String(length=200), nullable=True),
+    sa.Column('reference_source', sa.Text(), nullable=True),
     sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('own_length', sa.Integer(), nullable=True),
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

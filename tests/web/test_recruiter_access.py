@@ -18,6 +18,7 @@ from app.assessments.service import create_assessment
 from app.emails.service import queue_email
 from app.models import Organization, QuestionType, Role, SimilarityPair
 from app.questions.service import current_versions
+from app.similarity.service import add_reference
 from app.web import auth, builder, invitations, results, similarity, team
 from tests import factories
 from tests.forms import post_form, sign_in
@@ -81,6 +82,7 @@ def world(session: Session) -> World:
     factories.checked_code(session, acme, coding, "first@example.com", code)
     factories.checked_code(session, acme, coding, "second@example.com", code)
     pair = session.scalars(select(SimilarityPair).where(SimilarityPair.organization_id == acme.id)).one()
+    reference = add_reference(session, factories.operator(session, acme), "bn-forward-train", "notes", code)
     session.commit()
     return World(
         ids={
@@ -97,6 +99,7 @@ def world(session: Session) -> World:
             "owner_id": owner.id,
             "api_key_id": api_key.id,
             "pair_id": pair.id,
+            "reference_id": reference.id,
         }
     )
 
@@ -114,6 +117,9 @@ def change(client: TestClient, world: World, url: str) -> httpx.Response:
         "section_id": str(world.ids["section_id"]),
         "question_version_id": str(world.ids["question_version_id"]),
         "similarity_threshold": "75",
+        "task_id": "bn-forward-train",
+        "name": "A known solution",
+        "source": "import numpy as np\n",
     }
     return post_form(client, url, fields, files={"file": ("c.csv", b"email\nc@example.com\n", "text/csv")})
 
@@ -131,6 +137,7 @@ def test_every_recruiter_route_is_known_to_this_test() -> None:
         "question_version_id",
         "api_key_id",
         "pair_id",
+        "reference_id",
     }
 
 
