@@ -47,6 +47,8 @@ class ItemParameters:
     @property
     def flags(self) -> list[str]:
         found = []
+        if not math.isfinite(self.discrimination_se):
+            found.append("the model could not estimate it from these candidates (read a and b as rough)")
         if self.rest_correlation < 0:
             found.append(
                 "negative discrimination: stronger candidates get it wrong more often; check the key"

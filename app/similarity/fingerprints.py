@@ -95,12 +95,26 @@ def compare(first: Fingerprint, second: Fingerprint) -> Comparison:
     return Comparison(
         min(1.0, float(first_share)),
         min(1.0, float(second_share)),
-        _ranges(first_slices, len(first.raw_code)),
-        _ranges(second_slices, len(second.raw_code)),
+        _ranges(first_slices, first.raw_code),
+        _ranges(second_slices, second.raw_code),
     )
 
 
-def _ranges(slices: np.ndarray, length: int) -> list[tuple[int, int]]:
+def _ranges(slices: np.ndarray, code: str) -> list[tuple[int, int]]:
+    """copydetect's slices, mapped back to the source, can start or end a few characters inside a name
+    (`num|py`): each is widened to whole words, so what a person sees highlighted is what matched."""
     if len(slices) == 0 or len(slices[0]) == 0:
         return []
-    return [(int(start), min(int(end), length)) for start, end in zip(slices[0], slices[1], strict=True)]
+    found = []
+    for start, end in zip(slices[0], slices[1], strict=True):
+        begin, finish = max(0, int(start)), min(int(end), len(code))
+        while begin > 0 and _in_word(code[begin - 1]) and _in_word(code[begin]):
+            begin -= 1
+        while 0 < finish < len(code) and _in_word(code[finish - 1]) and _in_word(code[finish]):
+            finish += 1
+        found.append((begin, finish))
+    return found
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
