@@ -12,6 +12,7 @@ from app.results.pdf import PDF, pdf_response, report_pdf
 from app.results.report import attempt_report
 from app.results.schemas import ReportLinkIn, ReportLinkOut, ResultOut
 from app.results.sharing import share_report
+from app.results.statistics import ability_of
 
 router = APIRouter(tags=["Results"])
 
@@ -22,7 +23,9 @@ router = APIRouter(tags=["Results"])
 def get_result(
     session: SessionDep, settings: SettingsDep, principal: ResultsRead, invitation_id: PathId
 ) -> ResultOut:
-    return ResultOut.of(attempt_report(session, principal.organization, invitation_id), settings.base_url)
+    report = attempt_report(session, principal.organization, invitation_id)
+    ability = ability_of(session, principal.organization, report, min_attempts=settings.irt_min_attempts)
+    return ResultOut.of(report, settings.base_url, ability)
 
 
 @router.get(

@@ -11,6 +11,7 @@ from app.api.schemas import RequestBody
 from app.results.report import AttemptReport, CodeReport, ItemReport, TimelineEntry
 from app.results.scoring import Part, round_points
 from app.results.sharing import DEFAULT_DAYS, MAX_DAYS, ReportLink
+from app.results.statistics import PlacedAbility
 from app.similarity.service import ItemSimilarity
 
 
@@ -144,6 +145,14 @@ class SimilarityOut(BaseModel):
                 for m in found.matches[:5]
             ],
         )
+
+
+class AbilityOut(BaseModel):
+    """The candidate's place in the item response model (2PL) of their assessment's scored attempts."""
+
+    theta: float = Field(description="Ability on the assessment's own scale: 0 is its average candidate.")
+    standard_error: float = Field(description="The estimate's standard error (posterior spread).")
+    among: int = Field(description="The fully scored attempts the model was fitted to.")
 
 
 class ReviewOut(BaseModel):
@@ -284,6 +293,10 @@ class ResultOut(BaseModel):
     diagnoses: list[DiagnosisOut]
     items: list[ItemResultOut] = Field(description="Every question in the order the candidate saw them.")
     integrity: IntegrityOut | None = Field(description="Null until the candidate starts.")
+    ability: AbilityOut | None = Field(
+        description="Null until the score is complete and the assessment has enough fully scored attempts "
+        "for the model (30 by default)."
+    )
     similarity: list[SimilarityOut] = Field(
         description="Each coding answer compared with the organization's other submissions to the same task."
     )
@@ -300,7 +313,7 @@ class ResultOut(BaseModel):
     pdf_url: str = Field(description="The report as a PDF, with this API key.")
 
     @classmethod
-    def of(cls, report: AttemptReport, base_url: str) -> ResultOut:
+    def of(cls, report: AttemptReport, base_url: str, ability: PlacedAbility | None = None) -> ResultOut:
         attempt, score = report.attempt, report.score
         status: Literal["not_started", "in_progress", "grading", "needs_review", "scored"]
         if attempt is None or score is None:
@@ -331,6 +344,11 @@ class ResultOut(BaseModel):
             ],
             items=[ItemResultOut.of(item) for item in report.items],
             integrity=None if attempt is None else IntegrityOut.of(report.timeline),
+            ability=AbilityOut(
+                theta=ability.ability.theta, standard_error=ability.ability.se, among=ability.among
+            )
+            if ability
+            else None,
             similarity=[SimilarityOut.of(found, report.similarity_threshold) for found in report.similarity],
             started_at=attempt.started_at if attempt else None,
             completed_at=attempt.closed_at if attempt else None,

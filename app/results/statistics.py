@@ -21,7 +21,7 @@ from app.models import (
 )
 from app.questions.service import spec_of
 from app.results import irt
-from app.results.report import time_per_item
+from app.results.report import AttemptReport, time_per_item
 from app.results.table import CandidateRow, results_table
 
 LOW_DISCRIMINATION = 0.2  # below this, an item hardly tells strong candidates from weak ones
@@ -211,9 +211,11 @@ class PlacedAbility:
 
 
 def ability_of(
-    session: Session, org: Organization, assessment: Assessment, invitation_id: int, *, min_attempts: int
+    session: Session, org: Organization, report: AttemptReport, *, min_attempts: int
 ) -> PlacedAbility | None:
-    """One candidate's ability in their assessment's model, once it is fitted and their score complete."""
-    model = item_response_model(session, org, assessment, min_attempts=min_attempts)
-    found = next((c for c in model.candidates if c.row.invitation.id == invitation_id), None)
+    """The candidate's ability in their assessment's model, once it is fitted and their score complete."""
+    if report.score is None or not report.score.complete:
+        return None
+    model = item_response_model(session, org, report.invitation.assessment, min_attempts=min_attempts)
+    found = next((c for c in model.candidates if c.row.invitation.id == report.invitation.id), None)
     return PlacedAbility(found.ability, len(model.candidates)) if found else None

@@ -254,7 +254,6 @@ def _report_page(
     link: ReportLink | None = None,
 ) -> Response:
     report = attempt_report(session, principal.organization, invitation_id)
-    finished = report.score is not None and report.score.complete
     return page(
         request,
         "result.html",
@@ -267,14 +266,8 @@ def _report_page(
         link=link,
         share_days=(DEFAULT_DAYS, MAX_DAYS),
         ability=statistics.ability_of(
-            session,
-            principal.organization,
-            report.invitation.assessment,
-            invitation_id,
-            min_attempts=request.app.state.settings.irt_min_attempts,
-        )
-        if finished
-        else None,
+            session, principal.organization, report, min_attempts=request.app.state.settings.irt_min_attempts
+        ),
     )
 
 

@@ -2,7 +2,8 @@
 
 A check per counted final submission (or per known solution an organization adds as a reference), the fingerprint index it is found by (`code_fingerprints`), how many
 of a task's submissions hold each fingerprint (`fingerprint_counts`), the pairs found alike, and each
-organization's threshold for flagging (existing organizations: 70 %).
+organization's threshold for flagging (existing organizations: 70 %). Attempts already scored get their
+checks, which the worker runs a batch at a time.
 
 Revision ID: 5c2f8a1e7d44
 Revises: 3e7b1c9d5a20
@@ -83,11 +84,28 @@ def upgrade() -> None:
     with op.batch_alter_table('organizations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('similarity_threshold', sa.Integer(), server_default='70', nullable=False))
 
+    # Attempts scored before this release are checked too: a check for each one's counted code (the latest
+    # final submission of each item), which the worker's reconciler then sends, a batch at a time.
+    op.execute(
+        """
+        INSERT INTO similarity_checks (organization_id, submission_id, task_id, created_at)
+        SELECT i.organization_id, s.id, s.task_id, CURRENT_TIMESTAMP
+        FROM submissions s
+        JOIN attempts a ON a.id = s.attempt_id
+        JOIN invitations i ON i.id = a.invitation_id
+        WHERE s.kind = 'final' AND a.scored_at IS NOT NULL AND s.source <> ''
+          AND s.id = (
+            SELECT max(s2.id) FROM submissions s2
+            WHERE s2.attempt_id = s.attempt_id AND s2.item_id = s.item_id AND s2.kind = 'final'
+          )
+        """
+    )
+
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('organizations', schema=None) as batch_op:
-        batch_op.drop_column('similarity_threshold')
+    # Not a batch: SQLite would copy the organizations table, which every other table points at.
+    op.drop_column('organizations', 'similarity_threshold')
 
     with op.batch_alter_table('similarity_pairs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_similarity_pairs_second_check_id'))

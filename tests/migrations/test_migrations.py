@@ -88,3 +88,49 @@ def test_emails_join_the_outbox_with_their_state_kept(backend: str, settings_for
         assert back == {f"{status}@example.com": status for status in old}
     finally:
         engine.dispose()
+
+
+def test_attempts_scored_before_similarity_existed_get_their_checks(backend: str, settings_for) -> None:
+    """Revision 5c2f8a1e7d44: each attempt already scored gets a check for the code that counts (its latest
+    final submission of each item), which the reconciler then sends; an attempt without code gets none."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from app.grading.service import latest_final
+    from app.models import QuestionType, utcnow
+    from app.questions.service import load_bank, sync_bank
+    from app.worker import load_actors
+    from tests import factories
+
+    load_actors()  # handing in code queues its grading
+    engine = make_engine(settings_for(backend))
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            sync_bank(session, load_bank())
+            _, org = factories.owner(session)
+            assessment = factories.coding_assessment(session, org)
+            item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
+            coded = factories.finished_attempt(
+                session, org, assessment, "a@example.com", {item.id: {"source": "x = 1"}}
+            )
+            silent = factories.finished_attempt(session, org, assessment, "b@example.com", {})
+            for invitation in (coded, silent):
+                assert invitation.attempt is not None
+                invitation.attempt.scored_at = utcnow()
+            assert coded.attempt is not None
+            counted = latest_final(session, coded.attempt.id, item.id)
+            assert counted is not None
+            counted_id = counted.id
+            session.commit()
+        downgrade(engine, "3e7b1c9d5a20")
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT submission_id, task_id, checked_at FROM similarity_checks")
+            ).all()
+        assert [(r.submission_id, r.task_id, r.checked_at) for r in rows] == [
+            (counted_id, "bn-forward-train", None)
+        ]
+    finally:
+        engine.dispose()

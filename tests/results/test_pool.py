@@ -15,6 +15,7 @@ from app.models import Assessment, Organization, QuestionType
 from app.questions.service import current_versions, spec_of
 from app.results.pool import assessment_insight, organization_insight
 from tests import factories
+from tests.api.conftest import new_key
 from tests.forms import sign_in
 from tests.similarity.population import INDEPENDENT
 
@@ -120,3 +121,9 @@ def test_past_the_attempts_it_needs_the_model_shows_abilities_and_curves(
     assert "it distracts nobody" in stats
     report = client.get(f"/invitations/{last.id}").text
     assert "Ability estimate: <strong>" in report and "2PL model of 40 scored attempts" in report
+    key = new_key(session, org)
+    session.commit()
+    result = client.get(f"/api/v1/invitations/{last.id}/result", headers={"Authorization": f"Bearer {key}"})
+    ability = result.json()["ability"]
+    assert ability["among"] == 40 and 0 < ability["standard_error"] < 2 and -4 < ability["theta"] < 4
+    assert f"{ability['theta']:+.2f} ± {ability['standard_error']:.2f}" in report
