@@ -159,9 +159,66 @@ def coding_attempt(session: Session) -> tuple[Attempt, AssessmentItem]:
     return attempt, item
 
 
-def checked_code(session: Session, org: Organization, assessment: Assessment, email: str, source: str) -> int:
+def variance_round(session: Session, org: Organization) -> Assessment:
+    """The concept question about which variance normalizes a training batch (one option stands for the
+    unbiased variance), then the training forward pass to code."""
+    concept = next(
+        v
+        for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
+        if spec_of(v).title == "Which variance normalizes a training batch"
+    )
+    coding = next(
+        v
+        for v in current_versions(session, types=[QuestionType.CODING])
+        if spec_of(v).task == "bn-forward-train"  # type: ignore[union-attr]
+    )
+    draft = create_assessment(
+        session,
+        operator(session, org),
+        title="Variance",
+        duration_minutes=30,
+        question_version_ids=[concept.id, coding.id],
+    )
+    return publish_assessment(session, operator(session, draft), draft)
+
+
+def simulated_round(
+    session: Session, org: Organization, *, candidates: int, questions: int = 6, seed: int = 0
+) -> tuple[Assessment, list[Invitation]]:
+    """Single-answer questions of rising difficulty answered by candidates of normally spread ability, as a
+    2PL model (discrimination 1.5) says they would: each picks the key or one of the first two wrong
+    options."""
+    import numpy as np
+
+    assessment = published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=questions)
+    rng = np.random.default_rng(seed)
+    difficulty = np.linspace(-1.5, 1.5, len(assessment.items))
+    finished = []
+    for n in range(candidates):
+        theta = rng.normal()
+        answers = {}
+        for item, b in zip(assessment.items, difficulty, strict=True):
+            options = spec_of(item.question_version).options  # type: ignore[union-attr]
+            right = next(o.id for o in options if o.correct)
+            wrong = [o.id for o in options if not o.correct][:2]
+            knows = rng.random() < 1 / (1 + np.exp(-1.5 * (theta - b)))
+            answers[item.id] = {"choice": right if knows else wrong[int(rng.integers(len(wrong)))]}
+        finished.append(finished_attempt(session, org, assessment, f"c{n}@example.com", answers))
+    return assessment, finished
+
+
+def checked_code(
+    session: Session,
+    org: Organization,
+    assessment: Assessment,
+    email: str,
+    source: str,
+    *,
+    compare: bool = True,
+) -> int:
     """A candidate who handed in `source` for `assessment`'s coding question, their counted submission
-    indexed and compared as the worker does it (the grading itself left queued). Returns the check's id."""
+    indexed and compared as the worker does it (the grading itself left queued; `compare=False`: the check
+    only created, as if its message were lost). Returns the check's id."""
     from app.grading.service import latest_final
     from app.models import SimilarityCheck
     from app.similarity import service as similarity
@@ -174,6 +231,7 @@ def checked_code(session: Session, org: Organization, assessment: Assessment, em
     check = SimilarityCheck(organization_id=org.id, submission_id=submission.id, task_id=submission.task_id)
     session.add(check)
     session.flush()
-    similarity.index_once(session, check.id)
-    similarity.run_check(session, check.id)
+    if compare:
+        similarity.index_once(session, check.id)
+        similarity.run_check(session, check.id)
     return check.id

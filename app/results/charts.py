@@ -104,27 +104,36 @@ def count_ticks(top: int) -> list[int]:
     return list(range(0, max(top, 1) + step, step))
 
 
+def _candidate_counts(counts: Sequence[int], **extra: object) -> dict[str, object]:
+    """A bar chart of candidates counted in bins: whole ticks up to the tallest bar, every bin's label
+    whole, the count written on each bar but an empty one."""
+    ticks = count_ticks(max(counts))
+    return _config(
+        width=640,
+        height=320,
+        y_title="candidates",
+        range=(0, ticks[-1]),
+        y_labels=ticks,
+        truncate_label=-1,  # "90-100" whole
+        value_formatter=lambda v: f"{v:.0f}",  # the axis: whole candidates
+        formatter=lambda v: f"{v:.0f}" if v else "",  # the bars: no "0" on an empty one
+        **extra,
+    )
+
+
 def score_distribution(percents: Sequence[float], pass_mark_pct: float | None) -> Markup:
     """Finished candidates by score, ten bins of ten points. With a pass mark, each bar is split into those
     who passed and those below it (stacked, two colours named in the legend), so the mark is drawn where it
     falls even inside a bin."""
     below = [p for p in percents if pass_mark_pct is None or p < pass_mark_pct]
     passed = [p for p in percents if pass_mark_pct is not None and p >= pass_mark_pct]
-    ticks = count_ticks(max(distribution_bins(percents)))
     chart = pygal.StackedBar(
-        **_config(
+        **_candidate_counts(
+            distribution_bins(percents),
             title="Candidates by score",
-            width=640,
-            height=320,
             x_title="score (%)",
-            y_title="candidates",
-            range=(0, ticks[-1]),
-            y_labels=ticks,
-            truncate_label=-1,  # "90-100" whole
             show_legend=pass_mark_pct is not None,
             legend_at_bottom=True,
-            value_formatter=lambda v: f"{v:.0f}",  # the axis: whole candidates
-            formatter=lambda v: f"{v:.0f}" if v else "",  # the bars: no "0" on an empty one
             style=_STYLE if pass_mark_pct is None else _PASS_STYLE,
         )
     )
@@ -167,19 +176,11 @@ def ability_bins(thetas: Sequence[float]) -> list[int]:
 
 def ability_distribution(thetas: Sequence[float]) -> Markup:
     counts = ability_bins(thetas)
-    ticks = count_ticks(max(counts))
     chart = pygal.Bar(
-        **_config(
+        **_candidate_counts(
+            counts,
             title="Candidates by ability (2PL estimate)",
-            width=640,
-            height=320,
             x_title="ability (0 is the average candidate of this assessment)",
-            y_title="candidates",
-            range=(0, ticks[-1]),
-            y_labels=ticks,
-            truncate_label=-1,
-            value_formatter=lambda v: f"{v:.0f}",
-            formatter=lambda v: f"{v:.0f}" if v else "",
         )
     )
     chart.x_labels = [f"{low:+.1f}" for low in ABILITY_EDGES[:-1]]

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.assessments.service import create_assessment, publish_assessment
-from app.models import Assessment, Organization, QuestionType
-from app.questions.service import current_versions, spec_of
 from app.results.pool import assessment_insight, organization_insight
 from tests import factories
 from tests.api.conftest import new_key
@@ -22,33 +18,11 @@ from tests.similarity.population import INDEPENDENT
 UNBIASED = INDEPENDENT["vectorised"].replace("((x - mu) ** 2).mean(axis=0)", "x.var(axis=0, ddof=1)")
 
 
-def _round(session: Session, org: Organization) -> Assessment:
-    """The concept question about the batch's variance, then the training forward pass."""
-    concept = next(
-        v
-        for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
-        if v.title.startswith("Which variance normalizes")
-    )
-    coding = next(
-        v
-        for v in current_versions(session, types=[QuestionType.CODING])
-        if spec_of(v).task == "bn-forward-train"  # type: ignore[union-attr]
-    )
-    draft = create_assessment(
-        session,
-        factories.operator(session, org),
-        title="Round",
-        duration_minutes=30,
-        question_version_ids=[concept.id, coding.id],
-    )
-    return publish_assessment(session, factories.operator(session, draft), draft)
-
-
 def test_holders_of_a_misconception_are_set_beside_their_concept_answers(
     session: Session, run_jobs: Callable[[], int], client: TestClient
 ) -> None:
     _, org = factories.owner(session)
-    assessment = _round(session, org)
+    assessment = factories.variance_round(session, org)
     concept, coding = assessment.items
     # Four candidates code the unbiased variance, three of whom also chose N - 1; of six who code it right,
     # one chose N - 1.
@@ -97,20 +71,8 @@ def test_past_the_attempts_it_needs_the_model_shows_abilities_and_curves(
     session: Session, client: TestClient
 ) -> None:
     _, org = factories.owner(session)
-    assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=6)
-    rng = np.random.default_rng(2)
-    difficulty = np.linspace(-1.2, 1.2, len(assessment.items))
-    for n in range(40):
-        theta = rng.normal()
-        answers = {}
-        for item, b in zip(assessment.items, difficulty, strict=True):
-            options = spec_of(item.question_version).options  # type: ignore[union-attr]
-            right = next(o.id for o in options if o.correct)
-            wrong = next(o.id for o in options if not o.correct)
-            answers[item.id] = {
-                "choice": right if rng.random() < 1 / (1 + np.exp(-1.5 * (theta - b))) else wrong
-            }
-        last = factories.finished_attempt(session, org, assessment, f"c{n}@example.com", answers)
+    assessment, finished = factories.simulated_round(session, org, candidates=40, seed=2)
+    last = finished[-1]
     session.commit()
     sign_in(client, "owner@acme.test", factories.PASSWORD)
     stats = client.get(f"/assessments/{assessment.id}/stats").text

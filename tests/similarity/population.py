@@ -10,19 +10,18 @@ import io
 import keyword
 import random
 import tokenize
+from pathlib import Path
 
 TASK = "bn-forward-train"
 
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "grader" / "corpus" / "bn-forward-train"
+
 INDEPENDENT = {
-    "vectorised": """
-import numpy as np
-
-
-def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
-    mu = x.mean(axis=0)
-    var = ((x - mu) ** 2).mean(axis=0)
-    return gamma * (x - mu) / np.sqrt(var + eps) + beta
-""",
+    # The reference solution, and two styles from the grader's corpus of real-world ways of writing it.
+    "vectorised": (ROOT / "grader" / "solutions" / "bn_forward_train.py").read_text(),
+    "loops": (CORPUS / "loops_per_feature.py").read_text(),
+    "staged": (CORPUS / "staged_graph.py").read_text(),
     "keepdims": '''
 import numpy as np
 
@@ -35,28 +34,6 @@ def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
     scaled = normalised * gamma.reshape(1, -1)
     return scaled + beta.reshape(1, -1)
 ''',
-    "loops": """
-import math
-
-import numpy as np
-
-
-def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
-    n, d = x.shape
-    out = np.empty((n, d))
-    for j in range(d):
-        total = 0.0
-        for i in range(n):
-            total += x[i, j]
-        mean = total / n
-        squares = 0.0
-        for i in range(n):
-            squares += (x[i, j] - mean) ** 2
-        std = math.sqrt(squares / n + eps)
-        for i in range(n):
-            out[i, j] = gamma[j] * (x[i, j] - mean) / std + beta[j]
-    return out
-""",
     "einsum": """
 import numpy as np
 
@@ -69,24 +46,6 @@ def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
     spread = np.einsum("nd,nd->d", shifted, shifted) / count
     inv = 1.0 / np.sqrt(spread + eps)
     return np.einsum("nd,d->nd", shifted, inv * gamma) + beta
-""",
-    "staged": """
-import numpy as np
-
-
-def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
-    # step by step, as in the computational graph
-    N = x.shape[0]
-    mu = 1.0 / N * np.sum(x, axis=0)
-    xmu = x - mu
-    sq = xmu**2
-    var = 1.0 / N * np.sum(sq, axis=0)
-    sqrtvar = np.sqrt(var + eps)
-    ivar = 1.0 / sqrtvar
-    xhat = xmu * ivar
-    gammax = gamma * xhat
-    out = gammax + beta
-    return out
 """,
     "one_pass": """
 import numpy as np

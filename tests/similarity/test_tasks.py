@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.grading.service import latest_final
 from app.models import Event, QuestionType, SimilarityCheck, utcnow
 from app.similarity import service, tasks
 from app.similarity.service import for_attempt
@@ -63,16 +62,11 @@ def test_a_copy_is_checked_after_scoring_and_flagged_once(
 def test_a_check_whose_message_was_lost_is_sent_again(session: Session, run_jobs: Callable[[], int]) -> None:
     _, org = factories.owner(session)
     assessment = factories.coding_assessment(session, org, task=TASK)
-    item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
-    done = factories.finished_attempt(
-        session, org, assessment, "cy@example.com", {item.id: {"source": INDEPENDENT["loops"]}}
+    check_id = factories.checked_code(
+        session, org, assessment, "cy@example.com", INDEPENDENT["loops"], compare=False
     )
-    assert done.attempt is not None
-    counted = latest_final(session, done.attempt.id, item.id)
-    assert counted is not None
-    check = SimilarityCheck(organization_id=org.id, submission_id=counted.id, task_id=counted.task_id)
-    session.add(check)
-    session.flush()
+    check = session.get(SimilarityCheck, check_id)
+    assert check is not None
     assert service.unfinished(session, older_than=timedelta(seconds=30)) == []
     check.created_at = utcnow() - timedelta(minutes=5)
     session.flush()

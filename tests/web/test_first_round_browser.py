@@ -210,24 +210,7 @@ def test_a_right_concept_answer_beside_code_that_makes_the_mistake_is_pointed_ou
     email = f"owner-{time.monotonic_ns()}@example.com"
     with live_server.sessions() as session:
         _, org = factories.owner(session, email=email)
-        concept = next(
-            v
-            for v in current_versions(session, types=[QuestionType.MCQ_SINGLE])
-            if spec_of(v).title == "Which variance normalizes a training batch"
-        )
-        coding = next(
-            v
-            for v in current_versions(session, types=[QuestionType.CODING])
-            if spec_of(v).task == "bn-forward-train"  # type: ignore[union-attr]
-        )
-        draft = create_assessment(
-            session,
-            factories.operator(session, org),
-            title="Variance",
-            duration_minutes=30,
-            question_version_ids=[concept.id, coding.id],
-        )
-        assessment = publish_assessment(session, factories.operator(session, draft), draft)
+        assessment = factories.variance_round(session, org)
         link = f"{live_server.base}/i/{factories.invitation(session, org, assessment).token}"
         session.commit()
 

@@ -4,12 +4,10 @@ response model with its charts; axe-core on each page. Screenshots for the READM
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.models import QuestionType, SimilarityCheck
-from app.questions.service import spec_of
+from app.models import SimilarityCheck
 from app.worker import load_actors
 from tests import factories
 from tests.similarity.population import INDEPENDENT, TASK, disguised
@@ -62,23 +60,9 @@ def test_similar_code_is_shown_for_review_side_by_side(page: Page, live_server: 
 
 def test_the_round_misconceptions_and_the_item_response_model(page: Page, live_server: LiveServer) -> None:
     email = f"owner-{id(page)}-irt@example.com"
-    rng = np.random.default_rng(4)
     with live_server.sessions() as session:
         _, org = factories.owner(session, email=email, org="Acme ML")
-        assessment = factories.published_assessment(
-            session, org, types=(QuestionType.MCQ_SINGLE,), per_type=6
-        )
-        difficulty = np.linspace(-1.5, 1.5, len(assessment.items))
-        for n in range(45):
-            theta = rng.normal()
-            answers = {}
-            for item, b in zip(assessment.items, difficulty, strict=True):
-                options = spec_of(item.question_version).options  # type: ignore[union-attr]
-                right = next(o.id for o in options if o.correct)
-                wrong = [o.id for o in options if not o.correct]
-                correct = rng.random() < 1 / (1 + np.exp(-1.6 * (theta - b)))
-                answers[item.id] = {"choice": right if correct else wrong[int(rng.integers(len(wrong) - 1))]}
-            factories.finished_attempt(session, org, assessment, f"c{n}@example.com", answers)
+        assessment, _ = factories.simulated_round(session, org, candidates=45, seed=4)
         assessment_id = assessment.id
         session.commit()
     _sign_in(page, live_server, email)
