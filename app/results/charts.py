@@ -63,22 +63,31 @@ def _config(**extra: object) -> dict[str, object]:
     }
 
 
-def topic_profile(parts: Sequence[Part], title: str = "Score by topic (%)") -> Markup:
-    shown = [p for p in parts if p.percent is not None]
+def percent_bars(names: Sequence[str], percents: Sequence[float], *, title: str, series: str) -> Markup:
+    """One horizontal bar per name, 0 to 100 %, in the order given from the top, as the table beside it."""
     chart = pygal.HorizontalBar(
         **_config(
             title=title,
             range=(0, 100),
             width=640,
-            height=max(160, 46 * len(shown) + 80),
+            height=max(160, 46 * len(names) + 80),
             value_formatter=lambda v: f"{v:.0f}%",
         )
     )
     # A horizontal bar chart draws its first bar at the bottom: reversed, it reads top-down as the table does.
-    shown = shown[::-1]
-    chart.x_labels = [TOPIC_NAMES.get(p.name, p.name) for p in shown]
-    chart.add("score", [round(p.percent or 0.0, 1) for p in shown])
+    chart.x_labels = list(names)[::-1]
+    chart.add(series, [round(p, 1) for p in percents][::-1])
     return _svg(chart)
+
+
+def topic_profile(parts: Sequence[Part], title: str = "Score by topic (%)") -> Markup:
+    shown = [p for p in parts if p.percent is not None]
+    return percent_bars(
+        [TOPIC_NAMES.get(p.name, p.name) for p in shown],
+        [p.percent or 0.0 for p in shown],
+        title=title,
+        series="score",
+    )
 
 
 DISTRIBUTION_BINS = 10
@@ -148,18 +157,7 @@ def score_distribution(percents: Sequence[float], pass_mark_pct: float | None) -
 
 def misconception_frequencies(names: Sequence[str], shares: Sequence[float], title: str) -> Markup:
     """The share of candidates whose code shows each misconception, most frequent on top."""
-    chart = pygal.HorizontalBar(
-        **_config(
-            title=title,
-            range=(0, 100),
-            width=640,
-            height=max(160, 46 * len(names) + 80),
-            value_formatter=lambda v: f"{v:.0f}%",
-        )
-    )
-    chart.x_labels = list(names)[::-1]
-    chart.add("candidates", [round(s * 100, 1) for s in shares][::-1])
-    return _svg(chart)
+    return percent_bars(names, [share * 100 for share in shares], title=title, series="candidates")
 
 
 ABILITY_EDGES = [x / 2 for x in range(-6, 7)]  # -3 to 3 in halves: nearly everyone falls inside
