@@ -67,25 +67,24 @@ class CaseRate:
 
 @dataclass(frozen=True)
 class Crossing:
-    """Holders of a misconception beside the concept question whose option stands for it."""
+    """Holders of a misconception beside the concept question whose option stands for it, among the
+    candidates who were asked that question."""
 
     code: str
-    concept: AssessmentItem
-    position: int
+    where: str  # "question 3" in an assessment, the question's title across the organization
     option_text: str
     holders: int
     holders_chose: int
     others: int
     others_chose: int
-    graded: int
 
     def sentence(self) -> str:
-        held = self.holders / self.graded
+        held = self.holders / (self.holders + self.others)
         chose = self.holders_chose / self.holders if self.holders else 0.0
         others = f" ({self.others_chose / self.others:.0%} of the others did)" if self.others else ""
         return (
             f"{held:.0%} of these candidates' code shows the {label(self.code)}; {chose:.0%} of them also "
-            f"chose “{self.option_text}” in question {self.position}{others}."
+            f"chose “{self.option_text}” in {self.where}{others}."
         )
 
 
@@ -98,132 +97,176 @@ class PoolInsight:
     crossings: list[Crossing] = field(default_factory=list)
 
 
-def _finished_attempts(session: Session, assessments: Iterable[Assessment]) -> list[Attempt]:
+@dataclass
+class _Pool:
+    """What a pool of finished attempts holds, read once."""
+
+    attempts: list[Attempt]
+    results: dict[tuple[int, int], dict[str, Any]]  # (attempt, item): the counted grading
+    chosen: dict[tuple[int, int], set[str]]  # (attempt, item): the options picked
+
+    def graded(self, items: Iterable[AssessmentItem]) -> dict[int, set[str]]:
+        """The diagnoses in each attempt's counted code for these items, for attempts with any graded."""
+        held: dict[int, set[str]] = {}
+        for attempt in self.attempts:
+            for item in items:
+                result = self.results.get((attempt.id, item.id))
+                if result is not None:
+                    held.setdefault(attempt.id, set()).update(d["code"] for d in result.get("diagnoses", []))
+        return held
+
+
+def _read(session: Session, assessments: Sequence[Assessment]) -> _Pool:
     ids = [a.id for a in assessments]
-    return list(
+    attempts = list(
         session.scalars(
             select(Attempt)
             .join(Invitation, Invitation.id == Attempt.invitation_id)
             .where(Invitation.assessment_id.in_(ids), Attempt.closed_at.is_not(None))
             .order_by(Attempt.id)
+            .options(selectinload(Attempt.invitation))
         )
     )
-
-
-def _counted_results(session: Session, attempts: Sequence[Attempt]) -> dict[tuple[int, int], dict[str, Any]]:
-    """The stored grading result of each (attempt, item)'s counted submission, for those graded."""
+    attempt_ids = [a.id for a in attempts]
     latest: dict[tuple[int, int], Submission] = {}
     submissions = session.scalars(
         select(Submission)
-        .where(Submission.attempt_id.in_([a.id for a in attempts]), Submission.kind == SubmissionKind.FINAL)
+        .where(Submission.attempt_id.in_(attempt_ids), Submission.kind == SubmissionKind.FINAL)
         .order_by(Submission.id)
         .options(selectinload(Submission.result))
     )
     for submission in submissions:
         latest[(submission.attempt_id, submission.item_id)] = submission
-    return {key: s.result.result for key, s in latest.items() if s.result is not None}
-
-
-def _choices(session: Session, attempts: Sequence[Attempt]) -> dict[tuple[int, int], set[str]]:
     chosen: dict[tuple[int, int], set[str]] = {}
-    for answer in session.scalars(select(Answer).where(Answer.attempt_id.in_([a.id for a in attempts]))):
+    for answer in session.scalars(select(Answer).where(Answer.attempt_id.in_(attempt_ids))):
         picked = answer.value.get("choices") or [answer.value.get("choice")]
         chosen[(answer.attempt_id, answer.item_id)] = {c for c in picked if c}
-    return chosen
+    results = {key: s.result.result for key, s in latest.items() if s.result is not None}
+    return _Pool(attempts, results, chosen)
 
 
-def assessment_insight(session: Session, assessment: Assessment) -> PoolInsight:
-    attempts = _finished_attempts(session, [assessment])
-    results = _counted_results(session, attempts)
-    positions = {item.id: n for n, item in enumerate(assessment.items, start=1)}
-    coding = [i for i in assessment.items if kind_of(i.question_version.type).scored_by == ScoredBy.GRADER]
-    held: dict[int, set[str]] = defaultdict(set)
-    graded = set()
-    cases: dict[tuple[int, str], list[bool]] = defaultdict(list)
-    visible: dict[tuple[int, str], bool] = {}
-    for attempt in attempts:
-        for item in coding:
-            result = results.get((attempt.id, item.id))
-            if result is None:
-                continue
-            graded.add(attempt.id)
-            held[attempt.id] |= {d["code"] for d in result.get("diagnoses", [])}
-            for case in result.get("cases", []):
-                cases[(item.id, case["name"])].append(case["status"] == "passed")
-                visible[(item.id, case["name"])] = bool(case.get("visible"))
+def _is_coding(item: AssessmentItem) -> bool:
+    return kind_of(item.question_version.type).scored_by == ScoredBy.GRADER
+
+
+def _diagnoses(held: dict[int, set[str]]) -> list[DiagnosisCount]:
     counts = Counter(code for codes in held.values() for code in codes)
-    insight = PoolInsight(candidates=len(attempts), graded=len(graded))
-    insight.diagnoses = [
-        DiagnosisCount(code, n, len(graded))
+    return [
+        DiagnosisCount(code, n, len(held))
         for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    by_item = {item.id: item for item in coding}
-    insight.cases = [
-        CaseRate(by_item[item_id], positions[item_id], name, visible[(item_id, name)], sum(runs), len(runs))
-        for (item_id, name), runs in cases.items()
-    ]
-    insight.cases.sort(key=lambda c: (c.position, c.rate, c.name))
-    insight.crossings = _crossings(session, assessment, attempts, held, graded, positions, set(counts))
-    return insight
+
+
+def _case_runs(
+    pool: _Pool, items: Iterable[AssessmentItem]
+) -> dict[tuple[int, str], tuple[bool, list[bool]]]:
+    """(item, case name): whether the case is visible, and each graded attempt's pass."""
+    runs: dict[tuple[int, str], tuple[bool, list[bool]]] = {}
+    for attempt in pool.attempts:
+        for item in items:
+            for case in (pool.results.get((attempt.id, item.id)) or {}).get("cases", []):
+                entry = runs.setdefault((item.id, case["name"]), (bool(case.get("visible")), []))
+                entry[1].append(case["status"] == "passed")
+    return runs
 
 
 def _crossings(
-    session: Session,
-    assessment: Assessment,
-    attempts: Sequence[Attempt],
-    held: dict[int, set[str]],
-    graded: set[int],
-    positions: dict[int, int],
-    seen: set[str],
+    pool: _Pool, held: dict[int, set[str]], concepts: Iterable[tuple[AssessmentItem, str]]
 ) -> list[Crossing]:
-    chosen = _choices(session, attempts)
-    found = []
-    for item in assessment.items:
+    """For each concept question (and where it is, in words) with an option standing for a misconception
+    someone holds: its holders and the other graded candidates who were asked it, and who chose it."""
+    seen = {code for codes in held.values() for code in codes}
+    asked_by: dict[int, set[int]] = defaultdict(set)  # assessment -> its graded attempts
+    for attempt in pool.attempts:
+        if attempt.id in held:
+            asked_by[attempt.invitation.assessment_id].add(attempt.id)
+    tallies: dict[tuple[str, str, str], list[int]] = {}
+    for item, where in concepts:
+        asked = asked_by[item.assessment_id]
         for option in getattr(spec_of(item.question_version), "options", []):
-            if option.misconception not in seen:
+            if option.misconception not in seen or not asked:
                 continue
-            holders = [a for a in graded if option.misconception in held[a]]
-            others = [a for a in graded if option.misconception not in held[a]]
-            picked = [a for a in graded if option.id in chosen.get((a, item.id), set())]
-            found.append(
-                Crossing(
-                    code=option.misconception,
-                    concept=item,
-                    position=positions[item.id],
-                    option_text=option.text,
-                    holders=len(holders),
-                    holders_chose=len(set(holders) & set(picked)),
-                    others=len(others),
-                    others_chose=len(set(others) & set(picked)),
-                    graded=len(graded),
-                )
-            )
-    return sorted(found, key=lambda c: (-c.holders, c.position))
+            holders = {a for a in asked if option.misconception in held[a]}
+            picked = {a for a in asked if option.id in pool.chosen.get((a, item.id), set())}
+            tally = tallies.setdefault((option.misconception, where, option.text), [0, 0, 0, 0])
+            for n, value in enumerate(
+                (len(holders), len(holders & picked), len(asked - holders), len((asked - holders) & picked))
+            ):
+                tally[n] += value
+    found = [Crossing(code, where, text, *tally) for (code, where, text), tally in tallies.items()]
+    return sorted(found, key=lambda c: (-c.holders, c.where))
+
+
+def assessment_insight(session: Session, assessment: Assessment) -> PoolInsight:
+    pool = _read(session, [assessment])
+    coding = [i for i in assessment.items if _is_coding(i)]
+    held = pool.graded(coding)
+    positions = {item.id: n for n, item in enumerate(assessment.items, start=1)}
+    by_id = {item.id: item for item in coding}
+    cases = [
+        CaseRate(by_id[item_id], positions[item_id], name, visible, sum(runs), len(runs))
+        for (item_id, name), (visible, runs) in _case_runs(pool, coding).items()
+    ]
+    concepts = [(item, f"question {positions[item.id]}") for item in assessment.items if not _is_coding(item)]
+    return PoolInsight(
+        candidates=len(pool.attempts),
+        graded=len(held),
+        diagnoses=_diagnoses(held),
+        cases=sorted(cases, key=lambda c: (c.position, c.rate, c.name)),
+        crossings=_crossings(pool, held, concepts),
+    )
 
 
 @dataclass(frozen=True)
-class TaskDiagnoses:
+class TaskCase:
+    name: str
+    visible: bool
+    passed: int
+    graded: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
+class TaskInsight:
+    """One coding task across every assessment of the organization."""
+
     task_id: str
     graded: int
     diagnoses: list[DiagnosisCount]
+    cases: list[TaskCase]
+    crossings: list[Crossing]
 
 
-def organization_insight(session: Session, org: Organization) -> list[TaskDiagnoses]:
-    """Across every assessment of the organization: for each task, how many candidates hit each diagnosis."""
-    assessments = session.scalars(select(Assessment).where(Assessment.organization_id == org.id)).all()
-    attempts = _finished_attempts(session, assessments)
-    results = _counted_results(session, attempts)
-    items = {i.id: i for a in assessments for i in a.items}
-    held: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for (attempt_id, item_id), result in results.items():
-        task = getattr(spec_of(items[item_id].question_version), "task", "")
-        held[task][attempt_id] |= {d["code"] for d in result.get("diagnoses", [])}
+def organization_insight(session: Session, org: Organization) -> list[TaskInsight]:
+    """For each task, across every assessment of the organization: who holds each misconception, each
+    case's pass rate, and holders beside the concept questions (by title) that name their misconception."""
+    assessments = list(session.scalars(select(Assessment).where(Assessment.organization_id == org.id)))
+    pool = _read(session, assessments)
+    items = [item for assessment in assessments for item in assessment.items]
+    concepts = [(item, f"“{item.question_version.title}”") for item in items if not _is_coding(item)]
+    by_task: dict[str, list[AssessmentItem]] = defaultdict(list)
+    for item in items:
+        if _is_coding(item):
+            by_task[getattr(spec_of(item.question_version), "task", "")].append(item)
     found = []
-    for task, by_attempt in sorted(held.items()):
-        counts = Counter(code for codes in by_attempt.values() for code in codes)
-        diagnoses = [
-            DiagnosisCount(code, n, len(by_attempt))
-            for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        ]
-        found.append(TaskDiagnoses(task, len(by_attempt), diagnoses))
+    for task, task_items in sorted(by_task.items()):
+        held = pool.graded(task_items)
+        if not held:
+            continue
+        merged: dict[str, tuple[bool, list[bool]]] = {}
+        for (_, name), (visible, runs) in _case_runs(pool, task_items).items():
+            merged.setdefault(name, (visible, []))[1].extend(runs)
+        cases = [TaskCase(name, visible, sum(runs), len(runs)) for name, (visible, runs) in merged.items()]
+        found.append(
+            TaskInsight(
+                task,
+                len(held),
+                _diagnoses(held),
+                sorted(cases, key=lambda c: (c.rate, c.name)),
+                _crossings(pool, held, concepts),
+            )
+        )
     return found

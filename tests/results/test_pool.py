@@ -59,12 +59,21 @@ def test_holders_of_a_misconception_are_set_beside_their_concept_answers(
     assert any(c.passed == 6 for c in hidden), "the cases the unbiased variance fails: six pass"
     [task] = organization_insight(session, org)
     assert task.task_id == "bn-forward-train" and task.graded == 10
+    assert {d.code: d.holders for d in task.diagnoses} == counts
+    assert [(c.name, c.passed, c.graded) for c in task.cases] == sorted(
+        [(c.name, c.passed, c.graded) for c in insight.cases], key=lambda c: (c[1] / c[2], c[0])
+    )
+    [across] = [c for c in task.crossings if c.code == "unbiased_variance"]
+    assert across.sentence() == crossing.sentence().replace(
+        "in question 1", "in “Which variance normalizes a training batch”"
+    )
 
     sign_in(client, "owner@acme.test", factories.PASSWORD)
     stats = client.get(f"/assessments/{assessment.id}/stats").text
     assert "40% of these candidates" in stats and "unbiased variance" in stats and "<svg" in stats
     assert "the model is fitted at 30" in stats
-    assert "bn-forward-train" in client.get("/insights").text
+    insights = client.get("/insights").text
+    assert "bn-forward-train" in insights and "75% of them also chose" in insights
 
 
 def test_past_the_attempts_it_needs_the_model_shows_abilities_and_curves(
