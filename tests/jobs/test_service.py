@@ -114,4 +114,5 @@ def test_the_reconciler_knows_every_kind_of_work_whose_message_can_be_lost() -> 
     load_actors()
     assert {(r.kind, r.actor_name) for r in RECONCILERS} == {
         ("grading job", "grade_submission"),
+        ("similarity check", "check_similarity"),  # tests/similarity/test_tasks.py
     }, "outbox kinds are the outbox sweep's (tests/outbox)"
