@@ -17,6 +17,7 @@ candidate has even odds, a how sharply the item separates abilities around b.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -24,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+log = logging.getLogger("assay.results")
 
 RIGHT_SHARE = 0.5
 MIN_ATTEMPTS = 30
@@ -74,6 +77,7 @@ class Calibration:
     abilities: list[Ability]
     converged: bool
     left_out: list[int] = field(default_factory=list)  # columns with no information (all right or all wrong)
+    error: str = ""  # why the model could not be fitted
 
 
 def dichotomous(shares: Sequence[Sequence[float | None]]) -> np.ndarray:
@@ -114,7 +118,11 @@ def _fit(responses: np.ndarray) -> Calibration:
     if len(informative) < 2:
         return Calibration({}, [], converged=False, left_out=left_out)
     data = responses[:, informative]
-    result = mirt.fit_mirt(data, model="2PL")
+    try:
+        result = mirt.fit_mirt(data, model="2PL")
+    except Exception as exc:  # whatever the estimation refuses: the page says so instead of failing
+        log.warning("the 2PL model could not be fitted to a %s response matrix: %s", data.shape, exc)
+        return Calibration({}, [], converged=False, left_out=left_out, error=str(exc)[:200])
     a, b = result.model.parameters["discrimination"], result.model.parameters["difficulty"]
     a_se, b_se = result.standard_errors["discrimination"], result.standard_errors["difficulty"]
     items = {

@@ -158,6 +158,9 @@ class ModelReport:
     items: list[ItemModel]
     candidates: list[CandidateAbility]
     converged: bool
+    # Why there is no model although there are enough attempts: fewer than two questions tell candidates
+    # apart, or the estimation failed.
+    unfitted: str = ""
 
     @property
     def fitted(self) -> bool:
@@ -177,7 +180,11 @@ def item_response_model(
     ]
     fit = irt.calibrate(irt.dichotomous(shares))
     if not fit.abilities:
-        return ModelReport(len(rows), min_attempts, [], [], converged=False)
+        why = (
+            fit.error
+            or "fewer than two questions tell these candidates apart (everyone right, or everyone wrong)"
+        )
+        return ModelReport(len(rows), min_attempts, [], [], converged=False, unfitted=why)
     thetas = [a.theta for a in fit.abilities]
     models = []
     for column, item in enumerate(items):

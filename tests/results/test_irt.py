@@ -62,3 +62,9 @@ def test_the_curve_is_even_odds_at_the_difficulty() -> None:
     item = ItemParameters(0, 1.7, 0.2, 0.4, 0.1, 0.5)
     assert item.probability(np.array([0.4]))[0] == 0.5
     assert item.probability(np.array([2.0]))[0] > 0.9
+
+
+def test_answers_that_tell_nobody_apart_give_no_model_and_say_why() -> None:
+    everyone_right = np.ones((40, 5))
+    fit = calibrate(everyone_right)
+    assert not fit.abilities and fit.left_out == [0, 1, 2, 3, 4]

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.models import QuestionType
+from app.questions.service import spec_of
 from app.results.pool import assessment_insight, organization_insight
 from tests import factories
 from tests.api.conftest import new_key
@@ -98,3 +100,24 @@ def test_past_the_attempts_it_needs_the_model_shows_abilities_and_curves(
     ability = result.json()["ability"]
     assert ability["among"] == 40 and 0 < ability["standard_error"] < 2 and -4 < ability["theta"] < 4
     assert f"{ability['theta']:+.2f} ± {ability['standard_error']:.2f}" in report
+
+
+def test_a_round_the_model_cannot_fit_says_why_instead_of_failing(
+    session: Session, client: TestClient
+) -> None:
+    _, org = factories.owner(session)
+    assessment = factories.published_assessment(session, org, types=(QuestionType.MCQ_SINGLE,), per_type=4)
+    keys = {
+        item.id: {"choice": next(o.id for o in spec_of(item.question_version).options if o.correct)}  # type: ignore[union-attr]
+        for item in assessment.items
+    }
+    for n in range(30):
+        factories.finished_attempt(session, org, assessment, f"c{n}@example.com", keys)
+    session.commit()
+    sign_in(client, "owner@acme.test", factories.PASSWORD)
+    stats = client.get(f"/assessments/{assessment.id}/stats")
+    assert stats.status_code == 200
+    assert (
+        "could not be fitted to these 30 attempts: fewer than two questions tell these candidates apart"
+        in stats.text
+    )
