@@ -92,6 +92,7 @@ class Crossing:
 class PoolInsight:
     candidates: int  # finished attempts
     graded: int  # of them, with code graded
+    has_coding: bool = True
     diagnoses: list[DiagnosisCount] = field(default_factory=list)
     cases: list[CaseRate] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
@@ -211,6 +212,7 @@ def assessment_insight(session: Session, assessment: Assessment) -> PoolInsight:
     return PoolInsight(
         candidates=len(pool.attempts),
         graded=len(held),
+        has_coding=bool(coding),
         diagnoses=_diagnoses(held),
         cases=sorted(cases, key=lambda c: (c.position, c.rate, c.name)),
         crossings=_crossings(pool, held, concepts),
