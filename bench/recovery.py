@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 import httpx2 as httpx
@@ -35,22 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.config import Settings
-from app.models import CloseReason, GradingJob, JobStatus, QuestionType, Submission
+from app.models import GradingJob, JobStatus
 from tests import factories
 from tests.redis_server import RedisServer
 
 FAST = {"ASSAY_GRADING_LEASE_SECONDS": "10", "ASSAY_RECONCILE_SECONDS": "5"}
-# Right, but slow to load, so that the grading is surely running when the fault comes.
-SLOW_RIGHT = """import time
-import numpy as np
-time.sleep(1.5)
-
-def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
-    mean = x.mean(axis=0)
-    return gamma * (x - mean) / np.sqrt(x.var(axis=0) + eps) + beta
-"""
 
 
 def until(condition: Callable[[], object], timeout: float, what: str) -> float:
@@ -69,23 +58,12 @@ def until(condition: Callable[[], object], timeout: float, what: str) -> float:
 
 def graded_jobs(sessions: sessionmaker[Session], count: int) -> list[int]:
     """`count` candidates who handed in code: one final grading job each, committed."""
-    grace = timedelta(seconds=30)
     with sessions() as session:
         _, org = factories.owner(session, email=f"owner-{time.monotonic_ns()}@example.com")
         assessment = factories.coding_assessment(session, org)
-        item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
-        jobs = []
-        for number in range(count):
-            issued = factories.invitation(session, org, assessment, email=f"c{number}@example.com")
-            attempt = start_attempt(session, issued.invitation)
-            save_answer(session, attempt, item.id, {"source": SLOW_RIGHT}, grace=grace)
-            close_attempt(session, attempt, CloseReason.SUBMITTED)
-            session.flush()
-            jobs.append(
-                session.scalars(
-                    select(GradingJob.id).join(Submission).where(Submission.attempt_id == attempt.id)
-                ).one()
-            )
+        jobs = factories.final_grading_jobs(
+            session, org, assessment, factories.SLOW_RIGHT.format(pause=1.5), count
+        )
         session.commit()
     return jobs
 

@@ -19,11 +19,13 @@ from app.models import (
     AssessmentItem,
     Attempt,
     CloseReason,
+    GradingJob,
     Invitation,
     Membership,
     Organization,
     QuestionType,
     Role,
+    Submission,
     User,
 )
 from app.questions.service import current_versions, spec_of
@@ -157,6 +159,38 @@ def coding_attempt(session: Session) -> tuple[Attempt, AssessmentItem]:
         i for i in attempt.invitation.assessment.items if i.question_version.type == QuestionType.CODING
     )
     return attempt, item
+
+
+# Right, but slow to load (under the sandbox's 3 s limit for loading a module): a grading of it is surely
+# running when a test or bench pulls the plug.
+SLOW_RIGHT = """import time
+import numpy as np
+time.sleep({pause})
+
+def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
+    mean = x.mean(axis=0)
+    return gamma * (x - mean) / np.sqrt(x.var(axis=0) + eps) + beta
+"""
+
+
+def final_grading_jobs(
+    session: Session, org: Organization, assessment: Assessment, source: str, count: int
+) -> list[int]:
+    """`count` candidates who saved `source` for the coding question and submitted: the id of each one's
+    final grading job (queued, not yet committed)."""
+    item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
+    jobs = []
+    for number in range(count):
+        invited = finished_attempt(
+            session, org, assessment, f"c{number}@example.com", {item.id: {"source": source}}
+        )
+        assert invited.attempt is not None
+        jobs.append(
+            session.scalars(
+                select(GradingJob.id).join(Submission).where(Submission.attempt_id == invited.attempt.id)
+            ).one()
+        )
+    return jobs
 
 
 def variance_round(session: Session, org: Organization) -> Assessment:

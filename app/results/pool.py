@@ -53,8 +53,8 @@ class DiagnosisCount:
 
 @dataclass(frozen=True)
 class CaseRate:
-    item: AssessmentItem
-    position: int
+    """How many graded candidates passed one test case."""
+
     name: str
     visible: bool
     passed: int
@@ -63,6 +63,14 @@ class CaseRate:
     @property
     def rate(self) -> float:
         return self.passed / self.graded if self.graded else 0.0
+
+
+@dataclass(frozen=True)
+class ItemCaseRate(CaseRate):
+    """A case of one coding question of an assessment."""
+
+    item: AssessmentItem
+    position: int
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class PoolInsight:
     graded: int  # of them, with code graded
     has_coding: bool = True
     diagnoses: list[DiagnosisCount] = field(default_factory=list)
-    cases: list[CaseRate] = field(default_factory=list)
+    cases: list[ItemCaseRate] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
 
 
@@ -205,7 +213,7 @@ def assessment_insight(session: Session, assessment: Assessment) -> PoolInsight:
     positions = {item.id: n for n, item in enumerate(assessment.items, start=1)}
     by_id = {item.id: item for item in coding}
     cases = [
-        CaseRate(by_id[item_id], positions[item_id], name, visible, sum(runs), len(runs))
+        ItemCaseRate(name, visible, sum(runs), len(runs), item=by_id[item_id], position=positions[item_id])
         for (item_id, name), (visible, runs) in _case_runs(pool, coding).items()
     ]
     concepts = [(item, f"question {positions[item.id]}") for item in assessment.items if not _is_coding(item)]
@@ -220,25 +228,13 @@ def assessment_insight(session: Session, assessment: Assessment) -> PoolInsight:
 
 
 @dataclass(frozen=True)
-class TaskCase:
-    name: str
-    visible: bool
-    passed: int
-    graded: int
-
-    @property
-    def rate(self) -> float:
-        return self.passed / self.graded if self.graded else 0.0
-
-
-@dataclass(frozen=True)
 class TaskInsight:
     """One coding task across every assessment of the organization."""
 
     task_id: str
     graded: int
     diagnoses: list[DiagnosisCount]
-    cases: list[TaskCase]
+    cases: list[CaseRate]
     crossings: list[Crossing]
 
 
@@ -261,7 +257,7 @@ def organization_insight(session: Session, org: Organization) -> list[TaskInsigh
         merged: dict[str, tuple[bool, list[bool]]] = {}
         for (_, name), (visible, runs) in _case_runs(pool, task_items).items():
             merged.setdefault(name, (visible, []))[1].extend(runs)
-        cases = [TaskCase(name, visible, sum(runs), len(runs)) for name, (visible, runs) in merged.items()]
+        cases = [CaseRate(name, visible, sum(runs), len(runs)) for name, (visible, runs) in merged.items()]
         found.append(
             TaskInsight(
                 task,

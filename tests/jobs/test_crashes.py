@@ -8,20 +8,17 @@ import json
 import signal
 import threading
 import time
-from datetime import timedelta
 
 import httpx2 as httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.attempts.service import close_attempt, save_answer, start_attempt
 from app.core.config import Settings
 from app.emails.service import queue_email
 from app.jobs.runtime import broker as test_broker
 from app.models import (
     Answer,
     AnswerRevision,
-    CloseReason,
     Event,
     GradingJob,
     JobStatus,
@@ -36,18 +33,6 @@ from tests.jobs.conftest import Cluster
 from tests.ports import free_port
 from tests.smtp import Inbox
 from tests.webhooks.conftest import Receiver
-
-GRACE = timedelta(seconds=30)
-# Right, but slow to start (under the sandbox's 3 s limit for loading a module): the grading is surely in
-# progress when the test pulls the plug.
-SLOW_RIGHT = """import time
-import numpy as np
-time.sleep({pause})
-
-def batchnorm_forward_train(x, gamma, beta, eps=1e-5):
-    mean = x.mean(axis=0)
-    return gamma * (x - mean) / np.sqrt(x.var(axis=0) + eps) + beta
-"""
 
 
 def _finished_attempts(cluster: Cluster, count: int, *, pause: float, hook: str | None = None) -> list[int]:
@@ -64,19 +49,9 @@ def _finished_attempts(cluster: Cluster, count: int, *, pause: float, hook: str 
                 event_types=["result.scored"],
             )
         assessment = factories.coding_assessment(session, org)
-        jobs = []
-        for number in range(count):
-            issued = factories.invitation(session, org, assessment, email=f"cand{number}@example.com")
-            attempt = start_attempt(session, issued.invitation)
-            item = next(i for i in assessment.items if i.question_version.type == QuestionType.CODING)
-            save_answer(session, attempt, item.id, {"source": SLOW_RIGHT.format(pause=pause)}, grace=GRACE)
-            close_attempt(session, attempt, CloseReason.SUBMITTED)
-            session.flush()
-            jobs.append(
-                session.scalars(
-                    select(GradingJob.id).join(Submission).where(Submission.attempt_id == attempt.id)
-                ).one()
-            )
+        jobs = factories.final_grading_jobs(
+            session, org, assessment, factories.SLOW_RIGHT.format(pause=pause), count
+        )
         session.commit()
     test_broker.flush_all()  # the test process's own (in-memory) broker is not the cluster's
     return jobs
