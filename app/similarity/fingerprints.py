@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from copydetect import compare_files
@@ -43,6 +44,7 @@ def normalise(source: str) -> tuple[str, np.ndarray]:
     return filter_code(source, "submission.py", language="python")  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=64)
 def boilerplate_of(starter: str) -> frozenset[int]:
     """Every k-gram of the starter code: what each candidate was given counts for nobody."""
     return frozenset(int(h) for h in kgram_hashes(normalise(starter)[0]))
@@ -61,6 +63,13 @@ class Fingerprint:
     k: int = K
     token_coverage: int = 0
 
+    def without(self, hashes: Iterable[int]) -> Fingerprint:
+        """The same code with these fingerprints left out (starter code, the pool's idioms)."""
+        skip = set(hashes)
+        kept = {value: positions for value, positions in self.hash_idx.items() if value not in skip}
+        coverage = int(get_token_coverage(kept, K, len(self.filtered_code))) if kept else 0
+        return Fingerprint(self.raw_code, self.filtered_code, self.offsets, set(kept), kept, K, coverage)
+
 
 def fingerprint(source: str, boilerplate: Iterable[int] = ()) -> Fingerprint:
     normalised, offsets = normalise(source)
@@ -68,13 +77,10 @@ def fingerprint(source: str, boilerplate: Iterable[int] = ()) -> Fingerprint:
     if len(all_hashes) == 0:
         return Fingerprint(source, normalised, offsets, set(), {})
     hashes, positions = winnow(all_hashes, WINDOW, remove_duplicates=False)
-    skip = set(boilerplate)
     hash_idx: dict[int, list[int]] = {}
     for value, position in zip(hashes.tolist(), positions.tolist(), strict=True):
-        if value not in skip:
-            hash_idx.setdefault(value, []).append(position)
-    coverage = int(get_token_coverage(hash_idx, K, len(normalised)))
-    return Fingerprint(source, normalised, offsets, set(hash_idx), hash_idx, K, coverage)
+        hash_idx.setdefault(value, []).append(position)
+    return Fingerprint(source, normalised, offsets, set(hash_idx), hash_idx).without(boilerplate)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -138,12 +138,13 @@ def run_check(session: Session, check_id: int) -> SimilarityCheck | None:
     check = session.get(SimilarityCheck, check_id)
     if check is None or check.checked_at is not None:
         return None
-    common = _common_in(session, check)
-    own = _fingerprint_of(check, common)
+    whole = _fingerprint_of(check)
+    common = _common_in(session, check, whole.hashes)
+    own = whole.without(common)
     check.own_length = int(own.token_coverage)
     if check.own_length >= MIN_OWN_LENGTH:
         for other in _most_sharing(session, check, own.hashes):
-            other_print = _fingerprint_of(other, common)
+            other_print = _fingerprint_of(other).without(common)
             if other_print.token_coverage < MIN_OWN_LENGTH:
                 continue
             _keep(session, check, other, compare(own, other_print))
@@ -172,17 +173,18 @@ def unfinished(session: Session, *, older_than: timedelta, limit: int = 200) -> 
     )
 
 
-def _fingerprint_of(check: SimilarityCheck, common: Iterable[int] = ()) -> Fingerprint:
+def _fingerprint_of(check: SimilarityCheck) -> Fingerprint:
+    """The check's code without the task's starter code."""
     task = TASKS.get(check.task_id)
-    boilerplate = boilerplate_of(task.starter) if task is not None else frozenset()
-    return fingerprint(check.source, boilerplate | frozenset(common))
+    return fingerprint(check.source, boilerplate_of(task.starter) if task is not None else ())
 
 
 def _scope(check: SimilarityCheck, model: type[CodeFingerprint] | type[FingerprintCount]) -> list:  # type: ignore[type-arg]
     return [model.organization_id == check.organization_id, model.task_id == check.task_id]
 
 
-def _common_in(session: Session, check: SimilarityCheck) -> set[int]:
+def _common_in(session: Session, check: SimilarityCheck, hashes: set[int]) -> set[int]:
+    """Which of the check's fingerprints are idioms of its task's pool."""
     pool = session.scalar(
         select(func.count(SimilarityCheck.id)).where(
             SimilarityCheck.organization_id == check.organization_id,
@@ -191,7 +193,6 @@ def _common_in(session: Session, check: SimilarityCheck) -> set[int]:
         )
     )
     cap = common_cap(pool or 0)
-    hashes = list(_fingerprint_of(check).hashes)
     return set(
         session.scalars(
             select(FingerprintCount.hash).where(

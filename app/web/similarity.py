@@ -66,7 +66,6 @@ async def add_references(
             raise ValidationFailed(
                 "Too many files.", errors=[FieldError("files", f"at most {MAX_FILES} at once")]
             )
-        added = []
         for upload in chosen:
             data = await upload.read(MAX_SOURCE_CHARS * 4 + 1)
             try:
@@ -77,13 +76,11 @@ async def add_references(
                     errors=[FieldError("files", f"{upload.filename} is not UTF-8 text")],
                 ) from None
             label = f"{name.strip()} · {upload.filename}" if name.strip() else str(upload.filename)
-            added.append(
-                similarity.add_reference(
-                    session, principal, task_id, label[: similarity.MAX_REFERENCE_NAME], text
-                )
+            similarity.add_reference(
+                session, principal, task_id, label[: similarity.MAX_REFERENCE_NAME], text
             )
         if source.strip() or not chosen:
-            added.append(similarity.add_reference(session, principal, task_id, name, source))
+            similarity.add_reference(session, principal, task_id, name, source)
     except AppError as exc:
         session.rollback()
         return _references_page(request, session, principal, error=exc)
