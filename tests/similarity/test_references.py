@@ -97,6 +97,8 @@ def test_known_solutions_are_added_from_text_and_files_with_clear_refusals(
         files=[("files", ("a.py", b"\xff\xfe", "text/plain"))],
     )
     assert not_text.status_code == 422 and "a.py is not UTF-8 text" in not_text.text
+    nul = post_form(client, "/similarity/references", {"task_id": TASK, "name": "x", "source": "x = 1\x00"})
+    assert nul.status_code == 422 and "cannot be stored" in nul.text
     added = post_form(
         client,
         "/similarity/references",
